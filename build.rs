@@ -1,0 +1,40 @@
+// Embeds the curated skills under assets/skills/<category>/<name>/SKILL.md in the binary.
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/skills");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut found = Vec::new();
+    if let Ok(cats) = std::fs::read_dir(&root) {
+        for cat in cats.flatten() {
+            println!("cargo:rerun-if-changed={}", cat.path().display());
+            let Ok(skills) = std::fs::read_dir(cat.path()) else {
+                continue;
+            };
+            for skill in skills.flatten() {
+                let file = skill.path().join("SKILL.md");
+                if file.is_file() {
+                    println!("cargo:rerun-if-changed={}", file.display());
+                    found.push((
+                        cat.file_name().to_string_lossy().into_owned(),
+                        skill.file_name().to_string_lossy().into_owned(),
+                        file,
+                    ));
+                }
+            }
+        }
+    }
+    found.sort();
+    let mut out = String::from("pub static EMBEDDED: &[(&str, &str, &str)] = &[\n");
+    for (cat, name, file) in &found {
+        let _ = writeln!(
+            out,
+            "    ({cat:?}, {name:?}, include_str!({:?})),",
+            file.display().to_string()
+        );
+    }
+    out.push_str("];\n");
+    let dest = Path::new(&std::env::var("OUT_DIR").expect("OUT_DIR")).join("skills.rs");
+    std::fs::write(dest, out).expect("write skills.rs");
+}

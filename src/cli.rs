@@ -1,0 +1,637 @@
+//! The command line: `nxr --no-tui <command>` builds an Action or a read, runs it through
+//! core and prints the result as text or `--json`. Data goes to stdout, messages to stderr;
+//! exit 0 ok, 1 failure, 2 usage error.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+
+use crate::core::action::{self, Action, Outcome};
+use crate::core::catalog::clip;
+use crate::core::scoring::Role;
+use crate::core::skills::{SkillSnapshot, Template};
+use crate::core::{Core, CoreError, agents, models};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nxr",
+    version,
+    about = "A terminal control plane for Hermes Agent teams on OpenRouter's free models",
+    after_help = "With no command, nxr opens the full-screen TUI. Every command also runs headless."
+)]
+pub struct Cli {
+    /// Run headless even without a command.
+    #[arg(long, global = true)]
+    pub no_tui: bool,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The model catalog and scores.
+    #[command(subcommand)]
+    Models(ModelsCmd),
+    /// Agents (Hermes profiles).
+    #[command(subcommand)]
+    Agents(AgentsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCmd {
+    /// Fetch the catalog from OpenRouter (or load it from a file), store it and rescore.
+    Scan {
+        /// A saved `/api/v1/models` response instead of the network.
+        #[arg(long, value_name = "FILE")]
+        from: Option<std::path::PathBuf>,
+        /// Network timeout in seconds.
+        #[arg(long, default_value_t = 20)]
+        timeout: u64,
+    },
+    /// Every free model with its score for every role.
+    Roster,
+    /// The best free model for a role, with its score breakdown.
+    BestFree {
+        #[arg(long)]
+        role: String,
+    },
+    /// Score every model for every role and store the rows.
+    Rescore,
+    /// One model's score breakdown (why it wins or loses).
+    Show {
+        id: String,
+        #[arg(long)]
+        role: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCmd {
+    /// All agents with their models and skills.
+    List,
+    /// Each agent's current model beside the best free model for its role.
+    Recommend,
+    /// Rescore and report agents whose recommended model changed.
+    Rescore,
+    /// Create an agent: a Hermes profile on the best free model with its role's skills.
+    Create(CreateArgs),
+    /// Show or change an agent's skills (Paperclip skill snapshot with --json).
+    Skills(SkillsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    pub role: Option<String>,
+    #[arg(long)]
+    pub name: String,
+    /// Skill template: tech, creative, business, research, media, personal (or a role).
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Comma-separated skills instead of the template's.
+    #[arg(long, value_delimiter = ',')]
+    pub skills: Option<Vec<String>>,
+    /// A model id instead of the scorer's pick.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Use a free model (the default; kept for scripts that say so).
+    #[arg(long)]
+    pub free: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SkillsArgs {
+    pub name: String,
+    #[arg(long, value_delimiter = ',')]
+    pub add: Vec<String>,
+    #[arg(long, value_delimiter = ',')]
+    pub remove: Vec<String>,
+    /// Replace the skill set with exactly these (comma-separated).
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["add", "remove"])]
+    pub set: Option<Vec<String>>,
+    /// Make the profile's files match the agent's skill set again.
+    #[arg(long)]
+    pub sync: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let Some(command) = cli.command else {
+        eprintln!("nxr: the full-screen TUI is not available in this build; try `nxr --help`");
+        return ExitCode::from(2);
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("nxr: cannot start: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let json = cli.json;
+    match rt.block_on(run(command, json)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                let body = serde_json::json!({"error": e.to_string(), "usage": is_usage(&e)});
+                println!("{body}");
+            }
+            eprintln!("nxr: {e}");
+            ExitCode::from(if is_usage(&e) { 2 } else { 1 })
+        }
+    }
+}
+
+fn is_usage(e: &CoreError) -> bool {
+    e.is_usage() || matches!(e, CoreError::NotFound { .. })
+}
+
+async fn run(command: Command, json: bool) -> Result<(), CoreError> {
+    let core = Core::from_env().await?;
+    match command {
+        Command::Models(cmd) => models_cmd(&core, cmd, json).await,
+        Command::Agents(cmd) => agents_cmd(&core, cmd, json).await,
+    }
+}
+
+async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreError> {
+    match cmd {
+        ModelsCmd::Scan { from, timeout } => {
+            if from.is_none() {
+                eprintln!("nxr: fetching {}/models ...", core.endpoints.openrouter);
+            }
+            let report = models::scan(
+                core,
+                from.as_deref(),
+                std::time::Duration::from_secs(timeout),
+            )
+            .await?;
+            emit(json, &report, |out| {
+                let c = &report.catalog;
+                writeln!(
+                    out,
+                    "stored {} models ({} free) from {}",
+                    c.model_count,
+                    c.free_count,
+                    clean(&c.source)
+                )?;
+                print_rescore(out, &report.rescore)
+            })
+        }
+        ModelsCmd::Rescore => {
+            let report = models::rescore(core).await?;
+            emit(json, &report, |out| print_rescore(out, &report))
+        }
+        ModelsCmd::Roster => {
+            let roster = models::roster(core).await?;
+            emit(json, &roster, |out| {
+                let mut t = Table::new(
+                    std::iter::once("MODEL")
+                        .chain(std::iter::once("CONTEXT"))
+                        .chain(roster.roles.iter().map(|r| r.label()))
+                        .collect(),
+                );
+                for row in &roster.rows {
+                    let mut cells = vec![clean(&row.model), tokens(row.context)];
+                    for role in &roster.roles {
+                        cells.push(match row.scores.get(role) {
+                            Some(s) if s.qualified => format!("{:.1}", s.total),
+                            Some(_) => "-".into(),
+                            None => String::new(),
+                        });
+                    }
+                    t.row(cells);
+                }
+                t.print(out)?;
+                writeln!(
+                    out,
+                    "{} free models; catalog {} from {} ('-' = misses the role's requirements)",
+                    roster.rows.len(),
+                    roster.catalog.fetched_at,
+                    clean(&roster.catalog.source)
+                )
+            })
+        }
+        ModelsCmd::BestFree { role } => {
+            let role = Role::parse(&role)?;
+            let best = models::best_free(core, role).await?;
+            emit(json, &best, |out| {
+                let p = &best.pick;
+                match p.fallback {
+                    None => writeln!(
+                        out,
+                        "{}: {} (score {:.1})",
+                        role,
+                        clean(&p.model),
+                        p.score.unwrap_or(0.0)
+                    )?,
+                    Some(f) => writeln!(
+                        out,
+                        "{}: {} (fallback {:?}: no free model meets the role's requirements)",
+                        role,
+                        clean(&p.model),
+                        f
+                    )?,
+                }
+                if let Some(d) = &best.detail {
+                    print_breakdown(out, d)?;
+                }
+                Ok(())
+            })
+        }
+        ModelsCmd::Show { id, role } => {
+            let roles = match role {
+                Some(r) => vec![Role::parse(&r)?],
+                None => Vec::new(),
+            };
+            let catalog = core.catalog().await?;
+            let detail = models::detail(&catalog, &id, &roles)?;
+            emit(json, &detail, |out| print_breakdown(out, &detail))
+        }
+    }
+}
+
+async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreError> {
+    match cmd {
+        AgentsCmd::List => {
+            let conn = core.db.conn().await?;
+            let list = agents::list(&conn).await?;
+            emit(json, &list, |out| {
+                if list.is_empty() {
+                    return writeln!(
+                        out,
+                        "no agents yet: `nxr --no-tui agents create --role pm --name pm` creates one"
+                    );
+                }
+                let mut t = Table::new(vec!["NAME", "ROLE", "MODEL", "SCORE", "SKILLS", "PROFILE"]);
+                for a in &list {
+                    t.row(vec![
+                        clean(&a.name),
+                        a.role.to_string(),
+                        clean(&a.model),
+                        a.model_score
+                            .map(|s| format!("{s:.1}"))
+                            .unwrap_or_else(|| "-".into()),
+                        a.skillset.len().to_string(),
+                        clean(&a.profile),
+                    ]);
+                }
+                t.print(out)
+            })
+        }
+        AgentsCmd::Recommend => {
+            let recs = agents::recommend(core).await?;
+            emit(json, &recs, |out| {
+                let mut t = Table::new(vec!["AGENT", "ROLE", "CURRENT", "RECOMMENDED", "UPGRADE"]);
+                for r in &recs {
+                    t.row(vec![
+                        clean(&r.agent),
+                        r.role.to_string(),
+                        format!(
+                            "{}{}",
+                            clean(&r.current_model),
+                            r.current_score
+                                .map(|s| format!(" ({s:.1})"))
+                                .unwrap_or_default()
+                        ),
+                        format!(
+                            "{}{}",
+                            clean(&r.recommended_model),
+                            r.recommended_score
+                                .map(|s| format!(" ({s:.1})"))
+                                .unwrap_or_default()
+                        ),
+                        if r.upgrade_available {
+                            "yes".into()
+                        } else {
+                            "no".into()
+                        },
+                    ]);
+                }
+                t.print(out)
+            })
+        }
+        AgentsCmd::Rescore => {
+            let Outcome::Rescored(report) = action::apply(core, Action::Rescore).await? else {
+                return Err(CoreError::Db("rescore returned no report".into()));
+            };
+            emit(json, &report, |out| {
+                print_rescore(out, &report.rescore)?;
+                if report.changed.is_empty() {
+                    writeln!(out, "no agent's recommendation changed")
+                } else {
+                    for c in &report.changed {
+                        writeln!(
+                            out,
+                            "{} ({}): recommendation {} -> {} (now on {})",
+                            clean(&c.agent),
+                            c.role,
+                            c.previous_recommendation
+                                .as_deref()
+                                .map(clean)
+                                .unwrap_or_else(|| "-".into()),
+                            clean(&c.recommendation),
+                            clean(&c.current_model)
+                        )?;
+                    }
+                    Ok(())
+                }
+            })
+        }
+        AgentsCmd::Create(args) => {
+            let role = args.role.as_deref().map(Role::parse).transpose()?;
+            let category = args.category.as_deref().map(Template::parse).transpose()?;
+            if role.is_none() && category.is_none() {
+                return Err(CoreError::usage(
+                    "give --role (pm, engineer, hermes, creative, research, custom) or --category",
+                ));
+            }
+            let outcome = action::apply(
+                core,
+                Action::CreateAgent {
+                    name: args.name,
+                    role,
+                    category,
+                    skills: args.skills,
+                    model: args.model,
+                },
+            )
+            .await?;
+            let Outcome::Created(created) = outcome else {
+                return Err(CoreError::Db("create returned no agent".into()));
+            };
+            emit(json, &created, |out| {
+                writeln!(out, "{}", clean(&created.summary()))
+            })
+        }
+        AgentsCmd::Skills(args) => {
+            let snap = if let Some(set) = args.set {
+                apply_skills(
+                    core,
+                    Action::SyncSkills {
+                        agent: args.name.clone(),
+                        desired: Some(set),
+                    },
+                )
+                .await?
+            } else if !args.add.is_empty() || !args.remove.is_empty() {
+                let mut snap = None;
+                if !args.add.is_empty() {
+                    snap = Some(
+                        apply_skills(
+                            core,
+                            Action::AddSkills {
+                                agent: args.name.clone(),
+                                skills: args.add,
+                            },
+                        )
+                        .await?,
+                    );
+                }
+                if !args.remove.is_empty() {
+                    snap = Some(
+                        apply_skills(
+                            core,
+                            Action::RemoveSkills {
+                                agent: args.name.clone(),
+                                skills: args.remove,
+                            },
+                        )
+                        .await?,
+                    );
+                }
+                snap.ok_or_else(|| CoreError::Db("no skill change".into()))?
+            } else if args.sync {
+                apply_skills(
+                    core,
+                    Action::SyncSkills {
+                        agent: args.name.clone(),
+                        desired: None,
+                    },
+                )
+                .await?
+            } else {
+                agents::skills(core, &args.name).await?
+            };
+            emit(json, &snap, |out| print_skills(out, &snap))
+        }
+    }
+}
+
+async fn apply_skills(core: &Core, action: Action) -> Result<SkillSnapshot, CoreError> {
+    match action::apply(core, action).await? {
+        Outcome::Skills(s) => Ok(s),
+        _ => Err(CoreError::Db("skill change returned no snapshot".into())),
+    }
+}
+
+fn print_rescore(out: &mut dyn Write, r: &models::RescoreReport) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "scored {} models for {} roles ({} rows) at {}",
+        r.models,
+        r.best.len(),
+        r.rows_written,
+        r.scored_at
+    )?;
+    for p in &r.best {
+        let why = match (p.fallback, p.score) {
+            (Some(f), _) => format!("fallback {f:?}"),
+            (None, Some(s)) => format!("{s:.1}"),
+            (None, None) => String::new(),
+        };
+        writeln!(out, "  {:<9} {} ({why})", p.role.as_str(), clean(&p.model))?;
+    }
+    for c in &r.changed {
+        writeln!(
+            out,
+            "  changed: {} {} -> {}",
+            c.role,
+            c.from.as_deref().map(clean).unwrap_or_else(|| "-".into()),
+            clean(&c.to)
+        )?;
+    }
+    Ok(())
+}
+
+fn print_breakdown(out: &mut dyn Write, d: &models::ModelDetail) -> std::io::Result<()> {
+    let price = |p: Option<f64>| {
+        p.map(|v| format!("${v:.2}/M"))
+            .unwrap_or_else(|| "varies".into())
+    };
+    writeln!(
+        out,
+        "{} ({}): context {}, output {}, input {}, output {}, tools {}{}",
+        clean(&d.model),
+        clean(&d.name),
+        tokens(d.context),
+        d.max_output.map(tokens).unwrap_or_else(|| "?".into()),
+        price(d.prompt_per_million),
+        price(d.completion_per_million),
+        if d.tools { "yes" } else { "no" },
+        if d.free { ", free" } else { "" }
+    )?;
+    let mut t = Table::new(vec![
+        "ROLE", "TOTAL", "CONTEXT", "CAPAB.", "SIZE", "RECENCY", "RELIAB.", "OUTPUT", "FIT",
+        "PRICE", "NOTE",
+    ]);
+    for b in &d.roles {
+        let cell = |s: f64, w: f64| format!("{:.2}x{:.2}", s, w);
+        t.row(vec![
+            b.role.to_string(),
+            format!("{:.1}", b.total),
+            cell(b.sub.context, b.weights.context),
+            cell(b.sub.capability, b.weights.capability),
+            cell(b.sub.size, b.weights.size),
+            cell(b.sub.recency, b.weights.recency),
+            cell(b.sub.reliability, b.weights.reliability),
+            cell(b.sub.output, b.weights.output),
+            cell(b.sub.fit, b.weights.fit),
+            cell(b.sub.price, b.weights.price),
+            b.disqualified_by
+                .clone()
+                .unwrap_or_else(|| "qualified".into()),
+        ]);
+    }
+    t.print(out)?;
+    writeln!(
+        out,
+        "each cell: sub-score x weight; total = 100 x sum of the products"
+    )
+}
+
+fn print_skills(out: &mut dyn Write, s: &SkillSnapshot) -> std::io::Result<()> {
+    let mut t = Table::new(vec!["SKILL", "STATE", "WANTED", "ORIGIN"]);
+    for e in s
+        .entries
+        .iter()
+        .filter(|e| e.desired || e.state != crate::core::skills::SkillState::Available)
+    {
+        t.row(vec![
+            clean(&e.key),
+            format!("{:?}", e.state).to_lowercase(),
+            if e.desired { "yes".into() } else { "no".into() },
+            e.origin.map(|o| format!("{o:?}")).unwrap_or_default(),
+        ]);
+    }
+    t.print(out)?;
+    for w in &s.warnings {
+        writeln!(out, "warning: {}", clean(w))?;
+    }
+    let available = s
+        .entries
+        .iter()
+        .filter(|e| e.state == crate::core::skills::SkillState::Available)
+        .count();
+    writeln!(
+        out,
+        "{} wanted; {available} more shipped by nxr (--add NAME)",
+        s.desired_skills.len()
+    )
+}
+
+/// Prints `value` as JSON, or as text through `text`.
+fn emit<T: Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), CoreError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let r = if json {
+        serde_json::to_writer_pretty(&mut out, value)
+            .map_err(std::io::Error::other)
+            .and_then(|_| writeln!(out))
+    } else {
+        text(&mut out)
+    };
+    match r {
+        Ok(()) => Ok(()),
+        // A closed pipe (`nxr ... | head`) is not an error worth reporting.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(CoreError::io("stdout", e)),
+    }
+}
+
+/// Text from the network or a profile, made safe for a terminal: control characters
+/// (escape sequences included) become '?', and very long strings are cut.
+pub fn clean(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    clip(&s, 200)
+}
+
+fn tokens(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}
+
+/// A plain text table with padded columns.
+struct Table {
+    head: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new<S: Into<String>>(head: Vec<S>) -> Table {
+        Table {
+            head: head.into_iter().map(Into::into).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        let mut widths: Vec<usize> = self.head.iter().map(|h| h.chars().count()).collect();
+        for r in &self.rows {
+            for (i, c) in r.iter().enumerate() {
+                if i < widths.len() {
+                    widths[i] = widths[i].max(c.chars().count());
+                }
+            }
+        }
+        let line = |out: &mut dyn Write, cells: &[String]| -> std::io::Result<()> {
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                if i + 1 == cells.len() {
+                    s.push_str(c);
+                } else {
+                    s.push_str(c);
+                    s.push_str(&" ".repeat(widths[i].saturating_sub(c.chars().count()) + 2));
+                }
+            }
+            writeln!(out, "{}", s.trim_end())
+        };
+        line(out, &self.head)?;
+        for r in &self.rows {
+            line(out, r)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,100 @@
+//! Everything nxr knows and decides. No UI crate is imported here: the TUI, the web mirror
+//! and the CLI render the view structs built in [`view`] and send [`action::Action`]s back.
+
+pub mod action;
+pub mod agents;
+pub mod catalog;
+pub mod db;
+pub mod error;
+pub mod hermes;
+pub mod models;
+pub mod openrouter;
+pub mod paths;
+pub mod scoring;
+pub mod skills;
+pub mod time;
+
+use std::time::Duration;
+
+pub use error::{CoreError, Result};
+
+use catalog::Catalog;
+use db::Db;
+use paths::{Endpoints, Paths};
+
+/// An open workspace: where things are, the database, and the service endpoints.
+#[derive(Clone)]
+pub struct Core {
+    pub paths: Paths,
+    pub endpoints: Endpoints,
+    pub db: Db,
+}
+
+impl Core {
+    /// Opens (and if needed creates and migrates) the database named by the settings.
+    pub async fn open(paths: Paths, endpoints: Endpoints) -> Result<Core> {
+        let db = match &endpoints.db_url {
+            Some(url) => Db::open_remote(url, endpoints.db_token.as_deref().unwrap_or("")).await?,
+            None => Db::open_local(&paths.db_file()).await?,
+        };
+        Ok(Core {
+            paths,
+            endpoints,
+            db,
+        })
+    }
+
+    pub async fn from_env() -> Result<Core> {
+        Core::open(Paths::from_env(), Endpoints::from_env()).await
+    }
+
+    /// The newest stored catalog, or the bundled one when nothing was scanned yet.
+    pub async fn catalog(&self) -> Result<Catalog> {
+        let conn = self.db.conn().await?;
+        Ok(catalog::load_latest(&conn)
+            .await?
+            .unwrap_or_else(Catalog::bundled))
+    }
+
+    pub fn openrouter(&self, timeout: Duration) -> Result<openrouter::OpenRouter> {
+        openrouter::OpenRouter::new(&self.endpoints.openrouter, timeout)
+    }
+
+    /// The local model the last fallback uses (a setting, else Qwen 3 8B).
+    pub async fn ollama_model(&self) -> Result<String> {
+        Ok(self
+            .setting("ollama_model")
+            .await?
+            .unwrap_or_else(|| scoring::DEFAULT_OLLAMA_MODEL.to_string()))
+    }
+
+    pub async fn setting(&self, key: &str) -> Result<Option<String>> {
+        let conn = self.db.conn().await?;
+        let mut rows = conn
+            .query("SELECT value FROM settings WHERE key = ?1", [key])
+            .await?;
+        match rows.next().await? {
+            Some(row) => Ok(db::opt_text(&row, 0)?),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
+        let (_conn, tx) = self.db.write().await?;
+        tx.execute(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            libsql::params![key, value, time::now()],
+        )
+        .await?;
+        db::touch(&tx, "settings").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest change id in the database (see [`db::touch`]).
+    pub async fn change_mark(&self) -> Result<i64> {
+        let conn = self.db.conn().await?;
+        db::change_mark(&conn).await
+    }
+}

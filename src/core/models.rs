@@ -1,0 +1,466 @@
+//! Catalog scans and scoring as stored operations: `models scan`, `rescore`, the roster,
+//! the best free pick per role and one model's score breakdown.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::catalog::{self, Catalog, CatalogInfo};
+use super::db;
+use super::error::{CoreError, Result};
+use super::scoring::{Pick, Role, RoleSpec, Scorer, SubScores, Weights};
+use super::{Core, time};
+
+/// How many past rescores `model_scores` keeps.
+pub const KEEP_SCORINGS: i64 = 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleChange {
+    pub role: Role,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RescoreReport {
+    pub scored_at: String,
+    pub catalog_id: i64,
+    pub models: usize,
+    pub rows_written: usize,
+    /// The best free model for each role after this rescore.
+    pub best: Vec<Pick>,
+    /// Roles whose best free model differs from the previous rescore's.
+    pub changed: Vec<RoleChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ScanReport {
+    pub catalog: CatalogInfo,
+    pub rescore: RescoreReport,
+}
+
+/// Loads a catalog from a file or from OpenRouter, stores it, then rescores. A catalog that
+/// fails to load or parse is refused and the stored catalog and scores stay as they were.
+pub async fn scan(core: &Core, from: Option<&Path>, timeout: Duration) -> Result<ScanReport> {
+    let source = match from {
+        Some(p) => p.display().to_string(),
+        None => format!("{}/models", core.endpoints.openrouter),
+    };
+    let started = time::now();
+    let loaded = match from {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(body) => Catalog::parse(&body, &source, &time::now()),
+            Err(e) => Err(CoreError::io(path, e)),
+        },
+        None => core.openrouter(timeout)?.models().await,
+    };
+    let catalog = match loaded {
+        Ok(c) => c,
+        Err(e) => {
+            record_scan(
+                core,
+                &started,
+                &source,
+                "failed",
+                Some(&e.to_string()),
+                None,
+            )
+            .await?;
+            return Err(e);
+        }
+    };
+    let (_conn, tx) = core.db.write().await?;
+    let id = catalog::store(&tx, &catalog).await?;
+    tx.commit().await?;
+    record_scan(core, &started, &source, "ok", None, Some(id)).await?;
+    let rescore = rescore(core).await?;
+    let conn = core.db.conn().await?;
+    Ok(ScanReport {
+        catalog: catalog::latest_info(&conn).await?,
+        rescore,
+    })
+}
+
+async fn record_scan(
+    core: &Core,
+    started: &str,
+    source: &str,
+    status: &str,
+    error: Option<&str>,
+    catalog_id: Option<i64>,
+) -> Result<()> {
+    let (_conn, tx) = core.db.write().await?;
+    tx.execute(
+        "INSERT INTO scans (started_at, finished_at, source, status, error, catalog_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        libsql::params![started, time::now(), source, status, error, catalog_id],
+    )
+    .await?;
+    db::touch(&tx, "scans").await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Scores every model for every role and writes one `model_scores` row per (model, role),
+/// all with the same `scored_at`, in one transaction.
+pub async fn rescore(core: &Core) -> Result<RescoreReport> {
+    let mut catalog = core.catalog().await?;
+    let ollama = core.ollama_model().await?;
+    let scorer_catalog;
+    let (_conn, tx) = core.db.write().await?;
+    let catalog_id = match catalog.id {
+        Some(id) => id,
+        None => {
+            let id = catalog::store(&tx, &catalog).await?;
+            catalog.id = Some(id);
+            id
+        }
+    };
+    scorer_catalog = catalog;
+    let scorer = Scorer::new(&scorer_catalog);
+    let mut scored_at = time::now();
+    // Two rescores in the same microsecond would collide on UNIQUE(model_id, role, scored_at).
+    if let Some(last) = last_scored_at(&tx).await? {
+        if last >= scored_at {
+            scored_at = bump(&last);
+        }
+    }
+    let previous = best_free_at(&tx, None).await?;
+
+    let stmt = tx
+        .prepare(
+            "INSERT INTO model_scores (model_id, role, is_free, qualified, disqualified_by, total,
+               context_score, capability_score, size_score, recency_score, reliability_score,
+               output_score, fit_score, price_score, rank, catalog_id, scored_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        )
+        .await?;
+    let mut rows_written = 0;
+    let mut best = Vec::new();
+    for role in Role::ALL {
+        let (mut free_rank, mut paid_rank) = (0i64, 0i64);
+        for s in scorer.rank(role) {
+            let m = scorer.model(&s);
+            let is_free = scorer.is_free(s.index);
+            let rank = if s.qualified() {
+                let r = if is_free {
+                    &mut free_rank
+                } else {
+                    &mut paid_rank
+                };
+                *r += 1;
+                Some(*r)
+            } else {
+                None
+            };
+            stmt.execute(libsql::params![
+                m.id.as_str(),
+                role.as_str(),
+                is_free as i64,
+                s.qualified() as i64,
+                s.disqualified.map(|d| d.to_string()),
+                s.total,
+                s.sub.context,
+                s.sub.capability,
+                s.sub.size,
+                s.sub.recency,
+                s.sub.reliability,
+                s.sub.output,
+                s.sub.fit,
+                s.sub.price,
+                rank,
+                catalog_id,
+                scored_at.as_str()
+            ])
+            .await?;
+            stmt.reset();
+            rows_written += 1;
+        }
+        best.push(scorer.best_free(role, &ollama));
+    }
+    drop(stmt);
+    // Each agent's score for its current model and role.
+    let mut agents = tx.query("SELECT id, role, model FROM agents", ()).await?;
+    let mut updates = Vec::new();
+    while let Some(row) = agents.next().await? {
+        let id = db::int(&row, 0)?;
+        let role = Role::parse(&db::text(&row, 1)?).unwrap_or(Role::Custom);
+        let model = db::text(&row, 2)?;
+        let score = scorer_catalog
+            .models
+            .iter()
+            .position(|m| m.id == model)
+            .map(|i| scorer.score(i as u32, role).total);
+        updates.push((id, score));
+    }
+    drop(agents);
+    for (id, score) in updates {
+        tx.execute(
+            "UPDATE agents SET model_score = ?1 WHERE id = ?2",
+            libsql::params![score, id],
+        )
+        .await?;
+    }
+    tx.execute(
+        "DELETE FROM model_scores WHERE scored_at NOT IN
+           (SELECT DISTINCT scored_at FROM model_scores ORDER BY scored_at DESC LIMIT ?1)",
+        [KEEP_SCORINGS],
+    )
+    .await?;
+    db::touch(&tx, "scores").await?;
+    tx.commit().await?;
+
+    let changed = best
+        .iter()
+        .filter_map(|p| {
+            let before = previous.get(&p.role).cloned();
+            (before.as_deref() != Some(p.model.as_str()) && !previous.is_empty()).then(|| {
+                RoleChange {
+                    role: p.role,
+                    from: before,
+                    to: p.model.clone(),
+                }
+            })
+        })
+        .collect();
+    Ok(RescoreReport {
+        scored_at,
+        catalog_id,
+        models: scorer_catalog.models.len(),
+        rows_written,
+        best,
+        changed,
+    })
+}
+
+fn bump(ts: &str) -> String {
+    match time::parse(ts) {
+        Some(t) => time::format(t + jiff::SignedDuration::from_micros(1)),
+        None => time::now(),
+    }
+}
+
+async fn last_scored_at(conn: &libsql::Connection) -> Result<Option<String>> {
+    let mut rows = conn
+        .query("SELECT MAX(scored_at) FROM model_scores", ())
+        .await?;
+    match rows.next().await? {
+        Some(row) => db::opt_text(&row, 0),
+        None => Ok(None),
+    }
+}
+
+/// The stored best free model per role at a scoring (the newest when `at` is `None`).
+pub async fn best_free_at(
+    conn: &libsql::Connection,
+    at: Option<&str>,
+) -> Result<BTreeMap<Role, String>> {
+    let at = match at {
+        Some(a) => Some(a.to_string()),
+        None => last_scored_at(conn).await?,
+    };
+    let mut out = BTreeMap::new();
+    let Some(at) = at else {
+        return Ok(out);
+    };
+    let mut rows = conn
+        .query(
+            "SELECT role, model_id FROM model_scores WHERE scored_at = ?1 AND is_free = 1 AND rank = 1",
+            [at],
+        )
+        .await?;
+    while let Some(row) = rows.next().await? {
+        if let Ok(role) = Role::parse(&db::text(&row, 0)?) {
+            out.insert(role, db::text(&row, 1)?);
+        }
+    }
+    Ok(out)
+}
+
+/// One role's score for a model, for tables.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleScore {
+    pub total: f64,
+    pub qualified: bool,
+    /// Rank among free qualified models for the role.
+    pub rank: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disqualified_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RosterRow {
+    pub model: String,
+    pub name: String,
+    pub context: u64,
+    pub max_output: Option<u64>,
+    pub tools: bool,
+    pub scores: BTreeMap<Role, RoleScore>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Roster {
+    pub catalog: CatalogInfo,
+    pub roles: Vec<Role>,
+    pub rows: Vec<RosterRow>,
+}
+
+/// Every free model with its score for every role, best first.
+pub async fn roster(core: &Core) -> Result<Roster> {
+    let catalog = core.catalog().await?;
+    let scorer = Scorer::new(&catalog);
+    let mut rows: BTreeMap<u32, RosterRow> = BTreeMap::new();
+    for role in Role::ALL {
+        let mut rank = 0;
+        for s in scorer.rank(role) {
+            if !scorer.is_free(s.index) {
+                continue;
+            }
+            let m = scorer.model(&s);
+            if m.is_router() {
+                continue;
+            }
+            let r = s.qualified().then(|| {
+                rank += 1;
+                rank
+            });
+            rows.entry(s.index)
+                .or_insert_with(|| RosterRow {
+                    model: m.id.clone(),
+                    name: m.name.clone(),
+                    context: m.context(),
+                    max_output: m.top_provider.max_completion_tokens,
+                    tools: m.supports("tools"),
+                    scores: BTreeMap::new(),
+                })
+                .scores
+                .insert(
+                    role,
+                    RoleScore {
+                        total: s.total,
+                        qualified: s.qualified(),
+                        rank: r,
+                        disqualified_by: s.disqualified.map(|d| d.to_string()),
+                    },
+                );
+        }
+    }
+    let mut rows: Vec<RosterRow> = rows.into_values().collect();
+    let key = |r: &RosterRow| {
+        r.scores
+            .values()
+            .filter(|s| s.qualified)
+            .map(|s| s.total)
+            .fold(f64::NEG_INFINITY, f64::max)
+    };
+    rows.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then_with(|| a.model.cmp(&b.model))
+    });
+    let conn = core.db.conn().await?;
+    Ok(Roster {
+        catalog: catalog::latest_info(&conn).await?,
+        roles: Role::ALL.to_vec(),
+        rows,
+    })
+}
+
+/// A model's score for one role with the weights, so "why this model?" has an answer.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Breakdown {
+    pub role: Role,
+    pub total: f64,
+    pub qualified: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disqualified_by: Option<String>,
+    pub sub: SubScores,
+    pub weights: Weights,
+    pub min_context: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelDetail {
+    pub model: String,
+    pub name: String,
+    pub free: bool,
+    pub context: u64,
+    pub max_output: Option<u64>,
+    pub prompt_per_million: Option<f64>,
+    pub completion_per_million: Option<f64>,
+    pub tools: bool,
+    pub created: i64,
+    pub expiration_date: Option<String>,
+    pub roles: Vec<Breakdown>,
+}
+
+pub fn breakdown(spec: &RoleSpec, s: &super::scoring::Scored) -> Breakdown {
+    Breakdown {
+        role: spec.role,
+        total: s.total,
+        qualified: s.qualified(),
+        disqualified_by: s.disqualified.map(|d| d.to_string()),
+        sub: s.sub,
+        weights: spec.weights,
+        min_context: spec.min_context,
+    }
+}
+
+/// One model's scores for the given roles (all when empty).
+pub fn detail(catalog: &Catalog, id: &str, roles: &[Role]) -> Result<ModelDetail> {
+    let index = catalog
+        .models
+        .iter()
+        .position(|m| m.id == id)
+        .ok_or_else(|| CoreError::NotFound {
+            what: "model",
+            name: catalog::clip(id, 120),
+        })?;
+    let scorer = Scorer::new(catalog);
+    let m = &catalog.models[index];
+    let roles: Vec<Role> = if roles.is_empty() {
+        Role::ALL.to_vec()
+    } else {
+        roles.to_vec()
+    };
+    Ok(ModelDetail {
+        model: m.id.clone(),
+        name: m.name.clone(),
+        free: m.is_free(),
+        context: m.context(),
+        max_output: m.top_provider.max_completion_tokens,
+        prompt_per_million: m.prompt_per_million(),
+        completion_per_million: m.completion_per_million(),
+        tools: m.supports("tools"),
+        created: m.created,
+        expiration_date: m.expiration_date.clone(),
+        roles: roles
+            .into_iter()
+            .map(|r| breakdown(r.spec(), &scorer.score(index as u32, r)))
+            .collect(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BestFree {
+    pub pick: Pick,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<ModelDetail>,
+    pub catalog: CatalogInfo,
+}
+
+pub async fn best_free(core: &Core, role: Role) -> Result<BestFree> {
+    let catalog = core.catalog().await?;
+    let pick = Scorer::new(&catalog).best_free(role, &core.ollama_model().await?);
+    let detail = catalog
+        .get(&pick.model)
+        .and_then(|_| detail(&catalog, &pick.model, &[role]).ok());
+    let conn = core.db.conn().await?;
+    Ok(BestFree {
+        pick,
+        detail,
+        catalog: catalog::latest_info(&conn).await?,
+    })
+}

@@ -1,0 +1,740 @@
+//! The model scorer: a pure, deterministic function of the catalog and a role.
+//!
+//! Every model gets eight sub-scores in 0..=1 (see [`SubScores`]); a role weighs them
+//! ([`RoleSpec::weights`], summing to 1) into a total out of 100. A model that misses one of
+//! the role's hard requirements (tool calling, minimum context, text output, no expiry date,
+//! not a router) is ranked below every qualified model. Ties are broken by model id, so the
+//! same catalog always gives the same picks. Nothing here reads the clock: recency is
+//! measured against the newest model in the same catalog.
+
+use serde::{Deserialize, Serialize};
+
+use super::catalog::{Catalog, FREE_ROUTER_ID, Model};
+use super::error::{CoreError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Pm,
+    Engineer,
+    Hermes,
+    Creative,
+    Research,
+    Custom,
+}
+
+impl Role {
+    pub const ALL: [Role; 6] = [
+        Role::Pm,
+        Role::Engineer,
+        Role::Hermes,
+        Role::Creative,
+        Role::Research,
+        Role::Custom,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Pm => "pm",
+            Role::Engineer => "engineer",
+            Role::Hermes => "hermes",
+            Role::Creative => "creative",
+            Role::Research => "research",
+            Role::Custom => "custom",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Pm => "PM",
+            Role::Engineer => "Engineer",
+            Role::Hermes => "Hermes",
+            Role::Creative => "Creative",
+            Role::Research => "Research",
+            Role::Custom => "Custom",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Role> {
+        let wanted = s.trim().to_ascii_lowercase();
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == wanted)
+            .ok_or_else(|| {
+                CoreError::usage(format!(
+                    "unknown role {:?}; roles are: {}",
+                    super::catalog::clip(s, 40),
+                    Role::ALL.map(|r| r.as_str()).join(", ")
+                ))
+            })
+    }
+
+    pub fn spec(self) -> &'static RoleSpec {
+        match self {
+            Role::Pm => &ROLE_SPECS[0],
+            Role::Engineer => &ROLE_SPECS[1],
+            Role::Hermes => &ROLE_SPECS[2],
+            Role::Creative => &ROLE_SPECS[3],
+            Role::Research => &ROLE_SPECS[4],
+            Role::Custom => &ROLE_SPECS[5],
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How much each sub-score counts for a role. The eight weights sum to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Weights {
+    pub context: f64,
+    pub capability: f64,
+    pub size: f64,
+    pub recency: f64,
+    pub reliability: f64,
+    pub output: f64,
+    pub fit: f64,
+    pub price: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RoleSpec {
+    pub role: Role,
+    /// Hard requirement: at least this many tokens of context.
+    pub min_context: u64,
+    pub weights: Weights,
+    /// Words in a model's id or name that suit the role (the `fit` sub-score).
+    pub fit_words: &'static [&'static str],
+}
+
+const fn w(
+    context: f64,
+    capability: f64,
+    size: f64,
+    recency: f64,
+    reliability: f64,
+    output: f64,
+    fit: f64,
+    price: f64,
+) -> Weights {
+    Weights {
+        context,
+        capability,
+        size,
+        recency,
+        reliability,
+        output,
+        fit,
+        price,
+    }
+}
+
+pub static ROLE_SPECS: [RoleSpec; 6] = [
+    RoleSpec {
+        role: Role::Pm,
+        min_context: 32_768,
+        weights: w(0.20, 0.20, 0.15, 0.10, 0.20, 0.05, 0.05, 0.05),
+        fit_words: &["instruct", "chat", "plus", "pro"],
+    },
+    RoleSpec {
+        role: Role::Engineer,
+        min_context: 65_536,
+        weights: w(0.20, 0.15, 0.15, 0.10, 0.10, 0.10, 0.15, 0.05),
+        fit_words: &["coder", "code", "devstral", "swe", "program"],
+    },
+    RoleSpec {
+        role: Role::Hermes,
+        min_context: 65_536,
+        weights: w(0.25, 0.20, 0.10, 0.10, 0.20, 0.05, 0.05, 0.05),
+        fit_words: &["hermes", "agent", "tool", "nemotron"],
+    },
+    RoleSpec {
+        role: Role::Creative,
+        min_context: 16_384,
+        weights: w(0.10, 0.10, 0.20, 0.15, 0.10, 0.15, 0.15, 0.05),
+        fit_words: &["creative", "story", "writer", "roleplay", "venice"],
+    },
+    RoleSpec {
+        role: Role::Research,
+        min_context: 131_072,
+        weights: w(0.30, 0.20, 0.15, 0.10, 0.10, 0.05, 0.05, 0.05),
+        fit_words: &["research", "deep", "think", "reason", "search"],
+    },
+    RoleSpec {
+        role: Role::Custom,
+        min_context: 32_768,
+        weights: w(0.20, 0.20, 0.15, 0.15, 0.15, 0.05, 0.05, 0.05),
+        fit_words: &[],
+    },
+];
+
+/// The eight sub-scores, each in 0..=1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct SubScores {
+    /// log2 of the context window: 8k tokens = 0, 1M = 1.
+    pub context: f64,
+    /// tool_choice 0.30, structured output 0.25, reasoning 0.30, image input 0.15.
+    pub capability: f64,
+    /// log10 of the parameter count read from the id ("480b", "1t"): 1B = 0, 1T = 1; unknown 0.5.
+    pub size: f64,
+    /// Age against the newest model in the catalog: same day = 1, 540 days older = 0.
+    pub recency: f64,
+    /// 1, less 0.35 for preview/alpha/beta/experimental, less 0.15 with no stated output limit.
+    pub reliability: f64,
+    /// log2 of max completion tokens: 4k = 0, 128k = 1; unknown 0.3.
+    pub output: f64,
+    /// 1 when the id or name has a word that suits the role, else 0 (0.5 for custom).
+    pub fit: f64,
+    /// Free = 1; paid falls with the log of the blended price per million tokens ($100 = 0).
+    pub price: f64,
+}
+
+/// Why a model cannot serve a role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Disqualified {
+    Router,
+    NoTools,
+    NoTextOutput,
+    Expiring,
+    ContextBelow { min: u64 },
+}
+
+impl std::fmt::Display for Disqualified {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Disqualified::Router => f.write_str("a router, not a model"),
+            Disqualified::NoTools => f.write_str("no tool calling"),
+            Disqualified::NoTextOutput => f.write_str("no text output"),
+            Disqualified::Expiring => f.write_str("has an expiration date"),
+            Disqualified::ContextBelow { min } => write!(f, "context below {min}"),
+        }
+    }
+}
+
+/// A model's score for one role. `index` points into the catalog's `models`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scored {
+    pub index: u32,
+    pub total: f64,
+    pub sub: SubScores,
+    pub disqualified: Option<Disqualified>,
+}
+
+impl Scored {
+    pub fn qualified(&self) -> bool {
+        self.disqualified.is_none()
+    }
+}
+
+/// Role-independent facts about a model, computed once per catalog.
+#[derive(Debug, Clone)]
+struct Features {
+    sub: SubScores,
+    haystack: String,
+    tools: bool,
+    context: u64,
+    text_out: bool,
+    expiring: bool,
+    router: bool,
+    free: bool,
+}
+
+/// Scores a whole catalog for any role. Build once per catalog, then ask per role.
+pub struct Scorer<'a> {
+    pub catalog: &'a Catalog,
+    features: Vec<Features>,
+}
+
+impl<'a> Scorer<'a> {
+    pub fn new(catalog: &'a Catalog) -> Scorer<'a> {
+        let newest = catalog.models.iter().map(|m| m.created).max().unwrap_or(0);
+        let features = catalog.models.iter().map(|m| features(m, newest)).collect();
+        Scorer { catalog, features }
+    }
+
+    pub fn model(&self, s: &Scored) -> &'a Model {
+        &self.catalog.models[s.index as usize]
+    }
+
+    pub fn is_free(&self, index: u32) -> bool {
+        self.features[index as usize].free
+    }
+
+    /// One model's score for one role.
+    pub fn score(&self, index: u32, role: Role) -> Scored {
+        let f = &self.features[index as usize];
+        let spec = role.spec();
+        let mut sub = f.sub;
+        sub.fit = if spec.fit_words.is_empty() {
+            0.5
+        } else if spec.fit_words.iter().any(|w| f.haystack.contains(w)) {
+            1.0
+        } else {
+            0.0
+        };
+        let wts = spec.weights;
+        let total = 100.0
+            * (wts.context * sub.context
+                + wts.capability * sub.capability
+                + wts.size * sub.size
+                + wts.recency * sub.recency
+                + wts.reliability * sub.reliability
+                + wts.output * sub.output
+                + wts.fit * sub.fit
+                + wts.price * sub.price);
+        let disqualified = if f.router {
+            Some(Disqualified::Router)
+        } else if !f.tools {
+            Some(Disqualified::NoTools)
+        } else if !f.text_out {
+            Some(Disqualified::NoTextOutput)
+        } else if f.expiring {
+            Some(Disqualified::Expiring)
+        } else if f.context < spec.min_context {
+            Some(Disqualified::ContextBelow {
+                min: spec.min_context,
+            })
+        } else {
+            None
+        };
+        Scored {
+            index,
+            total: (total * 100.0).round() / 100.0,
+            sub,
+            disqualified,
+        }
+    }
+
+    /// Every model ranked for `role`: qualified first, then by total (high first), then id.
+    pub fn rank(&self, role: Role) -> Vec<Scored> {
+        let mut all: Vec<Scored> = (0..self.features.len() as u32)
+            .map(|i| self.score(i, role))
+            .collect();
+        let models = &self.catalog.models;
+        all.sort_unstable_by(|a, b| {
+            b.qualified()
+                .cmp(&a.qualified())
+                .then(b.total.total_cmp(&a.total))
+                .then_with(|| {
+                    models[a.index as usize]
+                        .id
+                        .cmp(&models[b.index as usize].id)
+                })
+        });
+        all
+    }
+
+    /// The best qualified model among those `keep` accepts, if any.
+    pub fn best(&self, role: Role, keep: impl Fn(&Model, bool) -> bool) -> Option<Scored> {
+        let models = &self.catalog.models;
+        (0..self.features.len() as u32)
+            .filter(|&i| keep(&models[i as usize], self.features[i as usize].free))
+            .map(|i| self.score(i, role))
+            .filter(Scored::qualified)
+            .max_by(|a, b| {
+                a.total.total_cmp(&b.total).then_with(|| {
+                    models[b.index as usize]
+                        .id
+                        .cmp(&models[a.index as usize].id)
+                })
+            })
+    }
+
+    /// The pick for a free agent, with the fallback chain when nothing free qualifies.
+    pub fn best_free(&self, role: Role, ollama_model: &str) -> Pick {
+        if let Some(s) = self.best(role, |_, free| free) {
+            let m = self.model(&s);
+            return Pick {
+                role,
+                model: m.id.clone(),
+                provider: "openrouter".into(),
+                base_url: None,
+                score: Some(s.total),
+                sub: Some(s.sub),
+                fallback: None,
+            };
+        }
+        if self.catalog.get(FREE_ROUTER_ID).is_some() {
+            return Pick {
+                role,
+                model: FREE_ROUTER_ID.into(),
+                provider: "openrouter".into(),
+                base_url: None,
+                score: None,
+                sub: None,
+                fallback: Some(Fallback::FreeRouter),
+            };
+        }
+        Pick {
+            role,
+            model: ollama_model.to_string(),
+            provider: "custom".into(),
+            base_url: Some(format!("{}/v1", super::paths::DEFAULT_OLLAMA_URL)),
+            score: None,
+            sub: None,
+            fallback: Some(Fallback::Ollama),
+        }
+    }
+
+    /// The best paid model for a role: what `upgrade` recommends.
+    pub fn best_paid(&self, role: Role) -> Option<Scored> {
+        self.best(role, |_, free| !free)
+    }
+}
+
+/// How a pick was made when no free model qualified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fallback {
+    /// `openrouter/free`: OpenRouter picks a free model per request.
+    FreeRouter,
+    /// A local Qwen model on Ollama.
+    Ollama,
+}
+
+/// The model chosen for a role, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pick {
+    pub role: Role,
+    pub model: String,
+    pub provider: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    pub score: Option<f64>,
+    pub sub: Option<SubScores>,
+    pub fallback: Option<Fallback>,
+}
+
+/// The default local model for the last fallback, when Ollama lists no Qwen model.
+pub const DEFAULT_OLLAMA_MODEL: &str = "qwen3:8b";
+
+fn features(m: &Model, newest: i64) -> Features {
+    let mut haystack = String::with_capacity(m.id.len() + m.name.len() + 1);
+    haystack.push_str(&m.id);
+    haystack.push(' ');
+    haystack.push_str(&m.name);
+    haystack.make_ascii_lowercase();
+
+    let ctx = m.context();
+    let context = unit((log2(ctx) - 13.0) / 7.0);
+    let mut capability = 0.0;
+    if m.supports("tool_choice") {
+        capability += 0.30;
+    }
+    if m.supports("structured_outputs") || m.supports("response_format") {
+        capability += 0.25;
+    }
+    if m.supports("reasoning") || m.supports("include_reasoning") {
+        capability += 0.30;
+    }
+    if m.architecture.input_modalities.iter().any(|x| x == "image") {
+        capability += 0.15;
+    }
+    let size = match parameter_billions(&haystack).or_else(|| {
+        let slug = m.canonical_slug.to_ascii_lowercase();
+        parameter_billions(&slug)
+    }) {
+        Some(b) => unit(b.log10() / 3.0),
+        None => 0.5,
+    };
+    let age_days = (newest - m.created).max(0) as f64 / 86_400.0;
+    let recency = unit(1.0 - age_days / 540.0);
+    let mut reliability: f64 = 1.0;
+    if ["preview", "alpha", "beta", "experimental", "-exp"]
+        .iter()
+        .any(|w| haystack.contains(w))
+    {
+        reliability -= 0.35;
+    }
+    if m.top_provider.max_completion_tokens.is_none() {
+        reliability -= 0.15;
+    }
+    let output = match m.top_provider.max_completion_tokens {
+        Some(t) if t > 0 => unit((log2(t) - 12.0) / 5.0),
+        _ => 0.3,
+    };
+    let free = m.is_free();
+    let price = if free {
+        1.0
+    } else {
+        match (m.prompt_per_million(), m.completion_per_million()) {
+            (Some(p), Some(c)) => {
+                let blended = (3.0 * p + c) / 4.0;
+                unit(1.0 - (1.0 + blended).log10() / 101f64.log10())
+            }
+            _ => 0.0,
+        }
+    };
+    Features {
+        sub: SubScores {
+            context,
+            capability,
+            size,
+            recency,
+            reliability: reliability.max(0.0),
+            output,
+            fit: 0.0,
+            price,
+        },
+        haystack,
+        tools: m.supports("tools"),
+        context: ctx,
+        text_out: m.outputs_text(),
+        expiring: m
+            .expiration_date
+            .as_deref()
+            .is_some_and(|d| !d.trim().is_empty()),
+        router: m.is_router(),
+        free,
+    }
+}
+
+fn unit(x: f64) -> f64 {
+    if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
+}
+
+fn log2(x: u64) -> f64 {
+    if x == 0 { 0.0 } else { (x as f64).log2() }
+}
+
+/// The largest parameter count named in an id or name: "480b" → 480, "1.2b" → 1.2,
+/// "1t" → 1000. Active-parameter tags ("a35b", "e4b") are skipped.
+pub fn parameter_billions(s: &str) -> Option<f64> {
+    let bytes = s.as_bytes();
+    let mut best: Option<f64> = None;
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes[i].is_ascii_digit()
+            || (i > 0 && (bytes[i - 1].is_ascii_digit() || bytes[i - 1] == b'.'))
+        {
+            i += 1;
+            continue;
+        }
+        let prev = if i > 0 { bytes[i - 1] } else { b' ' };
+        let start = i;
+        while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.') {
+            i += 1;
+        }
+        let unit_char = bytes.get(i).copied();
+        let next_ok = bytes.get(i + 1).is_none_or(|c| !c.is_ascii_alphanumeric());
+        let active = prev == b'a' || prev == b'e';
+        let scale = match unit_char {
+            Some(b'b') => Some(1.0),
+            Some(b't') => Some(1000.0),
+            _ => None,
+        };
+        if let (Some(scale), true, false) = (scale, next_ok, active) {
+            if let Ok(n) = s[start..i].parse::<f64>() {
+                let v = n * scale;
+                if v > 0.0 && best.is_none_or(|b| v > b) {
+                    best = Some(v);
+                }
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn catalog(name: &str) -> Catalog {
+        let path = format!(
+            "{}/tests/fixtures/openrouter/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let body = std::fs::read_to_string(path).expect("fixture");
+        Catalog::parse(&body, name, "2026-05-01T00:00:00.000000Z").expect("parse")
+    }
+
+    #[test]
+    fn weights_sum_to_one_for_every_role() {
+        for spec in &ROLE_SPECS {
+            let w = spec.weights;
+            let sum = w.context
+                + w.capability
+                + w.size
+                + w.recency
+                + w.reliability
+                + w.output
+                + w.fit
+                + w.price;
+            assert!((sum - 1.0).abs() < 1e-9, "{:?} sums to {sum}", spec.role);
+            assert_eq!(spec.role.spec().role, spec.role);
+        }
+    }
+
+    #[test]
+    fn the_same_catalog_gives_the_same_picks_whatever_its_order() {
+        let c = catalog("models-2026-05-01.json");
+        let mut reversed = c.clone();
+        reversed.models.reverse();
+        for role in Role::ALL {
+            let a = Scorer::new(&c).best_free(role, DEFAULT_OLLAMA_MODEL);
+            let b = Scorer::new(&reversed).best_free(role, DEFAULT_OLLAMA_MODEL);
+            assert_eq!(a, b, "{role}");
+            assert!(a.fallback.is_none(), "{role} found a free model");
+        }
+    }
+
+    #[test]
+    fn every_pick_meets_its_role_requirements() {
+        for name in [
+            "models-2026-02-27.json",
+            "models-2026-03-31.json",
+            "models-2026-05-01.json",
+        ] {
+            let c = catalog(name);
+            let s = Scorer::new(&c);
+            for role in Role::ALL {
+                let pick = s.best_free(role, DEFAULT_OLLAMA_MODEL);
+                let m = c.get(&pick.model).expect("picked model is in the catalog");
+                assert!(m.is_free(), "{name} {role}: {} is free", m.id);
+                assert!(m.supports("tools"));
+                assert!(m.context() >= role.spec().min_context);
+                assert!(m.outputs_text());
+                assert!(m.expiration_date.is_none());
+                assert!(!m.is_router());
+            }
+        }
+    }
+
+    #[test]
+    fn ties_are_broken_by_id() {
+        let body = r#"{"data":[
+          {"id":"b/same:free","created":1,"context_length":131072,"supported_parameters":["tools"],"architecture":{"output_modalities":["text"]}},
+          {"id":"a/same:free","created":1,"context_length":131072,"supported_parameters":["tools"],"architecture":{"output_modalities":["text"]}}
+        ]}"#;
+        let c = Catalog::parse(body, "t", "x").expect("parse");
+        let s = Scorer::new(&c);
+        assert_eq!(s.best_free(Role::Pm, "q").model, "a/same:free");
+        let ranked = s.rank(Role::Pm);
+        assert_eq!(c.models[ranked[0].index as usize].id, "a/same:free");
+    }
+
+    #[test]
+    fn with_nothing_qualified_the_free_router_then_ollama_is_used() {
+        let body = r#"{"data":[
+          {"id":"openrouter/free","context_length":200000,"supported_parameters":["tools"],"pricing":{"prompt":"0","completion":"0"}},
+          {"id":"tiny/model:free","context_length":4096,"supported_parameters":["tools"]}
+        ]}"#;
+        let c = Catalog::parse(body, "t", "x").expect("parse");
+        let pick = Scorer::new(&c).best_free(Role::Research, "qwen3:8b");
+        assert_eq!(pick.model, "openrouter/free");
+        assert_eq!(pick.fallback, Some(Fallback::FreeRouter));
+
+        let body = r#"{"data":[{"id":"tiny/model:free","context_length":4096}]}"#;
+        let c = Catalog::parse(body, "t", "x").expect("parse");
+        let pick = Scorer::new(&c).best_free(Role::Engineer, "qwen3:8b");
+        assert_eq!(pick.fallback, Some(Fallback::Ollama));
+        assert_eq!(pick.provider, "custom");
+        assert_eq!(pick.model, "qwen3:8b");
+    }
+
+    #[test]
+    fn disqualified_models_say_why() {
+        let c = catalog("models-2026-05-01.json");
+        let s = Scorer::new(&c);
+        let idx = |id: &str| c.models.iter().position(|m| m.id == id).expect(id) as u32;
+        assert_eq!(
+            s.score(idx("google/gemma-3-27b-it:free"), Role::Pm)
+                .disqualified,
+            Some(Disqualified::NoTools)
+        );
+        assert_eq!(
+            s.score(idx("inclusionai/ling-2.6-1t:free"), Role::Pm)
+                .disqualified,
+            Some(Disqualified::Expiring)
+        );
+        assert_eq!(
+            s.score(idx("openrouter/free"), Role::Pm).disqualified,
+            Some(Disqualified::Router)
+        );
+        assert_eq!(
+            s.score(
+                idx("meta-llama/llama-3.3-70b-instruct:free"),
+                Role::Research
+            )
+            .disqualified,
+            Some(Disqualified::ContextBelow { min: 131_072 })
+        );
+    }
+
+    #[test]
+    fn sub_scores_stay_in_range_and_totals_in_0_to_100() {
+        let c = catalog("models-2026-05-01.json");
+        let s = Scorer::new(&c);
+        for role in Role::ALL {
+            for r in s.rank(role) {
+                let x = r.sub;
+                for v in [
+                    x.context,
+                    x.capability,
+                    x.size,
+                    x.recency,
+                    x.reliability,
+                    x.output,
+                    x.fit,
+                    x.price,
+                ] {
+                    assert!((0.0..=1.0).contains(&v));
+                }
+                assert!((0.0..=100.0).contains(&r.total));
+            }
+        }
+    }
+
+    #[test]
+    fn parameter_counts_are_read_from_ids() {
+        assert_eq!(
+            parameter_billions("qwen/qwen3-coder-480b-a35b-07-25"),
+            Some(480.0)
+        );
+        assert_eq!(
+            parameter_billions("liquid/lfm-2.5-1.2b-instruct:free"),
+            Some(1.2)
+        );
+        assert_eq!(
+            parameter_billions("inclusionai/ling-2.6-1t:free"),
+            Some(1000.0)
+        );
+        assert_eq!(parameter_billions("google/gemma-3n-e4b-it:free"), None);
+        assert_eq!(parameter_billions("minimax/minimax-m2.5:free"), None);
+        assert_eq!(
+            parameter_billions("openai/gpt-oss-120b:free gpt-oss-120b"),
+            Some(120.0)
+        );
+    }
+
+    #[test]
+    fn a_newer_catalog_with_a_better_model_changes_the_pick() {
+        let old = catalog("models-2026-03-30.json");
+        let new = catalog("models-2026-03-31.json");
+        let changed: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|&r| {
+                Scorer::new(&old).best_free(r, "q").model
+                    != Scorer::new(&new).best_free(r, "q").model
+            })
+            .collect();
+        assert!(
+            !changed.is_empty(),
+            "the 03-31 scan adds qwen3.6-plus-preview"
+        );
+    }
+
+    #[test]
+    fn unknown_roles_list_the_known_ones() {
+        let e = Role::parse("wizard").expect_err("unknown").to_string();
+        assert!(
+            e.contains("pm, engineer, hermes, creative, research, custom"),
+            "{e}"
+        );
+        assert_eq!(Role::parse(" Engineer ").expect("role"), Role::Engineer);
+    }
+}

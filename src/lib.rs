@@ -1,0 +1,6 @@
+//! nxr: a terminal control plane for Hermes Agent teams on OpenRouter's free models.
+//!
+//! `core` owns every decision and all I/O; `cli` prints what core builds.
+
+pub mod cli;
+pub mod core;

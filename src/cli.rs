@@ -9,9 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
 use crate::core::action::{self, Action, Outcome};
-use crate::core::catalog::clip;
 use crate::core::scoring::Role;
 use crate::core::skills::{SkillSnapshot, Template};
+use crate::core::text::{clean, tokens};
 use crate::core::{Core, CoreError, agents, models};
 
 #[derive(Debug, Parser)]
@@ -567,25 +567,6 @@ fn emit<T: Serialize>(
         // A closed pipe (`nxr ... | head`) is not an error worth reporting.
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(CoreError::io("stdout", e)),
-    }
-}
-
-/// Text from the network or a profile, made safe for a terminal: control characters
-/// (escape sequences included) become '?', and very long strings are cut.
-pub fn clean(s: &str) -> String {
-    let s: String = s
-        .chars()
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
-    clip(&s, 200)
-}
-
-fn tokens(n: u64) -> String {
-    match n {
-        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
-        n if n >= 1_000_000 => format!("{:.1}M", n as f64 / 1e6),
-        n if n >= 1_000 => format!("{}k", n / 1_000),
-        n => n.to_string(),
     }
 }
 

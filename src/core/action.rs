@@ -6,11 +6,15 @@ use serde::{Deserialize, Serialize};
 
 use super::Core;
 use super::agents::{self, AgentsRescore, Created, NewAgent, SkillEdit};
-use super::error::Result;
+use super::error::{CoreError, Result};
 use super::hermes::RouteSlot;
 use super::models::{self, ScanReport};
+use super::notifications;
+use super::picker::{FilterKind, Filters};
+use super::routing;
 use super::scoring::Role;
 use super::skills::{SkillSnapshot, Template};
+use super::view::Tab;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
@@ -56,6 +60,92 @@ pub enum Action {
         #[serde(default)]
         base_url: Option<String>,
     },
+    /// Point one routing slot (`main`, `aux:<task>`, `fallback:<n>`, `fallback:new`) of an
+    /// agent's config.yaml at a model.
+    SetSlot {
+        agent: String,
+        slot: String,
+        model: String,
+        #[serde(default)]
+        provider: Option<String>,
+        #[serde(default)]
+        base_url: Option<String>,
+    },
+    /// Drop one entry of the agent's `fallback_providers` chain.
+    RemoveFallback {
+        agent: String,
+        index: usize,
+    },
+    /// Move the agent to the best free model for its role.
+    ApplyRecommendation {
+        #[serde(default)]
+        agent: Option<String>,
+    },
+    MarkRead {
+        #[serde(default)]
+        id: Option<i64>,
+    },
+    MarkAllRead,
+
+    // ---- Screen intents: they act on what is selected on screen ----
+    SwitchTab {
+        tab: Tab,
+    },
+    NextTab,
+    PrevTab,
+    MoveSelection {
+        delta: i64,
+    },
+    SelectRow {
+        index: usize,
+    },
+    /// Enter: open, confirm or go on, whatever the screen offers.
+    Activate,
+    /// Esc: close the overlay or step back.
+    Cancel,
+    ToggleHelp,
+    Quit,
+    /// Tab 2: the seven core slots, or every slot Hermes knows plus the fallback chain.
+    ToggleAllSlots,
+    /// Tab 2: show another agent's slots.
+    SelectAgent {
+        agent: String,
+    },
+    CycleAgent {
+        delta: i64,
+    },
+    /// Tab 2: remove the fallback under the cursor.
+    RemoveSelectedSlot,
+    OpenPicker,
+    SetPickerQuery {
+        query: String,
+    },
+    TogglePickerFilter {
+        filter: FilterKind,
+    },
+    SetPickerFilters {
+        filters: Filters,
+    },
+    /// Tab 3: choose the selected agent's skills.
+    OpenSkillEditor,
+    /// Tick a skill in the skill editor or the wizard (`None`: the highlighted one).
+    ToggleSkill {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    ChooseCategory {
+        category: Template,
+    },
+    SetWizardName {
+        name: String,
+    },
+    WizardBack,
+    Refresh,
+    #[serde(skip)]
+    Resize {
+        width: u16,
+        height: u16,
+    },
 }
 
 /// What an action produced, for the surface to show.
@@ -67,8 +157,22 @@ pub enum Outcome {
     Created(Box<Created>),
     Skills(SkillSnapshot),
     ModelSet(Box<agents::Agent>),
+    Routing(routing::Slots),
+    Marked { count: u64 },
 }
 
+impl Action {
+    /// The public name (the serde tag) of this action.
+    pub fn name(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(str::to_string))
+            .unwrap_or_default()
+    }
+}
+
+/// Applies a change to the workspace. Screen intents are resolved by the session first;
+/// passing one here is a usage error.
 pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
     match action {
         Action::ScanModels { from } => {
@@ -134,5 +238,65 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
                 .await
                 .map(|a| Outcome::ModelSet(Box::new(a)))
         }
+        Action::SetSlot {
+            agent,
+            slot,
+            model,
+            provider,
+            base_url,
+        } => {
+            let slot_key = routing::SlotKey::parse(&slot)?;
+            let route = RouteSlot {
+                provider: provider.unwrap_or_else(|| "openrouter".into()),
+                model,
+                base_url,
+            };
+            routing::set_slot(core, &agent, &slot_key, route)
+                .await
+                .map(Outcome::Routing)
+        }
+        Action::RemoveFallback { agent, index } => routing::remove_fallback(core, &agent, index)
+            .await
+            .map(Outcome::Routing),
+        Action::ApplyRecommendation { agent } => {
+            let agent =
+                agent.ok_or_else(|| CoreError::usage("apply_recommendation needs an agent"))?;
+            agents::apply_recommendation(core, &agent)
+                .await
+                .map(|a| Outcome::ModelSet(Box::new(a)))
+        }
+        Action::MarkRead { id } => notifications::mark_read(core, id)
+            .await
+            .map(|n| Outcome::Marked { count: n }),
+        Action::MarkAllRead => notifications::mark_read(core, None)
+            .await
+            .map(|n| Outcome::Marked { count: n }),
+        Action::SwitchTab { .. }
+        | Action::NextTab
+        | Action::PrevTab
+        | Action::MoveSelection { .. }
+        | Action::SelectRow { .. }
+        | Action::Activate
+        | Action::Cancel
+        | Action::ToggleHelp
+        | Action::Quit
+        | Action::ToggleAllSlots
+        | Action::SelectAgent { .. }
+        | Action::CycleAgent { .. }
+        | Action::RemoveSelectedSlot
+        | Action::OpenPicker
+        | Action::SetPickerQuery { .. }
+        | Action::TogglePickerFilter { .. }
+        | Action::SetPickerFilters { .. }
+        | Action::OpenSkillEditor
+        | Action::ToggleSkill { .. }
+        | Action::ChooseCategory { .. }
+        | Action::SetWizardName { .. }
+        | Action::WizardBack
+        | Action::Refresh
+        | Action::Resize { .. } => Err(CoreError::usage(format!(
+            "{:?} acts on a screen; send it to a session",
+            action.name()
+        ))),
     }
 }

@@ -398,7 +398,7 @@ pub async fn rescore(core: &Core) -> Result<AgentsRescore> {
     let report = models::rescore(core).await?;
     let conn = core.db.conn().await?;
     let agents = list(&conn).await?;
-    let changed = agents
+    let changed: Vec<AgentChange> = agents
         .iter()
         .filter_map(|a| {
             let c = report.changed.iter().find(|c| c.role == a.role)?;
@@ -411,6 +411,27 @@ pub async fn rescore(core: &Core) -> Result<AgentsRescore> {
             })
         })
         .collect();
+    if !changed.is_empty() {
+        // One notification per agent with a better free model, with the action that applies it.
+        let (_c, tx) = core.db.write().await?;
+        for c in &changed {
+            let title = format!("A better free model for {}", c.agent);
+            let body = format!(
+                "{} ({}) runs {}; the best free model for its role is now {}.",
+                c.agent, c.role, c.current_model, c.recommendation
+            );
+            let payload = serde_json::json!({
+                "agent": c.agent,
+                "role": c.role,
+                "old_model": c.current_model,
+                "new_model": c.recommendation,
+                "previous_recommendation": c.previous_recommendation,
+                "action": {"action": "apply_recommendation", "agent": c.agent},
+            });
+            super::notifications::add(&tx, "better_model", &title, &body, &payload).await?;
+        }
+        tx.commit().await?;
+    }
     Ok(AgentsRescore {
         rescore: report,
         changed,
@@ -583,4 +604,20 @@ pub async fn set_model(
     }
     drop(lock);
     find(&conn, &agent.name).await
+}
+
+/// Moves an agent to the best free model for its role (Tab 3's "apply", a notification's
+/// one-click action).
+pub async fn apply_recommendation(core: &Core, key: &str) -> Result<Agent> {
+    let conn = core.db.conn().await?;
+    let agent = find(&conn, key).await?;
+    let catalog = core.catalog().await?;
+    let pick = Scorer::new(&catalog).best_free(agent.role, &core.ollama_model().await?);
+    if pick.model == agent.model {
+        return Err(CoreError::usage(format!(
+            "{} already runs the recommended model {}",
+            agent.name, agent.model
+        )));
+    }
+    set_model(core, &agent.name, main_slot(&pick), "recommendation", true).await
 }

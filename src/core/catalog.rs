@@ -213,17 +213,16 @@ impl Catalog {
                 ("pricing.prompt", &model.pricing.prompt),
                 ("pricing.completion", &model.pricing.completion),
             ] {
-                if let Some(v) = v {
-                    if v != "-1"
-                        && v.trim()
-                            .parse::<f64>()
-                            .map_or(true, |p| !p.is_finite() || p < 0.0)
-                    {
-                        return Err(CoreError::Catalog(format!(
-                            "{source}: {label}: {field} {:?} is not a price",
-                            clip(v, 40)
-                        )));
-                    }
+                if let Some(v) = v
+                    && v != "-1"
+                    && v.trim()
+                        .parse::<f64>()
+                        .map_or(true, |p| !p.is_finite() || p < 0.0)
+                {
+                    return Err(CoreError::Catalog(format!(
+                        "{source}: {label}: {field} {:?} is not a price",
+                        clip(v, 40)
+                    )));
                 }
             }
             if !seen.insert(model.id.clone()) {

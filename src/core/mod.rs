@@ -7,12 +7,19 @@ pub mod catalog;
 pub mod db;
 pub mod error;
 pub mod hermes;
+pub mod keymap;
 pub mod models;
+pub mod notifications;
 pub mod openrouter;
 pub mod paths;
+pub mod picker;
+pub mod routing;
 pub mod scoring;
+pub mod session;
 pub mod skills;
+pub mod text;
 pub mod time;
+pub mod view;
 
 use std::time::Duration;
 

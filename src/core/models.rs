@@ -108,7 +108,7 @@ async fn record_scan(
 pub async fn rescore(core: &Core) -> Result<RescoreReport> {
     let mut catalog = core.catalog().await?;
     let ollama = core.ollama_model().await?;
-    let scorer_catalog;
+
     let (_conn, tx) = core.db.write().await?;
     let catalog_id = match catalog.id {
         Some(id) => id,
@@ -118,14 +118,14 @@ pub async fn rescore(core: &Core) -> Result<RescoreReport> {
             id
         }
     };
-    scorer_catalog = catalog;
+    let scorer_catalog = catalog;
     let scorer = Scorer::new(&scorer_catalog);
     let mut scored_at = time::now();
     // Two rescores in the same microsecond would collide on UNIQUE(model_id, role, scored_at).
-    if let Some(last) = last_scored_at(&tx).await? {
-        if last >= scored_at {
-            scored_at = bump(&last);
-        }
+    if let Some(last) = last_scored_at(&tx).await?
+        && last >= scored_at
+    {
+        scored_at = bump(&last);
     }
     let previous = best_free_at(&tx, None).await?;
 

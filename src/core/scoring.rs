@@ -110,6 +110,7 @@ pub struct RoleSpec {
     pub fit_words: &'static [&'static str],
 }
 
+#[allow(clippy::too_many_arguments)]
 const fn w(
     context: f64,
     capability: f64,
@@ -527,12 +528,12 @@ pub fn parameter_billions(s: &str) -> Option<f64> {
             Some(b't') => Some(1000.0),
             _ => None,
         };
-        if let (Some(scale), true, false) = (scale, next_ok, active) {
-            if let Ok(n) = s[start..i].parse::<f64>() {
-                let v = n * scale;
-                if v > 0.0 && best.is_none_or(|b| v > b) {
-                    best = Some(v);
-                }
+        if let (Some(scale), true, false) = (scale, next_ok, active)
+            && let Ok(n) = s[start..i].parse::<f64>()
+        {
+            let v = n * scale;
+            if v > 0.0 && best.is_none_or(|b| v > b) {
+                best = Some(v);
             }
         }
     }

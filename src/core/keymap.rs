@@ -1,0 +1,522 @@
+//! The one key table. It drives the TUI's input, the key-hint bar, the `?` help overlay and
+//! the web mirror's buttons, so they cannot disagree.
+
+use super::action::Action;
+use super::picker::FilterKind;
+use super::view::{Hint, Tab, WizardStep};
+
+/// Where a binding applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    Global,
+    Tab(Tab),
+    CreateStep(WizardStep),
+    Picker,
+    SkillEditor,
+    Help,
+}
+
+pub struct Binding {
+    /// Key names as the TUI reports them: "j", "down", "enter", "ctrl-f", "?".
+    pub keys: &'static [&'static str],
+    pub label: &'static str,
+    pub context: Context,
+    /// Shown in the key bar (the help overlay shows all).
+    pub bar: bool,
+    pub action: fn() -> Action,
+}
+
+macro_rules! b {
+    ($ctx:expr, [$($k:literal),+], $label:literal, $bar:literal, $action:expr) => {
+        Binding { keys: &[$($k),+], label: $label, context: $ctx, bar: $bar, action: || $action }
+    };
+}
+
+pub fn bindings() -> &'static [Binding] {
+    static TABLE: std::sync::OnceLock<Vec<Binding>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        vec![
+            b!(
+                Context::Global,
+                ["1"],
+                "Hermes",
+                false,
+                Action::SwitchTab { tab: Tab::Hermes }
+            ),
+            b!(
+                Context::Global,
+                ["2"],
+                "Models",
+                false,
+                Action::SwitchTab { tab: Tab::Models }
+            ),
+            b!(
+                Context::Global,
+                ["3"],
+                "Agents",
+                false,
+                Action::SwitchTab { tab: Tab::Agents }
+            ),
+            b!(
+                Context::Global,
+                ["4"],
+                "Budget",
+                false,
+                Action::SwitchTab { tab: Tab::Budget }
+            ),
+            b!(
+                Context::Global,
+                ["5"],
+                "Create",
+                false,
+                Action::SwitchTab { tab: Tab::Create }
+            ),
+            b!(
+                Context::Global,
+                ["6"],
+                "Notifications",
+                false,
+                Action::SwitchTab {
+                    tab: Tab::Notifications
+                }
+            ),
+            b!(
+                Context::Global,
+                ["tab", "l", "right"],
+                "next tab",
+                false,
+                Action::NextTab
+            ),
+            b!(
+                Context::Global,
+                ["backtab", "h", "left"],
+                "previous tab",
+                false,
+                Action::PrevTab
+            ),
+            b!(
+                Context::Global,
+                ["j", "down"],
+                "down",
+                false,
+                Action::MoveSelection { delta: 1 }
+            ),
+            b!(
+                Context::Global,
+                ["k", "up"],
+                "up",
+                false,
+                Action::MoveSelection { delta: -1 }
+            ),
+            b!(
+                Context::Global,
+                ["pgdn", "ctrl-d"],
+                "page down",
+                false,
+                Action::MoveSelection { delta: 10 }
+            ),
+            b!(
+                Context::Global,
+                ["pgup", "ctrl-u"],
+                "page up",
+                false,
+                Action::MoveSelection { delta: -10 }
+            ),
+            b!(
+                Context::Global,
+                ["g", "home"],
+                "first",
+                false,
+                Action::SelectRow { index: 0 }
+            ),
+            b!(
+                Context::Global,
+                ["G", "end"],
+                "last",
+                false,
+                Action::SelectRow { index: usize::MAX }
+            ),
+            b!(
+                Context::Global,
+                ["ctrl-r"],
+                "reload",
+                false,
+                Action::Refresh
+            ),
+            b!(Context::Global, ["?"], "help", true, Action::ToggleHelp),
+            b!(Context::Global, ["q", "ctrl-c"], "quit", true, Action::Quit),
+            // Tab 2
+            b!(
+                Context::Tab(Tab::Models),
+                ["enter"],
+                "pick model",
+                true,
+                Action::OpenPicker
+            ),
+            b!(
+                Context::Tab(Tab::Models),
+                ["a"],
+                "all slots",
+                true,
+                Action::ToggleAllSlots
+            ),
+            b!(
+                Context::Tab(Tab::Models),
+                ["]"],
+                "next agent",
+                true,
+                Action::CycleAgent { delta: 1 }
+            ),
+            b!(
+                Context::Tab(Tab::Models),
+                ["["],
+                "previous agent",
+                false,
+                Action::CycleAgent { delta: -1 }
+            ),
+            b!(
+                Context::Tab(Tab::Models),
+                ["d", "del"],
+                "remove fallback",
+                false,
+                Action::RemoveSelectedSlot
+            ),
+            // Tab 3
+            b!(
+                Context::Tab(Tab::Agents),
+                ["enter", "u"],
+                "apply recommendation",
+                true,
+                Action::ApplyRecommendation { agent: None }
+            ),
+            b!(
+                Context::Tab(Tab::Agents),
+                ["s"],
+                "skills",
+                true,
+                Action::OpenSkillEditor
+            ),
+            b!(
+                Context::Tab(Tab::Agents),
+                ["r"],
+                "rescore",
+                true,
+                Action::Rescore
+            ),
+            // Tab 5
+            b!(
+                Context::CreateStep(WizardStep::Category),
+                ["enter"],
+                "choose",
+                true,
+                Action::Activate
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Model),
+                ["enter"],
+                "use this model",
+                true,
+                Action::Activate
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Model),
+                ["p"],
+                "pick another",
+                true,
+                Action::OpenPicker
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Model),
+                ["esc"],
+                "back",
+                true,
+                Action::WizardBack
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Skills),
+                ["space"],
+                "toggle skill",
+                true,
+                Action::ToggleSkill { name: None }
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Skills),
+                ["enter"],
+                "next",
+                true,
+                Action::Activate
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Skills),
+                ["esc"],
+                "back",
+                true,
+                Action::WizardBack
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Name),
+                ["enter"],
+                "next",
+                true,
+                Action::Activate
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Name),
+                ["esc"],
+                "back",
+                true,
+                Action::WizardBack
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Confirm),
+                ["enter"],
+                "create agent",
+                true,
+                Action::Activate
+            ),
+            b!(
+                Context::CreateStep(WizardStep::Confirm),
+                ["esc"],
+                "back",
+                true,
+                Action::WizardBack
+            ),
+            // Tab 6
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["enter", "m"],
+                "mark read",
+                true,
+                Action::MarkRead { id: None }
+            ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["M"],
+                "mark all read",
+                true,
+                Action::MarkAllRead
+            ),
+            // Tab 1
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["r"],
+                "rescore",
+                true,
+                Action::Rescore
+            ),
+            // Picker
+            b!(
+                Context::Picker,
+                ["enter"],
+                "confirm",
+                true,
+                Action::Activate
+            ),
+            b!(Context::Picker, ["esc"], "cancel", true, Action::Cancel),
+            b!(
+                Context::Picker,
+                ["down", "ctrl-n", "ctrl-j"],
+                "down",
+                false,
+                Action::MoveSelection { delta: 1 }
+            ),
+            b!(
+                Context::Picker,
+                ["up", "ctrl-p", "ctrl-k"],
+                "up",
+                false,
+                Action::MoveSelection { delta: -1 }
+            ),
+            b!(
+                Context::Picker,
+                ["pgdn"],
+                "page down",
+                false,
+                Action::MoveSelection { delta: 10 }
+            ),
+            b!(
+                Context::Picker,
+                ["pgup"],
+                "page up",
+                false,
+                Action::MoveSelection { delta: -10 }
+            ),
+            b!(
+                Context::Picker,
+                ["ctrl-f"],
+                "free only",
+                true,
+                Action::TogglePickerFilter {
+                    filter: FilterKind::Free
+                }
+            ),
+            b!(
+                Context::Picker,
+                ["ctrl-t"],
+                "tools",
+                true,
+                Action::TogglePickerFilter {
+                    filter: FilterKind::Tools
+                }
+            ),
+            b!(
+                Context::Picker,
+                ["ctrl-x"],
+                "min context",
+                true,
+                Action::TogglePickerFilter {
+                    filter: FilterKind::Context
+                }
+            ),
+            b!(
+                Context::Picker,
+                ["ctrl-o"],
+                "provider",
+                true,
+                Action::TogglePickerFilter {
+                    filter: FilterKind::Provider
+                }
+            ),
+            // Skill editor
+            b!(
+                Context::SkillEditor,
+                ["space"],
+                "toggle",
+                true,
+                Action::ToggleSkill { name: None }
+            ),
+            b!(
+                Context::SkillEditor,
+                ["enter"],
+                "apply",
+                true,
+                Action::Activate
+            ),
+            b!(
+                Context::SkillEditor,
+                ["esc"],
+                "cancel",
+                true,
+                Action::Cancel
+            ),
+            b!(
+                Context::SkillEditor,
+                ["j", "down"],
+                "down",
+                false,
+                Action::MoveSelection { delta: 1 }
+            ),
+            b!(
+                Context::SkillEditor,
+                ["k", "up"],
+                "up",
+                false,
+                Action::MoveSelection { delta: -1 }
+            ),
+            // Help
+            b!(
+                Context::Help,
+                ["esc", "?", "q"],
+                "close",
+                true,
+                Action::ToggleHelp
+            ),
+        ]
+    })
+}
+
+/// The action a key triggers in the given contexts (most specific first).
+pub fn lookup(contexts: &[Context], key: &str) -> Option<Action> {
+    contexts.iter().find_map(|ctx| {
+        bindings()
+            .iter()
+            .find(|b| b.context == *ctx && b.keys.contains(&key))
+            .map(|b| (b.action)())
+    })
+}
+
+pub fn hint(b: &Binding) -> Hint {
+    Hint {
+        keys: b
+            .keys
+            .iter()
+            .map(|k| match *k {
+                "down" => "↓",
+                "up" => "↑",
+                "left" => "←",
+                "right" => "→",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join("/"),
+        label: b.label.to_string(),
+        action: (b.action)().name(),
+    }
+}
+
+/// Hints for the key bar in these contexts (most specific first), then the global ones.
+pub fn bar(contexts: &[Context]) -> Vec<Hint> {
+    let mut out = Vec::new();
+    for ctx in contexts {
+        for b in bindings().iter().filter(|b| b.context == *ctx && b.bar) {
+            out.push(hint(b));
+        }
+    }
+    out
+}
+
+/// Every binding of these contexts, for the help overlay.
+pub fn all(ctx: Context) -> Vec<Hint> {
+    bindings()
+        .iter()
+        .filter(|b| b.context == ctx)
+        .map(hint)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_key_is_bound_twice_in_one_context() {
+        let mut seen = std::collections::HashSet::new();
+        for b in bindings() {
+            for k in b.keys {
+                assert!(
+                    seen.insert((format!("{:?}", b.context), *k)),
+                    "{k} twice in {:?}",
+                    b.context
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn specific_contexts_win_over_global_ones() {
+        let ctx = [Context::Tab(Tab::Agents), Context::Global];
+        assert_eq!(lookup(&ctx, "r"), Some(Action::Rescore));
+        assert_eq!(lookup(&ctx, "j"), Some(Action::MoveSelection { delta: 1 }));
+        assert_eq!(
+            lookup(&ctx, "3"),
+            Some(Action::SwitchTab { tab: Tab::Agents })
+        );
+        assert_eq!(
+            lookup(&[Context::Picker], "ctrl-f"),
+            Some(Action::TogglePickerFilter {
+                filter: FilterKind::Free
+            })
+        );
+        assert_eq!(
+            lookup(&[Context::Picker], "q"),
+            None,
+            "letters type into the query"
+        );
+    }
+
+    #[test]
+    fn hints_carry_the_public_action_name() {
+        let h = bar(&[Context::Tab(Tab::Agents)]);
+        assert!(h.iter().any(|h| h.action == "rescore" && h.keys == "r"));
+    }
+}

@@ -1,0 +1,1446 @@
+//! A session is one person's view of the workspace: the selected tab, rows, the open picker
+//! or wizard, the banner. It turns screen intents into workspace changes, keeps a cache of
+//! what the database holds (refreshed when another process changes it), and builds the
+//! [`Screen`] every renderer draws. The TUI keeps one for its lifetime; the web mirror keeps
+//! one per browser page.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use jiff::Timestamp;
+
+use super::action::{self, Action, Outcome};
+use super::agents::{self, Agent, Recommendation};
+use super::catalog::{self, Catalog, CatalogInfo};
+use super::error::{CoreError, Result};
+use super::hermes::{self, Profile};
+use super::keymap::{self, Context};
+use super::models;
+use super::notifications::{self, Notification};
+use super::picker::{Filters, Picker};
+use super::routing::{self, Slots};
+use super::scoring::{Pick, Role, Scorer};
+use super::skills::{self, SkillSnapshot, SkillState, Template};
+use super::text;
+use super::view::*;
+use super::{Core, time};
+
+/// Rows of chrome around the picker's list (borders, query, filters, header, price panel).
+pub const PICKER_CHROME: u16 = 14;
+
+struct Data {
+    mark: i64,
+    agents: Vec<Agent>,
+    catalog: Arc<Catalog>,
+    catalog_info: CatalogInfo,
+    recs: Vec<Recommendation>,
+    notifications: Vec<Notification>,
+    unread: i64,
+    slots: Option<(
+        String,
+        Option<SystemTime>,
+        std::result::Result<Slots, String>,
+    )>,
+    skills: Option<(String, std::result::Result<SkillSnapshot, String>)>,
+}
+
+enum OverlayState {
+    Help,
+    Picker(Box<PickerState>),
+    Skills(SkillEditor),
+}
+
+struct PickerState {
+    picker: Picker,
+    target: PickTarget,
+}
+
+#[derive(Clone, PartialEq)]
+enum PickTarget {
+    Slot {
+        agent: String,
+        slot: String,
+        current: String,
+    },
+    Wizard,
+}
+
+struct SkillEditor {
+    agent: String,
+    choices: Vec<SkillChoice>,
+    selected: usize,
+}
+
+struct Wizard {
+    step: WizardStep,
+    category: usize,
+    /// The model and whether a person chose it (rather than the scorer).
+    model: Option<(Pick, bool)>,
+    skills: Vec<SkillChoice>,
+    skills_for: Option<Template>,
+    skill_selected: usize,
+    name: String,
+}
+
+impl Wizard {
+    fn new() -> Wizard {
+        Wizard {
+            step: WizardStep::Category,
+            category: 0,
+            model: None,
+            skills: Vec::new(),
+            skills_for: None,
+            skill_selected: 0,
+            name: String::new(),
+        }
+    }
+}
+
+/// The categories the create wizard offers, in order: the six custom categories, then the
+/// three built-in roles.
+pub fn wizard_categories() -> Vec<Template> {
+    let mut v = Template::CATEGORIES.to_vec();
+    v.extend([Template::Pm, Template::Engineer, Template::Hermes]);
+    v
+}
+
+pub struct Session {
+    core: Core,
+    tab: Tab,
+    data: Data,
+    hermes_selected: usize,
+    models_agent: Option<String>,
+    slot_selected: usize,
+    show_all_slots: bool,
+    agents_selected: usize,
+    notes_selected: usize,
+    wizard: Wizard,
+    overlay: Option<OverlayState>,
+    banner: Option<Banner>,
+    last_error: Option<String>,
+    width: u16,
+    height: u16,
+    notify: Arc<dyn Fn() + Sync + Send>,
+    clock: Option<Timestamp>,
+    pub quit: bool,
+    pub web_url: Option<String>,
+}
+
+impl Session {
+    pub async fn new(core: Core) -> Result<Session> {
+        let catalog = Arc::new(core.catalog().await?);
+        let mut s = Session {
+            data: Data {
+                mark: -1,
+                agents: Vec::new(),
+                catalog_info: info_of(&catalog),
+                catalog,
+                recs: Vec::new(),
+                notifications: Vec::new(),
+                unread: 0,
+                slots: None,
+                skills: None,
+            },
+            core,
+            tab: Tab::Hermes,
+            hermes_selected: 0,
+            models_agent: None,
+            slot_selected: 0,
+            show_all_slots: false,
+            agents_selected: 0,
+            notes_selected: 0,
+            wizard: Wizard::new(),
+            overlay: None,
+            banner: None,
+            last_error: None,
+            width: 80,
+            height: 24,
+            notify: Arc::new(|| {}),
+            clock: None,
+            quit: false,
+            web_url: None,
+        };
+        s.refresh(true).await?;
+        Ok(s)
+    }
+
+    /// Called when background work (the picker's matcher) has news for the next frame.
+    pub fn set_notify(&mut self, notify: Arc<dyn Fn() + Sync + Send>) {
+        self.notify = notify;
+    }
+
+    /// Freezes "now" (for snapshot tests).
+    pub fn set_clock(&mut self, now: Timestamp) {
+        self.clock = Some(now);
+    }
+
+    pub fn core(&self) -> &Core {
+        &self.core
+    }
+
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        (self.width, self.height)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.clock.unwrap_or_else(Timestamp::now)
+    }
+
+    /// Reloads what changed since the last look (another process may have written), and
+    /// re-reads the shown agent's config.yaml when its file changed. Returns true when the
+    /// screen needs a redraw.
+    pub async fn poll(&mut self) -> bool {
+        match self.refresh(false).await {
+            Ok(changed) => changed,
+            Err(e) => {
+                self.fail(e);
+                true
+            }
+        }
+    }
+
+    async fn refresh(&mut self, force: bool) -> Result<bool> {
+        let conn = self.core.db.conn().await?;
+        let mark = super::db::change_mark(&conn).await?;
+        let mut changed = false;
+        if force || mark != self.data.mark {
+            self.data.mark = mark;
+            self.data.agents = agents::list(&conn).await?;
+            let info = catalog::latest_info(&conn).await?;
+            if info.id != self.data.catalog_info.id
+                || info.id.is_none() && self.data.catalog.models.is_empty()
+            {
+                self.data.catalog = Arc::new(self.core.catalog().await?);
+            }
+            self.data.catalog_info = info;
+            let ollama = self.core.ollama_model().await?;
+            self.data.recs = agents::recommend_with(&self.data.agents, &self.data.catalog, &ollama);
+            self.data.notifications = notifications::list(&conn, 200).await?;
+            self.data.unread = notifications::unread(&conn).await?;
+            self.data.skills = None;
+            self.data.slots = None;
+            self.clamp();
+            changed = true;
+        }
+        changed |= self.load_slots(false);
+        Ok(changed)
+    }
+
+    fn models_agent(&self) -> Option<&Agent> {
+        match &self.models_agent {
+            Some(name) => self.data.agents.iter().find(|a| &a.name == name),
+            None => self.data.agents.first(),
+        }
+    }
+
+    fn profile_of(&self, a: &Agent) -> Profile {
+        Profile::resolve(&self.core.paths.hermes_home, &a.profile)
+    }
+
+    /// Loads the Models tab's agent's slots when missing or when config.yaml changed on disk.
+    fn load_slots(&mut self, force: bool) -> bool {
+        let Some(agent) = self.models_agent().cloned() else {
+            let had = self.data.slots.is_some();
+            self.data.slots = None;
+            return had;
+        };
+        let profile = self.profile_of(&agent);
+        let mtime = std::fs::metadata(profile.config_path())
+            .and_then(|m| m.modified())
+            .ok();
+        if !force
+            && let Some((name, stamp, _)) = &self.data.slots
+            && *name == agent.name
+            && *stamp == mtime
+        {
+            return false;
+        }
+        let slots = routing::read(&agent.name, &profile).map_err(|e| e.to_string());
+        self.data.slots = Some((agent.name.clone(), mtime, slots));
+        let n = self.slot_rows().len();
+        self.slot_selected = self.slot_selected.min(n.saturating_sub(1));
+        true
+    }
+
+    fn selected_agent(&self) -> Option<&Agent> {
+        self.data.agents.get(self.agents_selected)
+    }
+
+    fn agent_skills(&mut self) -> Option<std::result::Result<SkillSnapshot, String>> {
+        let agent = self.selected_agent()?.clone();
+        if let Some((name, snap)) = &self.data.skills
+            && *name == agent.name
+        {
+            return Some(snap.clone());
+        }
+        let profile = self.profile_of(&agent);
+        let snap = hermes::ConfigDoc::load(&profile.config_path())
+            .and_then(|c| skills::snapshot(&profile, &c, &agent.skillset))
+            .map_err(|e| e.to_string());
+        self.data.skills = Some((agent.name.clone(), snap.clone()));
+        Some(snap)
+    }
+
+    fn slot_rows(&self) -> Vec<SlotRow> {
+        match &self.data.slots {
+            Some((_, _, Ok(slots))) => routing::rows(slots, self.show_all_slots),
+            _ => Vec::new(),
+        }
+    }
+
+    fn clamp(&mut self) {
+        let n = self.data.agents.len();
+        self.hermes_selected = self.hermes_selected.min(n.saturating_sub(1));
+        self.agents_selected = self.agents_selected.min(n.saturating_sub(1));
+        self.notes_selected = self
+            .notes_selected
+            .min(self.data.notifications.len().saturating_sub(1));
+        if let Some(name) = &self.models_agent
+            && !self.data.agents.iter().any(|a| &a.name == name)
+        {
+            self.models_agent = None;
+        }
+    }
+
+    fn fail(&mut self, e: CoreError) {
+        let text = e.to_string();
+        tracing::warn!(error = %text, "action failed");
+        self.banner = Some(Banner {
+            meaning: Meaning::Error,
+            text: text.clone(),
+        });
+        self.last_error = Some(text);
+    }
+
+    fn ok(&mut self, text: impl Into<String>) {
+        self.banner = Some(Banner {
+            meaning: Meaning::Success,
+            text: text.into(),
+        });
+    }
+
+    /// The contexts that decide what keys do, most specific first.
+    pub fn contexts(&self) -> Vec<Context> {
+        match &self.overlay {
+            Some(OverlayState::Help) => return vec![Context::Help],
+            Some(OverlayState::Picker(_)) => return vec![Context::Picker],
+            Some(OverlayState::Skills(_)) => return vec![Context::SkillEditor],
+            None => {}
+        }
+        let mut v = Vec::new();
+        if self.tab == Tab::Create {
+            v.push(Context::CreateStep(self.wizard.step));
+        }
+        v.push(Context::Tab(self.tab));
+        v.push(Context::Global);
+        v
+    }
+
+    /// True while typed characters are text (picker query, the wizard's name field).
+    pub fn text_entry(&self) -> bool {
+        matches!(self.overlay, Some(OverlayState::Picker(_)))
+            || (self.overlay.is_none()
+                && self.tab == Tab::Create
+                && self.wizard.step == WizardStep::Name)
+    }
+
+    /// Lets the picker's matcher run for up to `ms`; true when its results changed.
+    pub fn tick(&mut self, ms: u64) -> bool {
+        match &mut self.overlay {
+            Some(OverlayState::Picker(p)) => p.picker.tick(ms),
+            _ => false,
+        }
+    }
+
+    /// Runs the picker's matcher to completion (web pages render whole results).
+    pub fn settle(&mut self) {
+        if let Some(OverlayState::Picker(p)) = &mut self.overlay {
+            p.picker.settle();
+        }
+    }
+
+    /// Applies any action. Failures become the banner; the session never stops on them.
+    pub async fn apply(&mut self, action: Action) {
+        if let Err(e) = self.apply_inner(action).await {
+            self.fail(e);
+        }
+    }
+
+    /// Applies an action and reports failure to the caller too (the web answers with it).
+    pub async fn try_apply(&mut self, action: Action) -> Result<()> {
+        match self.apply_inner(action).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.fail(CoreError::Conflict(e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    async fn apply_inner(&mut self, action: Action) -> Result<()> {
+        match action {
+            Action::SwitchTab { tab } => {
+                self.overlay = None;
+                self.tab = tab;
+            }
+            Action::NextTab => {
+                self.overlay = None;
+                self.tab = self.tab.next();
+            }
+            Action::PrevTab => {
+                self.overlay = None;
+                self.tab = self.tab.prev();
+            }
+            Action::MoveSelection { delta } => self.move_selection(delta),
+            Action::SelectRow { index } => self.select_row(index),
+            Action::ToggleHelp => {
+                self.overlay = match self.overlay {
+                    Some(OverlayState::Help) => None,
+                    _ => Some(OverlayState::Help),
+                };
+            }
+            Action::Quit => self.quit = true,
+            Action::Cancel => match self.overlay.take() {
+                Some(_) => {}
+                None if self.tab == Tab::Create => self.wizard_back(),
+                None => self.banner = None,
+            },
+            Action::Refresh => {
+                self.refresh(true).await?;
+                self.load_slots(true);
+                self.ok("reloaded");
+            }
+            Action::Resize { width, height } => {
+                self.width = width;
+                self.height = height;
+            }
+            Action::ToggleAllSlots => {
+                self.show_all_slots = !self.show_all_slots;
+                self.slot_selected = self
+                    .slot_selected
+                    .min(self.slot_rows().len().saturating_sub(1));
+            }
+            Action::SelectAgent { agent } => {
+                let a = self
+                    .data
+                    .agents
+                    .iter()
+                    .position(|a| a.name == agent)
+                    .ok_or_else(|| CoreError::NotFound {
+                        what: "agent",
+                        name: text::clean(&agent),
+                    })?;
+                self.models_agent = Some(agent);
+                self.agents_selected = a;
+                self.load_slots(true);
+            }
+            Action::CycleAgent { delta } => {
+                let n = self.data.agents.len();
+                if n > 0 {
+                    let cur = self
+                        .models_agent()
+                        .and_then(|a| self.data.agents.iter().position(|b| b.name == a.name))
+                        .unwrap_or(0);
+                    let next = (cur as i64 + delta).rem_euclid(n as i64) as usize;
+                    self.models_agent = Some(self.data.agents[next].name.clone());
+                    self.load_slots(true);
+                }
+            }
+            Action::RemoveSelectedSlot => {
+                let rows = self.slot_rows();
+                let row = rows
+                    .get(self.slot_selected)
+                    .ok_or_else(|| CoreError::usage("no slot selected"))?;
+                let Some(i) = row
+                    .key
+                    .strip_prefix("fallback:")
+                    .and_then(|n| n.parse::<usize>().ok())
+                else {
+                    return Err(CoreError::usage(
+                        "only fallback entries can be removed (press a to show them)",
+                    ));
+                };
+                let agent = self
+                    .models_agent()
+                    .map(|a| a.name.clone())
+                    .unwrap_or_default();
+                self.domain(Action::RemoveFallback { agent, index: i })
+                    .await?;
+            }
+            Action::OpenPicker => self.open_picker()?,
+            Action::SetPickerQuery { query } => {
+                if let Some(OverlayState::Picker(p)) = &mut self.overlay {
+                    let q: String = query
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(200)
+                        .collect();
+                    p.picker.set_query(&q);
+                }
+            }
+            Action::TogglePickerFilter { filter } => {
+                if let Some(OverlayState::Picker(p)) = &mut self.overlay {
+                    p.picker.toggle(filter);
+                }
+            }
+            Action::SetPickerFilters { filters } => {
+                if let Some(OverlayState::Picker(p)) = &mut self.overlay {
+                    p.picker.set_filters(filters);
+                }
+            }
+            Action::OpenSkillEditor => {
+                let agent = self
+                    .selected_agent()
+                    .cloned()
+                    .ok_or_else(|| CoreError::usage("no agent selected"))?;
+                let snap = match self.agent_skills() {
+                    Some(Ok(s)) => s,
+                    Some(Err(e)) => return Err(CoreError::Conflict(e)),
+                    None => return Err(CoreError::usage("no agent selected")),
+                };
+                let mut choices: Vec<SkillChoice> = snap
+                    .entries
+                    .iter()
+                    .map(|e| SkillChoice {
+                        name: e.key.clone(),
+                        description: skills::find_curated(&e.key)
+                            .map(|c| c.description.clone())
+                            .or_else(|| e.detail.clone())
+                            .unwrap_or_default(),
+                        checked: e.desired,
+                        suggested: e.desired,
+                    })
+                    .collect();
+                choices.sort_by(|a, b| b.suggested.cmp(&a.suggested).then(a.name.cmp(&b.name)));
+                self.overlay = Some(OverlayState::Skills(SkillEditor {
+                    agent: agent.name,
+                    choices,
+                    selected: 0,
+                }));
+            }
+            Action::ToggleSkill { name } => self.toggle_skill(name),
+            Action::ChooseCategory { category } => {
+                let cats = wizard_categories();
+                self.wizard.category = cats.iter().position(|c| *c == category).unwrap_or(0);
+                self.tab = Tab::Create;
+                self.wizard_enter(WizardStep::Model).await?;
+            }
+            Action::SetWizardName { name } => {
+                self.wizard.name = name.chars().filter(|c| !c.is_control()).take(64).collect();
+            }
+            Action::WizardBack => self.wizard_back(),
+            Action::Activate => self.activate().await?,
+            Action::ApplyRecommendation { agent } => {
+                let agent = match agent {
+                    Some(a) => a,
+                    None => self
+                        .selected_agent()
+                        .map(|a| a.name.clone())
+                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
+                };
+                self.domain(Action::ApplyRecommendation { agent: Some(agent) })
+                    .await?;
+            }
+            Action::MarkRead { id } => {
+                let id = match id {
+                    Some(id) => Some(id),
+                    None => Some(
+                        self.data
+                            .notifications
+                            .get(self.notes_selected)
+                            .map(|n| n.id)
+                            .ok_or_else(|| CoreError::usage("no notification selected"))?,
+                    ),
+                };
+                self.domain(Action::MarkRead { id }).await?;
+            }
+            other @ (Action::ScanModels { .. }
+            | Action::Rescore
+            | Action::CreateAgent { .. }
+            | Action::AddSkills { .. }
+            | Action::RemoveSkills { .. }
+            | Action::SyncSkills { .. }
+            | Action::SetModel { .. }
+            | Action::SetSlot { .. }
+            | Action::RemoveFallback { .. }
+            | Action::MarkAllRead) => self.domain(other).await?,
+        }
+        Ok(())
+    }
+
+    /// Runs a workspace change, reports it in the banner and reloads.
+    async fn domain(&mut self, action: Action) -> Result<()> {
+        let outcome = action::apply(&self.core, action).await?;
+        let msg = match &outcome {
+            Outcome::Scanned(r) => format!(
+                "catalog stored: {} models, {} free",
+                r.catalog.model_count, r.catalog.free_count
+            ),
+            Outcome::Rescored(r) => {
+                if r.changed.is_empty() {
+                    format!(
+                        "rescored {} models; no recommendation changed",
+                        r.rescore.models
+                    )
+                } else {
+                    format!(
+                        "rescored; {} agent(s) have a better free model",
+                        r.changed.len()
+                    )
+                }
+            }
+            Outcome::Created(c) => text::clean(&c.summary()),
+            Outcome::Skills(s) => format!("skills synced: {} wanted", s.desired_skills.len()),
+            Outcome::ModelSet(a) => format!("{} now runs {}", a.name, text::clean(&a.model)),
+            Outcome::Routing(s) => format!("wrote {}", text::clean(&s.config_path)),
+            Outcome::Marked { count } => format!("marked {count} read"),
+        };
+        if let Outcome::Created(c) = &outcome {
+            let name = c.agent.name.clone();
+            self.refresh(true).await?;
+            if let Some(i) = self.data.agents.iter().position(|a| a.name == name) {
+                self.agents_selected = i;
+            }
+            self.tab = Tab::Agents;
+            self.wizard = Wizard::new();
+        } else {
+            self.refresh(true).await?;
+        }
+        self.load_slots(true);
+        self.ok(msg);
+        Ok(())
+    }
+
+    fn move_selection(&mut self, delta: i64) {
+        let step = |cur: usize, n: usize| -> usize {
+            if n == 0 {
+                0
+            } else {
+                (cur as i64 + delta).clamp(0, n as i64 - 1) as usize
+            }
+        };
+        match &mut self.overlay {
+            Some(OverlayState::Picker(p)) => {
+                p.picker.move_cursor(delta);
+                return;
+            }
+            Some(OverlayState::Skills(e)) => {
+                e.selected = step(e.selected, e.choices.len());
+                return;
+            }
+            Some(OverlayState::Help) => return,
+            None => {}
+        }
+        match self.tab {
+            Tab::Hermes => {
+                self.hermes_selected = step(self.hermes_selected, self.data.agents.len())
+            }
+            Tab::Models => self.slot_selected = step(self.slot_selected, self.slot_rows().len()),
+            Tab::Agents => {
+                self.agents_selected = step(self.agents_selected, self.data.agents.len());
+            }
+            Tab::Budget => {}
+            Tab::Create => match self.wizard.step {
+                WizardStep::Category => {
+                    self.wizard.category = step(self.wizard.category, wizard_categories().len())
+                }
+                WizardStep::Skills => {
+                    self.wizard.skill_selected =
+                        step(self.wizard.skill_selected, self.wizard.skills.len())
+                }
+                _ => {}
+            },
+            Tab::Notifications => {
+                self.notes_selected = step(self.notes_selected, self.data.notifications.len())
+            }
+        }
+    }
+
+    fn select_row(&mut self, index: usize) {
+        let pick = |n: usize| index.min(n.saturating_sub(1));
+        match &mut self.overlay {
+            Some(OverlayState::Picker(p)) => {
+                p.picker.select(index);
+                return;
+            }
+            Some(OverlayState::Skills(e)) => {
+                e.selected = pick(e.choices.len());
+                return;
+            }
+            Some(OverlayState::Help) => return,
+            None => {}
+        }
+        match self.tab {
+            Tab::Hermes => self.hermes_selected = pick(self.data.agents.len()),
+            Tab::Models => self.slot_selected = pick(self.slot_rows().len()),
+            Tab::Agents => self.agents_selected = pick(self.data.agents.len()),
+            Tab::Budget => {}
+            Tab::Create => match self.wizard.step {
+                WizardStep::Category => self.wizard.category = pick(wizard_categories().len()),
+                WizardStep::Skills => self.wizard.skill_selected = pick(self.wizard.skills.len()),
+                _ => {}
+            },
+            Tab::Notifications => self.notes_selected = pick(self.data.notifications.len()),
+        }
+    }
+
+    fn toggle_skill(&mut self, name: Option<String>) {
+        let (choices, selected) = match &mut self.overlay {
+            Some(OverlayState::Skills(e)) => (&mut e.choices, e.selected),
+            None if self.tab == Tab::Create && self.wizard.step == WizardStep::Skills => {
+                (&mut self.wizard.skills, self.wizard.skill_selected)
+            }
+            _ => return,
+        };
+        let idx = match name {
+            Some(n) => choices.iter().position(|c| c.name == n),
+            None => Some(selected),
+        };
+        if let Some(c) = idx.and_then(|i| choices.get_mut(i)) {
+            c.checked = !c.checked;
+        }
+    }
+
+    fn open_picker(&mut self) -> Result<()> {
+        let notify = self.notify.clone();
+        let catalog = self.data.catalog.clone();
+        if self.tab == Tab::Create {
+            let template = wizard_categories()[self.wizard.category];
+            let filters = Filters {
+                free_only: true,
+                tools_only: true,
+                ..Filters::default()
+            };
+            let picker = Picker::new(catalog, template.role(), filters, notify);
+            self.overlay = Some(OverlayState::Picker(Box::new(PickerState {
+                picker,
+                target: PickTarget::Wizard,
+            })));
+            return Ok(());
+        }
+        let agent = self
+            .models_agent()
+            .cloned()
+            .ok_or_else(|| CoreError::usage("create an agent first (tab 5)"))?;
+        let rows = self.slot_rows();
+        let row = rows
+            .get(self.slot_selected)
+            .cloned()
+            .ok_or_else(|| CoreError::usage("no slot selected"))?;
+        let current_free = catalog.get(&row.model).is_some_and(|m| m.is_free());
+        let filters = Filters {
+            free_only: current_free || row.model.is_empty(),
+            tools_only: row.kind == SlotKind::Main,
+            ..Filters::default()
+        };
+        let picker = Picker::new(catalog, agent.role, filters, notify);
+        self.overlay = Some(OverlayState::Picker(Box::new(PickerState {
+            picker,
+            target: PickTarget::Slot {
+                agent: agent.name,
+                slot: row.key,
+                current: row.model,
+            },
+        })));
+        Ok(())
+    }
+
+    async fn activate(&mut self) -> Result<()> {
+        match self.overlay.take() {
+            Some(OverlayState::Help) => return Ok(()),
+            Some(OverlayState::Picker(p)) => {
+                let Some(model) = p.picker.selected().cloned() else {
+                    self.overlay = Some(OverlayState::Picker(p));
+                    return Err(CoreError::usage(
+                        "no model matches; change the query or filters",
+                    ));
+                };
+                match &p.target {
+                    PickTarget::Slot { agent, slot, .. } => {
+                        let action = Action::SetSlot {
+                            agent: agent.clone(),
+                            slot: slot.clone(),
+                            model: model.id.clone(),
+                            provider: Some("openrouter".into()),
+                            base_url: None,
+                        };
+                        if let Err(e) = self.domain(action).await {
+                            self.overlay = Some(OverlayState::Picker(p));
+                            return Err(e);
+                        }
+                    }
+                    PickTarget::Wizard => {
+                        let role = p.picker.role();
+                        let idx = self
+                            .data
+                            .catalog
+                            .models
+                            .iter()
+                            .position(|m| m.id == model.id)
+                            .unwrap_or(0);
+                        let s = Scorer::new(&self.data.catalog).score(idx as u32, role);
+                        self.wizard.model = Some((
+                            Pick {
+                                role,
+                                model: model.id.clone(),
+                                provider: "openrouter".into(),
+                                base_url: None,
+                                score: Some(s.total),
+                                sub: Some(s.sub),
+                                fallback: None,
+                            },
+                            true,
+                        ));
+                    }
+                }
+                return Ok(());
+            }
+            Some(OverlayState::Skills(e)) => {
+                let desired: Vec<String> = e
+                    .choices
+                    .iter()
+                    .filter(|c| c.checked)
+                    .map(|c| c.name.clone())
+                    .collect();
+                let agent = e.agent.clone();
+                if let Err(err) = self
+                    .domain(Action::SyncSkills {
+                        agent,
+                        desired: Some(desired),
+                    })
+                    .await
+                {
+                    self.overlay = Some(OverlayState::Skills(e));
+                    return Err(err);
+                }
+                return Ok(());
+            }
+            None => {}
+        }
+        match self.tab {
+            Tab::Models => self.open_picker()?,
+            Tab::Agents => {
+                let agent = self.selected_agent().map(|a| a.name.clone());
+                self.domain(Action::ApplyRecommendation { agent }).await?;
+            }
+            Tab::Notifications => {
+                if let Some(n) = self.data.notifications.get(self.notes_selected) {
+                    let id = n.id;
+                    self.domain(Action::MarkRead { id: Some(id) }).await?;
+                }
+            }
+            Tab::Create => self.wizard_next().await?,
+            Tab::Hermes | Tab::Budget => {}
+        }
+        Ok(())
+    }
+
+    fn wizard_template(&self) -> Template {
+        let cats = wizard_categories();
+        cats[self.wizard.category.min(cats.len() - 1)]
+    }
+
+    async fn wizard_enter(&mut self, step: WizardStep) -> Result<()> {
+        let template = self.wizard_template();
+        if step == WizardStep::Model {
+            let fresh = match &self.wizard.model {
+                Some((p, by_hand)) => {
+                    !by_hand && p.role != template.role() || *by_hand && p.role != template.role()
+                }
+                None => true,
+            };
+            if fresh {
+                let ollama = self.core.ollama_model().await?;
+                let pick = Scorer::new(&self.data.catalog).best_free(template.role(), &ollama);
+                self.wizard.model = Some((pick, false));
+            }
+        }
+        if step == WizardStep::Skills && self.wizard.skills_for != Some(template) {
+            let wanted = template.skills();
+            let mut choices: Vec<SkillChoice> = skills::curated()
+                .iter()
+                .map(|c| SkillChoice {
+                    name: c.name.to_string(),
+                    description: c.description.clone(),
+                    checked: wanted.contains(&c.name),
+                    suggested: wanted.contains(&c.name),
+                })
+                .collect();
+            choices.sort_by(|a, b| b.suggested.cmp(&a.suggested).then(a.name.cmp(&b.name)));
+            self.wizard.skills = choices;
+            self.wizard.skills_for = Some(template);
+            self.wizard.skill_selected = 0;
+        }
+        self.wizard.step = step;
+        Ok(())
+    }
+
+    fn wizard_back(&mut self) {
+        self.wizard.step = self.wizard.step.prev();
+    }
+
+    fn name_error(&self) -> Option<String> {
+        let name = self.wizard.name.trim();
+        if name.is_empty() {
+            return Some("type a name: lowercase letters, digits, '-' and '_'".into());
+        }
+        if let Err(e) = hermes::validate_profile_name(name) {
+            return Some(e.to_string());
+        }
+        if self
+            .data
+            .agents
+            .iter()
+            .any(|a| a.name == name || a.profile == name)
+        {
+            return Some(format!("an agent named {name:?} already exists"));
+        }
+        None
+    }
+
+    async fn wizard_next(&mut self) -> Result<()> {
+        match self.wizard.step {
+            WizardStep::Category => self.wizard_enter(WizardStep::Model).await,
+            WizardStep::Model => self.wizard_enter(WizardStep::Skills).await,
+            WizardStep::Skills => self.wizard_enter(WizardStep::Name).await,
+            WizardStep::Name => match self.name_error() {
+                Some(e) => Err(CoreError::usage(e)),
+                None => self.wizard_enter(WizardStep::Confirm).await,
+            },
+            WizardStep::Confirm => {
+                if let Some(e) = self.name_error() {
+                    self.wizard.step = WizardStep::Name;
+                    return Err(CoreError::usage(e));
+                }
+                let action = self.wizard_action();
+                self.domain(action).await
+            }
+        }
+    }
+
+    /// The CreateAgent action the wizard's choices amount to.
+    pub fn wizard_action(&self) -> Action {
+        let template = self.wizard_template();
+        let skills: Vec<String> = self
+            .wizard
+            .skills
+            .iter()
+            .filter(|c| c.checked)
+            .map(|c| c.name.clone())
+            .collect();
+        let template_skills = template.skill_names();
+        let same_as_template = {
+            let mut a = skills.clone();
+            let mut b = template_skills.clone();
+            a.sort();
+            b.sort();
+            a == b
+        };
+        Action::CreateAgent {
+            name: self.wizard.name.trim().to_string(),
+            role: Some(template.role()),
+            category: Some(template),
+            skills: if self.wizard.skills_for.is_none() || same_as_template {
+                None
+            } else {
+                Some(skills)
+            },
+            model: match &self.wizard.model {
+                Some((p, true)) => Some(p.model.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    // ---- building the screen ----
+
+    pub fn view(&mut self) -> Screen {
+        let body = match self.tab {
+            Tab::Hermes => Body::Hermes(self.hermes_view()),
+            Tab::Models => Body::Models(self.models_view()),
+            Tab::Agents => Body::Agents(self.agents_view()),
+            Tab::Budget => Body::Budget(self.budget_view()),
+            Tab::Create => Body::Create(self.create_view()),
+            Tab::Notifications => Body::Notifications(self.notifications_view()),
+        };
+        let overlay = self.overlay_view();
+        let contexts = self.contexts();
+        Screen {
+            tab: self.tab,
+            tabs: Tab::ALL
+                .iter()
+                .map(|t| TabTitle {
+                    tab: *t,
+                    number: t.number(),
+                    title: t.title().to_string(),
+                    path: t.path().to_string(),
+                    badge: (*t == Tab::Notifications && self.data.unread > 0)
+                        .then_some(self.data.unread),
+                })
+                .collect(),
+            status: self.status(),
+            banner: self.banner.clone(),
+            body,
+            overlay,
+            hints: keymap::bar(&contexts),
+        }
+    }
+
+    fn status(&self) -> Status {
+        let info = &self.data.catalog_info;
+        let date = info
+            .fetched_at
+            .get(..10)
+            .unwrap_or(&info.fetched_at)
+            .to_string();
+        let age_secs =
+            time::parse(&info.fetched_at).map(|t| self.now().as_second() - t.as_second());
+        let source = if info.source == catalog::BUNDLED_SOURCE {
+            "bundled".to_string()
+        } else {
+            "scanned".to_string()
+        };
+        Status {
+            workspace: shorten_home(&self.core.db.location),
+            catalog: format!(
+                "catalog {date} ({source}) · {} models, {} free",
+                info.model_count, info.free_count
+            ),
+            catalog_age: time::parse(&info.fetched_at)
+                .map(|t| format!("{} old", time::age(t, self.now())))
+                .unwrap_or_else(|| "age unknown".into()),
+            catalog_stale: age_secs.is_some_and(|s| s > 7 * 86_400),
+            last_error: self.last_error.clone(),
+            web_url: self.web_url.clone(),
+        }
+    }
+
+    fn hermes_view(&self) -> HermesView {
+        let rows: Vec<ProfileRow> = self
+            .data
+            .agents
+            .iter()
+            .map(|a| {
+                let p = self.profile_of(a);
+                ProfileRow {
+                    agent: a.name.clone(),
+                    profile: a.profile.clone(),
+                    dir: shorten_home(&p.dir.display().to_string()),
+                    role: a.role,
+                    model: text::clean(&a.model),
+                    config_present: p.exists(),
+                    skills: a.skillset.len(),
+                }
+            })
+            .collect();
+        HermesView {
+            hermes_home: shorten_home(&self.core.paths.hermes_home.display().to_string()),
+            empty: rows.is_empty().then(|| "No agents yet. Press 5 to create one, or run `nxr --no-tui agents create --role pm --name pm`.".to_string()),
+            rows,
+            selected: self.hermes_selected,
+            processes_note: "Gateway processes (PID, uptime, tmux viewers) are not tracked by this version; start them with `hermes -p <profile> gateway run`.".into(),
+        }
+    }
+
+    fn models_view(&self) -> ModelsView {
+        let agent = self.models_agent();
+        let (slots, error, config_path) = match &self.data.slots {
+            Some((_, _, Ok(s))) => (
+                routing::rows(s, self.show_all_slots),
+                None,
+                Some(shorten_home(&s.config_path)),
+            ),
+            Some((_, _, Err(e))) => (Vec::new(), Some(e.clone()), None),
+            None => (Vec::new(), None, None),
+        };
+        let slots = slots
+            .into_iter()
+            .map(|mut r| {
+                r.model = text::clean(&r.model);
+                r.provider = text::clean(&r.provider);
+                r
+            })
+            .collect();
+        ModelsView {
+            agents: self.data.agents.iter().map(|a| a.name.clone()).collect(),
+            agent: agent.map(|a| a.name.clone()),
+            role: agent.map(|a| a.role),
+            config_path,
+            slots,
+            selected: self.slot_selected,
+            show_all: self.show_all_slots,
+            error,
+            empty: agent
+                .is_none()
+                .then(|| "No agents yet. Press 5 to create one.".to_string()),
+        }
+    }
+
+    fn agents_view(&mut self) -> AgentsView {
+        let rows: Vec<AgentRow> = self
+            .data
+            .agents
+            .iter()
+            .map(|a| {
+                let rec = self.data.recs.iter().find(|r| r.agent == a.name);
+                AgentRow {
+                    name: a.name.clone(),
+                    role: a.role,
+                    model: text::clean(&a.model),
+                    score: rec.and_then(|r| r.current_score),
+                    recommended: rec
+                        .map(|r| text::clean(&r.recommended_model))
+                        .unwrap_or_default(),
+                    recommended_score: rec.and_then(|r| r.recommended_score),
+                    fallback: rec.and_then(|r| r.fallback),
+                    upgrade_available: rec.is_some_and(|r| r.upgrade_available),
+                    skills: a.skillset.len(),
+                    profile: a.profile.clone(),
+                }
+            })
+            .collect();
+        let (skills, skills_error) = match self.agent_skills() {
+            Some(Ok(snap)) => (
+                snap.entries
+                    .iter()
+                    .filter(|e| e.state != SkillState::Available)
+                    .map(|e| SkillRow {
+                        name: text::clean(&e.key),
+                        state: e.state,
+                        origin: e.origin,
+                        desired: e.desired,
+                        managed: e.managed,
+                        detail: e.detail.as_deref().map(text::clean),
+                    })
+                    .collect(),
+                None,
+            ),
+            Some(Err(e)) => (Vec::new(), Some(e)),
+            None => (Vec::new(), None),
+        };
+        AgentsView {
+            empty: rows
+                .is_empty()
+                .then(|| "No agents yet. Press 5 to create one.".to_string()),
+            rows,
+            selected: self.agents_selected,
+            skills,
+            skills_error,
+        }
+    }
+
+    fn budget_view(&self) -> BudgetView {
+        BudgetView {
+            per_minute: 20,
+            per_day: 50,
+            per_day_with_credits: 1000,
+            agents: self.data.agents.len(),
+            note: "Usage and spend per agent are not read by this version yet; the free-tier limits above apply to every key without credits.".into(),
+        }
+    }
+
+    fn create_view(&self) -> CreateView {
+        let cats = wizard_categories();
+        let template = self.wizard_template();
+        let model = self.wizard.model.as_ref().map(|(pick, by_hand)| {
+            let m = self.data.catalog.get(&pick.model);
+            let breakdown = m.and_then(|_| {
+                models::detail(&self.data.catalog, &pick.model, &[pick.role])
+                    .ok()
+                    .and_then(|d| d.roles.into_iter().next())
+            });
+            ModelChoice {
+                model: text::clean(&pick.model),
+                name: m.map(|m| text::clean(&m.name)).unwrap_or_default(),
+                score: pick.score,
+                fallback: pick.fallback,
+                chosen_by_hand: *by_hand,
+                breakdown,
+                prompt: text::per_million(m.and_then(|m| m.prompt_per_million())),
+                completion: text::per_million(m.and_then(|m| m.completion_per_million())),
+                context: m.map(|m| m.context()).unwrap_or(0),
+            }
+        });
+        let step_index = WizardStep::ALL
+            .iter()
+            .position(|s| *s == self.wizard.step)
+            .unwrap_or(0);
+        let action = self.wizard_action();
+        CreateView {
+            step: self.wizard.step,
+            steps: WizardStep::ALL
+                .iter()
+                .enumerate()
+                .map(|(i, s)| StepTitle {
+                    step: *s,
+                    title: s.title().to_string(),
+                    current: i == step_index,
+                    done: i < step_index,
+                })
+                .collect(),
+            categories: cats
+                .iter()
+                .map(|t| CategoryRow {
+                    key: t.key().to_string(),
+                    label: t.label().to_string(),
+                    role: t.role(),
+                    skills: t.skill_names(),
+                })
+                .collect(),
+            category: self.wizard.category,
+            role: template.role(),
+            model,
+            skills: self.wizard.skills.clone(),
+            skill_selected: self.wizard.skill_selected,
+            name: self.wizard.name.clone(),
+            name_error: if self.wizard.name.is_empty() && self.wizard.step != WizardStep::Confirm {
+                None
+            } else {
+                self.name_error()
+            },
+            equivalent_cli: cli_of(&action),
+        }
+    }
+
+    fn notifications_view(&self) -> NotificationsView {
+        let rows: Vec<NotificationRow> = self
+            .data
+            .notifications
+            .iter()
+            .map(|n| NotificationRow {
+                id: n.id,
+                kind: n.kind.clone(),
+                title: text::clean(&n.title),
+                body: text::clean_max(&n.body, 600),
+                created_at: n
+                    .created_at
+                    .get(..16)
+                    .unwrap_or(&n.created_at)
+                    .replace('T', " "),
+                read: n.read,
+            })
+            .collect();
+        NotificationsView {
+            empty: rows.is_empty().then(|| "No notifications. A rescore that finds a better free model for an agent adds one here.".to_string()),
+            rows,
+            selected: self.notes_selected,
+            unread: self.data.unread,
+        }
+    }
+
+    fn overlay_view(&mut self) -> Option<Overlay> {
+        let rows = self.height.saturating_sub(PICKER_CHROME).max(3) as usize;
+        let catalog = self.data.catalog.clone();
+        match &mut self.overlay {
+            None => None,
+            Some(OverlayState::Help) => {
+                let mut sections = Vec::new();
+                for ctx in self.contexts_under_overlay() {
+                    let hints = keymap::all(ctx);
+                    if !hints.is_empty() {
+                        sections.push(HelpSection {
+                            title: context_title(ctx),
+                            hints,
+                        });
+                    }
+                }
+                sections.push(HelpSection {
+                    title: "Model picker".into(),
+                    hints: keymap::all(Context::Picker),
+                });
+                Some(Overlay::Help(HelpView { sections }))
+            }
+            Some(OverlayState::Skills(e)) => Some(Overlay::Skills(SkillEditorView {
+                agent: e.agent.clone(),
+                choices: e.choices.clone(),
+                selected: e.selected,
+            })),
+            Some(OverlayState::Picker(p)) => {
+                let window = p.picker.window(rows);
+                let selected = p
+                    .picker
+                    .cursor
+                    .checked_sub(p.picker.offset)
+                    .filter(|i| *i < window.len());
+                let role = p.picker.role();
+                let (title, target, current) = match &p.target {
+                    PickTarget::Slot {
+                        agent,
+                        slot,
+                        current,
+                    } => (
+                        format!("Model for {agent} · {slot}"),
+                        format!("{agent} · {slot}"),
+                        Some(current.clone()),
+                    ),
+                    PickTarget::Wizard => (
+                        "Model for the new agent".to_string(),
+                        "new agent".to_string(),
+                        None,
+                    ),
+                };
+                let scorer = Scorer::new(&catalog);
+                let card = |id: &str| -> Option<PriceCard> {
+                    let idx = catalog.models.iter().position(|m| m.id == id)?;
+                    let m = &catalog.models[idx];
+                    let s = scorer.score(idx as u32, role);
+                    Some(PriceCard {
+                        model: text::clean(&m.id),
+                        name: text::clean(&m.name),
+                        prompt: text::per_million(m.prompt_per_million()),
+                        completion: text::per_million(m.completion_per_million()),
+                        context: m.context(),
+                        score: s.qualified().then_some(s.total),
+                        free: m.is_free(),
+                    })
+                };
+                let comparison = p.picker.selected().and_then(|cand| {
+                    let candidate = card(&cand.id)?;
+                    let cur_model = current.as_deref().and_then(|c| catalog.get(c));
+                    let current_card = current.as_deref().and_then(card);
+                    Some(Comparison {
+                        verdict: verdict(cur_model, cand),
+                        score_delta: match (&current_card, candidate.score) {
+                            (Some(c), Some(n)) => c.score.map(|o| ((n - o) * 10.0).round() / 10.0),
+                            _ => None,
+                        },
+                        current: current_card,
+                        candidate,
+                    })
+                });
+                Some(Overlay::Picker(PickerView {
+                    title,
+                    target,
+                    role,
+                    query: p.picker.query().to_string(),
+                    filters: p.picker.filters().clone(),
+                    rows: window,
+                    selected,
+                    offset: p.picker.offset,
+                    matched: p.picker.matched(),
+                    total: p.picker.total(),
+                    comparison,
+                }))
+            }
+        }
+    }
+
+    fn contexts_under_overlay(&self) -> Vec<Context> {
+        let mut v = Vec::new();
+        if self.tab == Tab::Create {
+            v.push(Context::CreateStep(self.wizard.step));
+        }
+        v.push(Context::Tab(self.tab));
+        v.push(Context::Global);
+        v
+    }
+}
+
+fn context_title(ctx: Context) -> String {
+    match ctx {
+        Context::Global => "Everywhere".into(),
+        Context::Tab(t) => format!("{} tab", t.title()),
+        Context::CreateStep(s) => format!("Create: {}", s.title()),
+        Context::Picker => "Model picker".into(),
+        Context::SkillEditor => "Skill editor".into(),
+        Context::Help => "Help".into(),
+    }
+}
+
+fn info_of(c: &Catalog) -> CatalogInfo {
+    CatalogInfo {
+        id: c.id,
+        fetched_at: c.fetched_at.clone(),
+        source: c.source.clone(),
+        model_count: c.models.len() as i64,
+        free_count: c.free_count() as i64,
+    }
+}
+
+/// "free instead of $3.00/M in", "+$0.50/M in, +$2.00/M out", "same price".
+fn verdict(current: Option<&catalog::Model>, candidate: &catalog::Model) -> String {
+    let Some(cur) = current else {
+        return format!(
+            "{} in, {} out per million tokens",
+            text::per_million(candidate.prompt_per_million()),
+            text::per_million(candidate.completion_per_million())
+        );
+    };
+    let (Some(ci), Some(co), Some(ni), Some(no)) = (
+        cur.prompt_per_million(),
+        cur.completion_per_million(),
+        candidate.prompt_per_million(),
+        candidate.completion_per_million(),
+    ) else {
+        return "price varies per request (router)".into();
+    };
+    if ci == ni && co == no {
+        return "same price".into();
+    }
+    if ni == 0.0 && no == 0.0 {
+        return format!("free instead of ${ci:.2}/M in, ${co:.2}/M out");
+    }
+    let sign = |d: f64| {
+        if d >= 0.0 {
+            format!("+${d:.2}")
+        } else {
+            format!("-${:.2}", -d)
+        }
+    };
+    format!("{}/M in, {}/M out", sign(ni - ci), sign(no - co))
+}
+
+fn shorten_home(p: &str) -> String {
+    match dirs::home_dir() {
+        Some(h) if !h.as_os_str().is_empty() && h != std::path::Path::new("/") => {
+            let h = h.display().to_string();
+            match p.strip_prefix(&h) {
+                Some(rest) => format!("~{rest}"),
+                None => p.to_string(),
+            }
+        }
+        _ => p.to_string(),
+    }
+}
+
+/// The `nxr --no-tui agents create` line equal to a CreateAgent action.
+pub fn cli_of(action: &Action) -> String {
+    let Action::CreateAgent {
+        name,
+        role,
+        category,
+        skills,
+        model,
+    } = action
+    else {
+        return String::new();
+    };
+    let mut s = String::from("nxr --no-tui agents create");
+    if let Some(r) = role {
+        s.push_str(&format!(" --role {r}"));
+    }
+    s.push_str(&format!(
+        " --name {}",
+        if name.is_empty() { "NAME" } else { name }
+    ));
+    if let Some(c) = category {
+        s.push_str(&format!(" --category {}", c.key()));
+    }
+    if let Some(sk) = skills {
+        s.push_str(&format!(" --skills {}", sk.join(",")));
+    }
+    if let Some(m) = model {
+        s.push_str(&format!(" --model {m}"));
+    }
+    s
+}
+
+impl Role {
+    pub fn all_labels() -> Vec<&'static str> {
+        Role::ALL.iter().map(|r| r.label()).collect()
+    }
+}

@@ -1,0 +1,431 @@
+//! The view model: one plain, serialisable struct per screen, built by [`super::session`].
+//! The TUI draws it with ratatui, the web mirror renders it as HTML, the CLI prints it.
+//! Structs carry meaning (rows, selection, matches, errors, hints), never styles.
+
+use serde::{Deserialize, Serialize};
+
+use super::models::Breakdown;
+use super::picker::{Filters, PickerRow};
+use super::scoring::{Fallback, Role};
+use super::skills::{SkillOrigin, SkillState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tab {
+    Hermes,
+    Models,
+    Agents,
+    Budget,
+    Create,
+    Notifications,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 6] = [
+        Tab::Hermes,
+        Tab::Models,
+        Tab::Agents,
+        Tab::Budget,
+        Tab::Create,
+        Tab::Notifications,
+    ];
+
+    pub fn number(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0) + 1
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Hermes => "Hermes",
+            Tab::Models => "Models",
+            Tab::Agents => "Agents",
+            Tab::Budget => "Budget",
+            Tab::Create => "Create",
+            Tab::Notifications => "Notifications",
+        }
+    }
+
+    /// The web mirror's page for this tab.
+    pub fn path(self) -> &'static str {
+        match self {
+            Tab::Hermes => "/hermes",
+            Tab::Models => "/models/switch",
+            Tab::Agents => "/agents/manage",
+            Tab::Budget => "/budget",
+            Tab::Create => "/agents/new",
+            Tab::Notifications => "/notifications",
+        }
+    }
+
+    pub fn next(self) -> Tab {
+        Tab::ALL[self.number() % Tab::ALL.len()]
+    }
+
+    pub fn prev(self) -> Tab {
+        Tab::ALL[(self.number() + Tab::ALL.len() - 2) % Tab::ALL.len()]
+    }
+}
+
+/// Semantic roles; each renderer maps them to its own styles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Meaning {
+    Normal,
+    Muted,
+    Accent,
+    Success,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Screen {
+    pub tab: Tab,
+    pub tabs: Vec<TabTitle>,
+    pub status: Status,
+    pub banner: Option<Banner>,
+    pub body: Body,
+    pub overlay: Option<Overlay>,
+    /// The key bar: what can be done here, in the TUI as keys and on the web as buttons.
+    pub hints: Vec<Hint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TabTitle {
+    pub tab: Tab,
+    pub number: usize,
+    pub title: String,
+    pub path: String,
+    pub badge: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Status {
+    pub workspace: String,
+    /// "catalog 2026-05-01 (bundled) · 371 models, 33 free"
+    pub catalog: String,
+    /// "209d old"
+    pub catalog_age: String,
+    pub catalog_stale: bool,
+    pub last_error: Option<String>,
+    pub web_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Banner {
+    pub meaning: Meaning,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hint {
+    /// "j/↓" as the TUI shows it.
+    pub keys: String,
+    pub label: String,
+    /// The action's public (serde) name, for web buttons and scripts.
+    pub action: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "screen", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
+pub enum Body {
+    Hermes(HermesView),
+    Models(ModelsView),
+    Agents(AgentsView),
+    Budget(BudgetView),
+    Create(CreateView),
+    Notifications(NotificationsView),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "overlay", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)]
+pub enum Overlay {
+    Help(HelpView),
+    Picker(PickerView),
+    Skills(SkillEditorView),
+}
+
+// ---- Tab 1: Hermes ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HermesView {
+    pub hermes_home: String,
+    pub rows: Vec<ProfileRow>,
+    pub selected: usize,
+    /// What this screen does not track yet, said plainly.
+    pub processes_note: String,
+    pub empty: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileRow {
+    pub agent: String,
+    pub profile: String,
+    pub dir: String,
+    pub role: Role,
+    pub model: String,
+    pub config_present: bool,
+    pub skills: usize,
+}
+
+// ---- Tab 2: Models (routing slots) ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SlotKind {
+    Main,
+    Auxiliary,
+    Fallback,
+    /// The "add a fallback" row.
+    NewFallback,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotRow {
+    /// "main", "aux:vision", "fallback:0", "fallback:new": what a SetSlot action names.
+    pub key: String,
+    pub label: String,
+    pub kind: SlotKind,
+    pub provider: String,
+    pub model: String,
+    pub base_url: Option<String>,
+    /// Hermes chooses (provider `auto`, no model).
+    pub auto: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelsView {
+    pub agents: Vec<String>,
+    pub agent: Option<String>,
+    pub role: Option<Role>,
+    pub config_path: Option<String>,
+    pub slots: Vec<SlotRow>,
+    pub selected: usize,
+    pub show_all: bool,
+    pub error: Option<String>,
+    pub empty: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PriceCard {
+    pub model: String,
+    pub name: String,
+    pub prompt: String,
+    pub completion: String,
+    pub context: u64,
+    pub score: Option<f64>,
+    pub free: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub current: Option<PriceCard>,
+    pub candidate: PriceCard,
+    /// "same price", "+$2.50/M in, +$10.00/M out", "free instead of $3.00/M in"
+    pub verdict: String,
+    /// Candidate score minus current score for the agent's role.
+    pub score_delta: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PickerView {
+    pub title: String,
+    /// What confirming writes: "pm · aux:vision", "new agent".
+    pub target: String,
+    pub role: Role,
+    pub query: String,
+    pub filters: Filters,
+    pub rows: Vec<PickerRow>,
+    /// Index of the highlighted row within `rows`.
+    pub selected: Option<usize>,
+    /// Position of the first row among all matches.
+    pub offset: usize,
+    pub matched: usize,
+    pub total: usize,
+    pub comparison: Option<Comparison>,
+}
+
+// ---- Tab 3: Agents ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRow {
+    pub name: String,
+    pub role: Role,
+    pub model: String,
+    pub score: Option<f64>,
+    pub recommended: String,
+    pub recommended_score: Option<f64>,
+    pub fallback: Option<Fallback>,
+    pub upgrade_available: bool,
+    pub skills: usize,
+    pub profile: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkillRow {
+    pub name: String,
+    pub state: SkillState,
+    pub origin: Option<SkillOrigin>,
+    pub desired: bool,
+    pub managed: bool,
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentsView {
+    pub rows: Vec<AgentRow>,
+    pub selected: usize,
+    /// Skills of the selected agent (the ones it has or that are on disk).
+    pub skills: Vec<SkillRow>,
+    pub skills_error: Option<String>,
+    pub empty: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkillChoice {
+    pub name: String,
+    pub description: String,
+    pub checked: bool,
+    /// Part of the starting template (or the agent's current set).
+    pub suggested: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SkillEditorView {
+    pub agent: String,
+    pub choices: Vec<SkillChoice>,
+    pub selected: usize,
+}
+
+// ---- Tab 4: Budget ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BudgetView {
+    pub per_minute: u32,
+    pub per_day: u32,
+    pub per_day_with_credits: u32,
+    pub agents: usize,
+    pub note: String,
+}
+
+// ---- Tab 5: Create ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WizardStep {
+    Category,
+    Model,
+    Skills,
+    Name,
+    Confirm,
+}
+
+impl WizardStep {
+    pub const ALL: [WizardStep; 5] = [
+        WizardStep::Category,
+        WizardStep::Model,
+        WizardStep::Skills,
+        WizardStep::Name,
+        WizardStep::Confirm,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            WizardStep::Category => "Category",
+            WizardStep::Model => "Model",
+            WizardStep::Skills => "Skills",
+            WizardStep::Name => "Name",
+            WizardStep::Confirm => "Confirm",
+        }
+    }
+
+    pub fn next(self) -> WizardStep {
+        let i = WizardStep::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        WizardStep::ALL[(i + 1).min(4)]
+    }
+
+    pub fn prev(self) -> WizardStep {
+        let i = WizardStep::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        WizardStep::ALL[i.saturating_sub(1)]
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepTitle {
+    pub step: WizardStep,
+    pub title: String,
+    pub current: bool,
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryRow {
+    pub key: String,
+    pub label: String,
+    pub role: Role,
+    pub skills: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelChoice {
+    pub model: String,
+    pub name: String,
+    pub score: Option<f64>,
+    pub fallback: Option<Fallback>,
+    pub chosen_by_hand: bool,
+    pub breakdown: Option<Breakdown>,
+    pub prompt: String,
+    pub completion: String,
+    pub context: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateView {
+    pub step: WizardStep,
+    pub steps: Vec<StepTitle>,
+    pub categories: Vec<CategoryRow>,
+    pub category: usize,
+    pub role: Role,
+    pub model: Option<ModelChoice>,
+    pub skills: Vec<SkillChoice>,
+    pub skill_selected: usize,
+    pub name: String,
+    pub name_error: Option<String>,
+    /// The command line that would create the same agent.
+    pub equivalent_cli: String,
+}
+
+// ---- Tab 6: Notifications ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub kind: String,
+    pub title: String,
+    pub body: String,
+    pub created_at: String,
+    pub read: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NotificationsView {
+    pub rows: Vec<NotificationRow>,
+    pub selected: usize,
+    pub unread: i64,
+    pub empty: Option<String>,
+}
+
+// ---- Help ----
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelpSection {
+    pub title: String,
+    pub hints: Vec<Hint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HelpView {
+    pub sections: Vec<HelpSection>,
+}

@@ -1,0 +1,179 @@
+//! Core session flows: the same intents the TUI's keys and the web's forms send.
+
+use nxr::core::Core;
+use nxr::core::action::Action;
+use nxr::core::hermes::ConfigDoc;
+use nxr::core::paths::{Endpoints, Paths};
+use nxr::core::session::Session;
+use nxr::core::view::{Body, Overlay, Tab, WizardStep};
+
+struct Homes {
+    _nxr: tempfile::TempDir,
+    hermes: tempfile::TempDir,
+    core: Core,
+}
+
+async fn homes() -> Homes {
+    let nxr = tempfile::tempdir().expect("tmp");
+    let hermes = tempfile::tempdir().expect("tmp");
+    let paths = Paths {
+        nxr_home: nxr.path().to_path_buf(),
+        hermes_home: hermes.path().to_path_buf(),
+    };
+    let endpoints = Endpoints {
+        openrouter: "http://127.0.0.1:9/api/v1".into(),
+        ollama: "http://127.0.0.1:9".into(),
+        db_url: None,
+        db_token: None,
+    };
+    let core = Core::open(paths, endpoints).await.expect("open");
+    Homes {
+        _nxr: nxr,
+        hermes,
+        core,
+    }
+}
+
+#[tokio::test]
+async fn the_create_wizard_makes_an_agent_that_shows_in_the_agents_tab() {
+    let h = homes().await;
+    let mut s = Session::new(h.core.clone()).await.expect("session");
+    s.apply(Action::SwitchTab { tab: Tab::Create }).await;
+    // Category list: tech first; go down to "research" (index 3).
+    for _ in 0..3 {
+        s.apply(Action::MoveSelection { delta: 1 }).await;
+    }
+    s.apply(Action::Activate).await; // → Model
+    let Body::Create(v) = s.view().body else {
+        panic!("create")
+    };
+    assert_eq!(v.step, WizardStep::Model);
+    assert!(
+        v.model
+            .as_ref()
+            .and_then(|m| m.breakdown.as_ref())
+            .is_some(),
+        "the reason is shown"
+    );
+    s.apply(Action::Activate).await; // → Skills
+    s.apply(Action::ToggleSkill { name: None }).await; // untick the first suggested skill
+    s.apply(Action::Activate).await; // → Name
+    s.apply(Action::SetWizardName {
+        name: "Bad Name".into(),
+    })
+    .await;
+    let Body::Create(v) = s.view().body else {
+        panic!("create")
+    };
+    assert!(v.name_error.is_some());
+    s.apply(Action::Activate).await;
+    let Body::Create(v) = s.view().body else {
+        panic!("create")
+    };
+    assert_eq!(v.step, WizardStep::Name, "an invalid name does not go on");
+    s.apply(Action::SetWizardName {
+        name: "scout".into(),
+    })
+    .await;
+    s.apply(Action::Activate).await; // → Confirm
+    let Body::Create(v) = s.view().body else {
+        panic!("create")
+    };
+    assert_eq!(v.step, WizardStep::Confirm);
+    assert!(v.equivalent_cli.contains("--name scout"));
+    s.apply(Action::Activate).await; // create
+    let screen = s.view();
+    assert_eq!(screen.tab, Tab::Agents, "{:?}", screen.banner);
+    let Body::Agents(v) = screen.body else {
+        panic!("agents")
+    };
+    let row = v
+        .rows
+        .iter()
+        .find(|r| r.name == "scout")
+        .expect("new agent listed");
+    assert_eq!(row.skills, 6, "research template has 7, one unticked");
+    assert_eq!(v.selected, 0);
+}
+
+#[tokio::test]
+async fn picking_a_model_for_a_slot_writes_config_yaml() {
+    let h = homes().await;
+    let mut s = Session::new(h.core.clone()).await.expect("session");
+    s.apply(Action::CreateAgent {
+        name: "eng".into(),
+        role: Some(nxr::core::scoring::Role::Engineer),
+        category: None,
+        skills: None,
+        model: None,
+    })
+    .await;
+    s.apply(Action::SwitchTab { tab: Tab::Models }).await;
+    s.apply(Action::MoveSelection { delta: 1 }).await; // aux:vision
+    s.apply(Action::OpenPicker).await;
+    s.apply(Action::SetPickerQuery {
+        query: "gemma 31b".into(),
+    })
+    .await;
+    s.settle();
+    let screen = s.view();
+    let Some(Overlay::Picker(p)) = screen.overlay else {
+        panic!("picker open: {:?}", screen.banner)
+    };
+    assert!(
+        p.rows[0].model.contains("gemma-4-31b"),
+        "{:?}",
+        p.rows.first()
+    );
+    assert!(p.comparison.is_some());
+    s.apply(Action::Activate).await;
+    let config =
+        ConfigDoc::load(&h.hermes.path().join("profiles/eng/config.yaml")).expect("config");
+    assert_eq!(
+        config.aux_slot("vision").map(|s| s.model),
+        Some(p.rows[0].model.clone())
+    );
+    let screen = s.view();
+    assert!(screen.overlay.is_none());
+    let Body::Models(m) = screen.body else {
+        panic!("models")
+    };
+    assert_eq!(m.slots[1].model, p.rows[0].model);
+}
+
+#[tokio::test]
+async fn a_change_from_another_process_shows_after_a_poll() {
+    let h = homes().await;
+    let mut s = Session::new(h.core.clone()).await.expect("session");
+    assert!(!s.poll().await, "nothing changed yet");
+    nxr::core::action::apply(
+        &h.core,
+        Action::CreateAgent {
+            name: "pm".into(),
+            role: Some(nxr::core::scoring::Role::Pm),
+            category: None,
+            skills: None,
+            model: None,
+        },
+    )
+    .await
+    .expect("create");
+    assert!(s.poll().await);
+    let Body::Hermes(v) = s.view().body else {
+        panic!("hermes")
+    };
+    assert_eq!(v.rows.len(), 1);
+}
+
+#[tokio::test]
+async fn errors_become_a_banner_and_the_session_goes_on() {
+    let h = homes().await;
+    let mut s = Session::new(h.core.clone()).await.expect("session");
+    s.apply(Action::SwitchTab { tab: Tab::Models }).await;
+    s.apply(Action::OpenPicker).await;
+    let screen = s.view();
+    assert!(screen.banner.is_some());
+    assert!(screen.status.last_error.is_some());
+    s.apply(Action::NextTab).await;
+    assert_eq!(s.view().tab, Tab::Agents);
+}

@@ -1,0 +1,241 @@
+//! The real Hermes Agent reads what nxr wrote: `hermes -p NAME config get ...` and
+//! `hermes -p NAME skills list` against profiles created and edited by `nxr --no-tui`.
+//!
+//! Needs the `hermes` CLI: `$NXR_TEST_HERMES`, else `.ci/venv/bin/hermes`, else `hermes` on
+//! `PATH`. Without one these tests fail (run `.ci/run`, which installs it).
+//!
+//! Hermes checks PyPI for a newer version only in `hermes version` / `--version` and when a
+//! chat starts (`hermes_cli/banner.py::check_for_updates`, cached in `.update_check`);
+//! `config get` and `skills list` never do, so these tests need no network. They assert
+//! that no `.update_check` appears, so a Hermes that starts checking is noticed.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use support::{Output, TestEnv, run, sorted, tree};
+
+const HERMES_TIMEOUT: Duration = Duration::from_secs(120);
+
+fn hermes_path() -> PathBuf {
+    match support::hermes_bin() {
+        Some(p) if p.is_file() => p,
+        Some(p) => panic!(
+            "hermes CLI {} does not exist: run `.ci/run` (it installs hermes-agent into .ci/venv) \
+             or set NXR_TEST_HERMES to a working `hermes`",
+            p.display()
+        ),
+        None => panic!(
+            "no hermes CLI found: run `.ci/run` (it installs hermes-agent into .ci/venv) or set \
+             NXR_TEST_HERMES=/path/to/hermes"
+        ),
+    }
+}
+
+/// `hermes ARGS...` with the world's HERMES_HOME and a throwaway HOME.
+fn hermes(env: &TestEnv, args: &[&str]) -> Output {
+    let mut cmd = Command::new(hermes_path());
+    cmd.args(args);
+    env.apply(&mut cmd);
+    // Rich tables are cut to the terminal width; make it wide enough for any skill name.
+    cmd.env("COLUMNS", "300")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HERMES_INFERENCE_PROVIDER")
+        .env_remove("OPENROUTER_API_KEY");
+    run(cmd, HERMES_TIMEOUT)
+}
+
+fn config_get(env: &TestEnv, profile: &str, key: &str) -> Output {
+    hermes(env, &["-p", profile, "config", "get", key])
+}
+
+/// `hermes -p NAME skills list` as (name, status) rows, sorted by name.
+fn hermes_skills(env: &TestEnv, profile: &str) -> Vec<(String, String)> {
+    let out = hermes(env, &["-p", profile, "skills", "list"]);
+    out.assert_ok();
+    let mut rows: Vec<(String, String)> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with('│'))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('│').split('│').map(str::trim).collect();
+            assert_eq!(
+                cells.len(),
+                5,
+                "Name|Category|Source|Trust|Status row: {l:?}"
+            );
+            (cells[0].to_string(), cells[4].to_string())
+        })
+        .collect();
+    assert!(
+        out.stdout.contains("Installed Skills"),
+        "unexpected skills list output: {out}"
+    );
+    rows.sort();
+    rows
+}
+
+fn enabled(rows: &[(String, String)]) -> Vec<String> {
+    sorted(
+        rows.iter()
+            .filter(|(_, s)| s == "enabled")
+            .map(|(n, _)| n.as_str()),
+    )
+}
+
+fn status_of(rows: &[(String, String)], name: &str) -> Option<String> {
+    rows.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone())
+}
+
+fn no_update_check(home: &Path) {
+    let hits: Vec<String> = tree(home)
+        .into_iter()
+        .filter(|p| p.ends_with(".update_check"))
+        .collect();
+    assert!(
+        hits.is_empty(),
+        "hermes ran its PyPI update check: {hits:?}"
+    );
+}
+
+#[test]
+fn hermes_reads_the_model_provider_and_skills_nxr_assigned_for_every_role() {
+    let env = TestEnv::new();
+    for role in support::ROLES {
+        let name = format!("h-{role}");
+        let created = env.json(&["agents", "create", "--role", role, "--name", &name]);
+        let pick = env.json(&["models", "best-free", "--role", role])["pick"]["model"]
+            .as_str()
+            .expect("pick")
+            .to_string();
+        assert_eq!(created["agent"]["model"], pick.as_str());
+
+        let out = config_get(&env, &name, "model.default");
+        out.assert_ok();
+        assert_eq!(out.stdout, format!("{pick}\n"), "{role}: {out}");
+
+        let out = config_get(&env, &name, "model.provider");
+        out.assert_ok();
+        assert_eq!(out.stdout, "openrouter\n", "{role}: {out}");
+
+        let want = sorted(
+            created["agent"]["skillset"]
+                .as_array()
+                .expect("skillset")
+                .iter()
+                .map(|s| s.as_str().expect("name")),
+        );
+        if matches!(role, "pm" | "engineer" | "hermes") {
+            assert_eq!(want.len(), 8, "{role}: {want:?}");
+        }
+        let rows = hermes_skills(&env, &name);
+        assert_eq!(
+            sorted(rows.iter().map(|(n, _)| n.as_str())),
+            want,
+            "{role}: hermes lists exactly the role's skills"
+        );
+        assert_eq!(enabled(&rows), want, "{role}: all enabled: {rows:?}");
+    }
+    no_update_check(env.hermes_home.path());
+    no_update_check(env.home.path());
+}
+
+#[test]
+fn hermes_follows_skill_removal_user_skills_and_set() {
+    let env = TestEnv::new();
+    env.json(&["agents", "create", "--role", "pm", "--name", "lead"]);
+    let rows = hermes_skills(&env, "lead");
+    assert_eq!(status_of(&rows, "planning").as_deref(), Some("enabled"));
+
+    env.json(&["agents", "skills", "lead", "--remove", "planning"]);
+    let rows = hermes_skills(&env, "lead");
+    assert_eq!(status_of(&rows, "planning"), None, "{rows:?}");
+    assert_eq!(enabled(&rows).len(), 7, "{rows:?}");
+
+    // A skill the user wrote by hand: Hermes loads it; nxr never deletes it.
+    let mine = env.profile_dir("lead").join("skills/my-notes");
+    std::fs::create_dir_all(&mine).expect("mkdir");
+    std::fs::write(
+        mine.join("SKILL.md"),
+        "---\nname: my-notes\ndescription: How I keep notes.\n---\n# My notes\nShort.\n",
+    )
+    .expect("write");
+    let rows = hermes_skills(&env, "lead");
+    assert_eq!(status_of(&rows, "my-notes").as_deref(), Some("enabled"));
+
+    env.json(&["agents", "skills", "lead", "--set", "coding,debugging"]);
+    let rows = hermes_skills(&env, "lead");
+    assert_eq!(
+        status_of(&rows, "my-notes").as_deref(),
+        Some("disabled"),
+        "{rows:?}"
+    );
+    assert_eq!(enabled(&rows), ["coding", "debugging"], "{rows:?}");
+    assert_eq!(rows.len(), 3, "nothing else is left: {rows:?}");
+    let out = config_get(&env, "lead", "skills.disabled");
+    out.assert_ok();
+    assert_eq!(out.stdout, "- my-notes\n", "{out}");
+
+    env.json(&["agents", "skills", "lead", "--add", "my-notes"]);
+    let rows = hermes_skills(&env, "lead");
+    assert_eq!(
+        enabled(&rows),
+        ["coding", "debugging", "my-notes"],
+        "{rows:?}"
+    );
+
+    // The model is untouched by skill edits.
+    let model = env.json(&["agents", "list"])[0]["model"]
+        .as_str()
+        .expect("model")
+        .to_string();
+    assert_eq!(
+        config_get(&env, "lead", "model.default").stdout,
+        format!("{model}\n")
+    );
+    no_update_check(env.hermes_home.path());
+}
+
+#[test]
+fn hermes_reads_a_users_config_yaml_that_nxr_edited() {
+    let env = TestEnv::new();
+    let dir = env.profile_dir("keeper");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("config.yaml"),
+        "# mine\nmodel:\n  default: anthropic/claude-sonnet-4 # old\n  api_mode: chat_completions\nterminal:\n  timeout: 180 # seconds\n",
+    )
+    .expect("write");
+    let created = env.json(&["agents", "create", "--role", "engineer", "--name", "keeper"]);
+    let pick = created["agent"]["model"].as_str().expect("model");
+
+    assert_eq!(
+        config_get(&env, "keeper", "model.default").stdout,
+        format!("{pick}\n")
+    );
+    assert_eq!(
+        config_get(&env, "keeper", "model.api_mode").stdout,
+        "chat_completions\n"
+    );
+    assert_eq!(
+        config_get(&env, "keeper", "terminal.timeout").stdout,
+        "180\n"
+    );
+    let out = config_get(&env, "keeper", "fallback_providers");
+    out.assert_ok();
+    assert!(
+        out.stdout.contains("provider: openrouter"),
+        "a fallback Hermes can use: {out}"
+    );
+    // Hermes did not have to repair the file.
+    let backups: Vec<String> = tree(&dir)
+        .into_iter()
+        .filter(|p| p.contains(".corrupt."))
+        .collect();
+    assert!(
+        backups.is_empty(),
+        "hermes found config.yaml corrupt: {backups:?}"
+    );
+}

@@ -209,6 +209,13 @@ pub async fn create(core: &Core, new: NewAgent) -> Result<Created> {
             return Err(e);
         }
     };
+    if let Some(key) = super::secrets::openrouter_key(core) {
+        if let Err(e) = hermes::set_env(&profile.env_path(), super::secrets::KEY_VAR, &key) {
+            tx.rollback().await?;
+            undo.undo();
+            return Err(e);
+        }
+    }
     if let Err(e) = tx.commit().await {
         undo.undo();
         return Err(e.into());
@@ -346,7 +353,20 @@ pub fn recommend_with(agents: &[Agent], catalog: &Catalog, ollama: &str) -> Vec<
                 .map(|i| scorer.score(i as u32, a.role))
                 .filter(|s| s.qualified())
                 .map(|s| s.total);
-            let pick = scorer.best_free(a.role, ollama);
+            let on_paid = catalog.get(&a.model).is_some_and(|m| !m.is_free());
+            // An upgraded agent is compared with the best paid model, a free one with the best free.
+            let pick = match on_paid.then(|| scorer.best_paid(a.role)).flatten() {
+                Some(s) => Pick {
+                    role: a.role,
+                    model: scorer.model(&s).id.clone(),
+                    provider: "openrouter".into(),
+                    base_url: None,
+                    score: Some(s.total),
+                    sub: Some(s.sub),
+                    fallback: None,
+                },
+                None => scorer.best_free(a.role, ollama),
+            };
             let upgrade_available = pick.model != a.model
                 && match (pick.score, current_score) {
                     (Some(new), Some(old)) => new > old,

@@ -1,15 +1,120 @@
 //! The OpenRouter HTTP client. One `reqwest::Client` with timeouts; the base URL is a
-//! setting (`NXR_OPENROUTER_URL`) so tests point it at a local fake server.
+//! setting (`NXR_OPENROUTER_URL`) so tests point it at a local fake server. Server errors
+//! (5xx) are retried with backoff; a 429 waits for `X-RateLimit-Reset` (milliseconds) when
+//! that is near, and otherwise says when the limit resets. Errors quote OpenRouter's message.
 
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 use super::catalog::Catalog;
 use super::error::{CoreError, Result};
+
+/// Retries after a 5xx or a dropped connection, with these waits in between.
+const BACKOFF: [Duration; 2] = [Duration::from_millis(300), Duration::from_millis(1200)];
+/// Longest wait for a 429's reset before giving up with a message.
+const MAX_RATE_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct OpenRouter {
     http: reqwest::Client,
     base: String,
+}
+
+/// `GET /key`: what a key may do and how much it used.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct KeyInfo {
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub limit: Option<f64>,
+    #[serde(default)]
+    pub limit_remaining: Option<f64>,
+    #[serde(default)]
+    pub usage: Option<f64>,
+    #[serde(default)]
+    pub usage_daily: Option<f64>,
+    #[serde(default)]
+    pub is_free_tier: Option<bool>,
+    #[serde(default)]
+    pub free_model_daily_requests: Option<DailyRequests>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct DailyRequests {
+    #[serde(default)]
+    pub used: Option<u64>,
+    #[serde(default)]
+    pub limit: Option<u64>,
+    #[serde(default)]
+    pub remaining: Option<u64>,
+}
+
+/// `GET /credits` (an ordinary key may get 403: then `None`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Credits {
+    pub total_credits: f64,
+    pub total_usage: f64,
+}
+
+#[derive(Deserialize)]
+struct Data<T> {
+    data: T,
+}
+
+/// The free-tier level that applies to an account.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FreeTier {
+    pub per_minute: u32,
+    /// 50 or 1,000 free-model requests per UTC day; `None` when the account does not say.
+    pub per_day: Option<u32>,
+    pub explanation: String,
+}
+
+impl FreeTier {
+    pub fn of(key: &KeyInfo, credits: Option<&Credits>) -> FreeTier {
+        if let Some(limit) = key.free_model_daily_requests.and_then(|d| d.limit) {
+            return FreeTier {
+                per_minute: 20,
+                per_day: Some(limit as u32),
+                explanation: format!(
+                    "OpenRouter reports {limit} free-model requests per day for this key"
+                ),
+            };
+        }
+        if let Some(c) = credits {
+            let bought = c.total_credits;
+            return if bought >= 10.0 {
+                FreeTier {
+                    per_minute: 20,
+                    per_day: Some(1000),
+                    explanation: format!(
+                        "{bought:.2} credits bought (10 or more): 1,000 free-model requests per day"
+                    ),
+                }
+            } else {
+                FreeTier {
+                    per_minute: 20,
+                    per_day: Some(50),
+                    explanation: format!(
+                        "{bought:.2} credits bought (under 10): 50 free-model requests per day"
+                    ),
+                }
+            };
+        }
+        match key.is_free_tier {
+            Some(true) => FreeTier {
+                per_minute: 20,
+                per_day: Some(50),
+                explanation: "no credits bought yet: 50 free-model requests per day (10 credits raise it to 1,000)".into(),
+            },
+            _ => FreeTier {
+                per_minute: 20,
+                per_day: None,
+                explanation: "credits were bought, but this key cannot read how many: 1,000 free-model requests per day at 10 or more, else 50".into(),
+            },
+        }
+    }
 }
 
 impl OpenRouter {
@@ -30,28 +135,131 @@ impl OpenRouter {
         &self.base
     }
 
+    /// GET with retries; returns the status and body of the last answer.
+    async fn get(&self, path: &str, key: Option<&str>) -> Result<(u16, String)> {
+        let url = format!("{}{path}", self.base);
+        let mut attempt = 0;
+        loop {
+            let mut req = self.http.get(&url);
+            if let Some(k) = key {
+                req = req.bearer_auth(k);
+            }
+            let result = req.send().await;
+            let resp = match result {
+                Ok(r) => r,
+                Err(e) if attempt < BACKOFF.len() && !e.is_timeout() => {
+                    tokio::time::sleep(BACKOFF[attempt]).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => return Err(CoreError::Network(format!("GET {url}: {}", describe(&e)))),
+            };
+            let status = resp.status().as_u16();
+            let reset = resp
+                .headers()
+                .get("x-ratelimit-reset")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok());
+            let body = match resp.text().await {
+                Ok(b) => b,
+                Err(e) if attempt < BACKOFF.len() && !e.is_timeout() => {
+                    tokio::time::sleep(BACKOFF[attempt]).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(e) => {
+                    return Err(CoreError::Network(format!(
+                        "GET {url}: reading the answer: {}",
+                        describe(&e)
+                    )));
+                }
+            };
+            if (500..600).contains(&status) && attempt < BACKOFF.len() {
+                tokio::time::sleep(BACKOFF[attempt]).await;
+                attempt += 1;
+                continue;
+            }
+            if status == 429 && attempt < BACKOFF.len() {
+                let reset = reset.or_else(|| reset_from_body(&body));
+                if let Some(wait) = reset.and_then(wait_until) {
+                    if wait <= MAX_RATE_WAIT {
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                        continue;
+                    }
+                }
+            }
+            return Ok((status, body));
+        }
+    }
+
+    fn error(&self, path: &str, status: u16, body: &str) -> CoreError {
+        let msg = api_message(body).unwrap_or_else(|| super::catalog::clip(body.trim(), 200));
+        let hint = match status {
+            401 => " (the key is wrong or revoked: check it at openrouter.ai/settings/keys)",
+            402 => " (the account needs credits for this)",
+            403 => " (this key may not read that)",
+            429 => match reset_from_body(body) {
+                Some(ms) => {
+                    return CoreError::Network(format!(
+                        "GET {}{path}: HTTP 429: {msg} (resets at {})",
+                        self.base,
+                        jiff::Timestamp::from_millisecond(ms)
+                            .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
+                            .unwrap_or_else(|_| ms.to_string())
+                    ));
+                }
+                None => "",
+            },
+            _ => "",
+        };
+        CoreError::Network(format!(
+            "GET {}{path}: HTTP {status}: {msg}{hint}",
+            self.base
+        ))
+    }
+
     /// `GET /models`: the catalog, parsed, with the fetch time.
     pub async fn models(&self) -> Result<Catalog> {
-        let url = format!("{}/models", self.base);
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| CoreError::Network(format!("GET {url}: {}", describe(&e))))?;
-        let status = resp.status();
-        let body = resp.text().await.map_err(|e| {
-            CoreError::Network(format!("GET {url}: reading the body: {}", describe(&e)))
-        })?;
-        if !status.is_success() {
-            return Err(CoreError::Network(format!(
-                "GET {url}: HTTP {status}{}",
-                api_message(&body)
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            )));
+        let (status, body) = self.get("/models", None).await?;
+        if !(200..300).contains(&status) {
+            return Err(self.error("/models", status, &body));
         }
-        Catalog::parse(&body, &url, &super::time::now())
+        Catalog::parse(&body, &format!("{}/models", self.base), &super::time::now())
+    }
+
+    /// `GET /key` (falling back to the older `/auth/key`): validates a key.
+    pub async fn key(&self, key: &str) -> Result<KeyInfo> {
+        let (mut status, mut body) = self.get("/key", Some(key)).await?;
+        let mut path = "/key";
+        if status == 404 {
+            (status, body) = self.get("/auth/key", Some(key)).await?;
+            path = "/auth/key";
+        }
+        if !(200..300).contains(&status) {
+            return Err(self.error(path, status, &body));
+        }
+        serde_json::from_str::<Data<KeyInfo>>(&body)
+            .map(|d| d.data)
+            .map_err(|e| {
+                CoreError::Network(format!("GET {}{path}: unexpected answer: {e}", self.base))
+            })
+    }
+
+    /// `GET /credits`; `Ok(None)` when the key may not read it (403).
+    pub async fn credits(&self, key: &str) -> Result<Option<Credits>> {
+        let (status, body) = self.get("/credits", Some(key)).await?;
+        if status == 403 || status == 401 {
+            return Ok(None);
+        }
+        if !(200..300).contains(&status) {
+            return Err(self.error("/credits", status, &body));
+        }
+        serde_json::from_str::<Data<Credits>>(&body)
+            .map(|d| Some(d.data))
+            .map_err(|e| {
+                CoreError::Network(format!("GET {}/credits: unexpected answer: {e}", self.base))
+            })
     }
 }
 
@@ -61,7 +269,22 @@ pub fn api_message(body: &str) -> Option<String> {
     v.get("error")?
         .get("message")?
         .as_str()
-        .map(|s| super::catalog::clip(s, 300))
+        .map(|s| super::text::clean_max(s.trim(), 300))
+}
+
+/// `X-RateLimit-Reset` as OpenRouter repeats it in a 429 body's metadata.
+fn reset_from_body(body: &str) -> Option<i64> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    v.pointer("/error/metadata/headers/X-RateLimit-Reset")?
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+/// How long until a reset time given in unix milliseconds (zero if passed).
+fn wait_until(reset_ms: i64) -> Option<Duration> {
+    let now = jiff::Timestamp::now().as_millisecond();
+    Some(Duration::from_millis((reset_ms - now).max(0) as u64))
 }
 
 fn describe(e: &reqwest::Error) -> String {
@@ -78,5 +301,65 @@ fn describe(e: &reqwest::Error) -> String {
             src = inner.source();
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example(name: &str) -> String {
+        std::fs::read_to_string(format!(
+            "{}/tests/fixtures/openrouter/examples/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("example")
+    }
+
+    #[test]
+    fn key_shapes_from_every_recorded_example_parse() {
+        for name in [
+            "key-2025-03-10-simonw.json",
+            "key-2026-spec-example.json",
+            "key-free-account-shape.json",
+        ] {
+            let k: Data<KeyInfo> = serde_json::from_str(&example(name)).expect(name);
+            assert!(k.data.label.is_some(), "{name}");
+        }
+        let c: Data<Credits> =
+            serde_json::from_str(&example("credits-spec-example.json")).expect("credits");
+        assert_eq!(c.data.total_credits, 100.5);
+    }
+
+    #[test]
+    fn the_free_tier_level_follows_the_account() {
+        let free: Data<KeyInfo> =
+            serde_json::from_str(&example("key-free-account-shape.json")).expect("k");
+        assert_eq!(FreeTier::of(&free.data, None).per_day, Some(50));
+        let paid: Data<KeyInfo> =
+            serde_json::from_str(&example("key-2025-03-10-simonw.json")).expect("k");
+        assert_eq!(FreeTier::of(&paid.data, None).per_day, None);
+        let rich = Credits {
+            total_credits: 100.5,
+            total_usage: 1.0,
+        };
+        assert_eq!(FreeTier::of(&paid.data, Some(&rich)).per_day, Some(1000));
+        let poor = Credits {
+            total_credits: 5.0,
+            total_usage: 1.0,
+        };
+        assert_eq!(FreeTier::of(&paid.data, Some(&poor)).per_day, Some(50));
+    }
+
+    #[test]
+    fn error_bodies_are_quoted() {
+        assert_eq!(
+            api_message(&example("error-401-invalid-key.json")).as_deref(),
+            Some("User not found.")
+        );
+        assert_eq!(
+            reset_from_body(&example("error-429-free-models-per-day.json")),
+            Some(1_790_553_600_000)
+        );
     }
 }

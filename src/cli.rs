@@ -32,8 +32,17 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+mod setup;
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// First run: three free agents (PM, Engineer, Hermes) in five steps, no key needed.
+    Init(setup::InitArgs),
+    /// Add paid models with an OpenRouter key (or --revert to the free ones).
+    Upgrade(setup::UpgradeArgs),
+    /// Settings: openrouter-key, ollama-model.
+    #[command(subcommand)]
+    Config(setup::ConfigCmd),
     /// The model catalog and scores.
     #[command(subcommand)]
     Models(ModelsCmd),
@@ -151,7 +160,7 @@ pub fn main() -> ExitCode {
         Err(e) => {
             if json {
                 let body = serde_json::json!({"error": e.to_string(), "usage": is_usage(&e)});
-                println!("{body}");
+                let _ = writeln!(std::io::stdout(), "{body}");
             }
             eprintln!("nxr: {e}");
             ExitCode::from(if is_usage(&e) { 2 } else { 1 })
@@ -166,6 +175,9 @@ fn is_usage(e: &CoreError) -> bool {
 async fn run(command: Command, json: bool) -> Result<(), CoreError> {
     let core = Core::from_env().await?;
     match command {
+        Command::Init(args) => setup::init(&core, args, json).await,
+        Command::Upgrade(args) => setup::upgrade(&core, args, json).await,
+        Command::Config(cmd) => setup::config(&core, cmd, json).await,
         Command::Models(cmd) => models_cmd(&core, cmd, json).await,
         Command::Agents(cmd) => agents_cmd(&core, cmd, json).await,
     }
@@ -548,7 +560,7 @@ fn print_skills(out: &mut dyn Write, s: &SkillSnapshot) -> std::io::Result<()> {
 }
 
 /// Prints `value` as JSON, or as text through `text`.
-fn emit<T: Serialize>(
+pub(crate) fn emit<T: Serialize>(
     json: bool,
     value: &T,
     text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -557,7 +569,10 @@ fn emit<T: Serialize>(
     let mut out = stdout.lock();
     let r = if json {
         serde_json::to_writer_pretty(&mut out, value)
-            .map_err(std::io::Error::other)
+            .map_err(|e| match e.io_error_kind() {
+                Some(kind) => std::io::Error::from(kind),
+                None => std::io::Error::other(e),
+            })
             .and_then(|_| writeln!(out))
     } else {
         text(&mut out)
@@ -571,24 +586,24 @@ fn emit<T: Serialize>(
 }
 
 /// A plain text table with padded columns.
-struct Table {
+pub(crate) struct Table {
     head: Vec<String>,
     rows: Vec<Vec<String>>,
 }
 
 impl Table {
-    fn new<S: Into<String>>(head: Vec<S>) -> Table {
+    pub(crate) fn new<S: Into<String>>(head: Vec<S>) -> Table {
         Table {
             head: head.into_iter().map(Into::into).collect(),
             rows: Vec::new(),
         }
     }
 
-    fn row(&mut self, cells: Vec<String>) {
+    pub(crate) fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
 
-    fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
+    pub(crate) fn print(&self, out: &mut dyn Write) -> std::io::Result<()> {
         let mut widths: Vec<usize> = self.head.iter().map(|h| h.chars().count()).collect();
         for r in &self.rows {
             for (i, c) in r.iter().enumerate() {

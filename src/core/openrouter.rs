@@ -147,7 +147,9 @@ impl OpenRouter {
             let result = req.send().await;
             let resp = match result {
                 Ok(r) => r,
-                Err(e) if attempt < BACKOFF.len() && !e.is_timeout() => {
+                // A refused connection or a timeout will not fix itself in a second; a dropped
+                // one might.
+                Err(e) if attempt < BACKOFF.len() && !e.is_timeout() && !e.is_connect() => {
                     tokio::time::sleep(BACKOFF[attempt]).await;
                     attempt += 1;
                     continue;

@@ -1,0 +1,358 @@
+//! `nxr init`, `nxr upgrade` and `nxr config`: the onboarding and key-upgrade flows on the
+//! command line. Prompts appear only on a terminal; without one the defaults are used.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::{Table, emit};
+use crate::core::onboarding::{self, Flow, InitOptions, InitReport};
+use crate::core::picker::{Filters, Picker};
+use crate::core::text::clean;
+use crate::core::upgrade::{self, UpgradeRow};
+use crate::core::{Core, CoreError, hermes, secrets};
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Never ask for a key: free models only.
+    #[arg(long, conflicts_with = "key")]
+    pub free: bool,
+    /// An OpenRouter key to validate and store (non-interactive).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Seconds to wait for a fresh catalog before using the bundled one.
+    #[arg(long, default_value_t = 4)]
+    pub fetch_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Use (and store) this key instead of the stored one.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
+    /// Upgrade every agent to its recommended paid model without asking.
+    #[arg(long, conflicts_with_all = ["agent", "revert"])]
+    pub all: bool,
+    /// Upgrade exactly this agent.
+    #[arg(long, value_name = "NAME")]
+    pub agent: Option<String>,
+    /// With --agent: this model instead of the recommended one.
+    #[arg(long, value_name = "ID", requires = "agent")]
+    pub model: Option<String>,
+    /// Put every agent (or --agent) back on its last free model.
+    #[arg(long)]
+    pub revert: bool,
+    #[arg(long, default_value_t = 15)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Set a value: openrouter-key KEY | ollama-model NAME
+    Set { key: String, value: String },
+    /// Show a value (keys are masked): openrouter-key | ollama-model
+    Get { key: String },
+}
+
+pub async fn init(core: &Core, args: InitArgs, json: bool) -> Result<(), CoreError> {
+    let mut key = args.key.clone();
+    let interactive = !json && !args.free && key.is_none() && std::io::stdin().is_terminal();
+    if interactive && !onboarding::completed(core).await? {
+        eprintln!("nxr works without a key on free models. Paste an OpenRouter key to use it now,");
+        let k = prompt("or press Enter to stay free: ")?;
+        if !k.trim().is_empty() {
+            key = Some(k.trim().to_string());
+        }
+    }
+    let opts = InitOptions {
+        key,
+        fetch_timeout: Some(Duration::from_secs(args.fetch_timeout)),
+    };
+    let started = std::time::Instant::now();
+    let mut progress = |step: onboarding::SetupStep, done: Option<&onboarding::StepReport>| {
+        if json {
+            return;
+        }
+        match done {
+            None => eprint!("[{}/5] {} ... ", step.number(), step.title()),
+            Some(r) => eprintln!("{}", clean(&r.text)),
+        }
+    };
+    let report = onboarding::run(core, Flow::Cli, opts, &mut progress).await?;
+    let elapsed = started.elapsed();
+    emit(json, &report, |out| print_init(out, &report, elapsed))
+}
+
+fn print_init(out: &mut dyn Write, r: &InitReport, elapsed: Duration) -> std::io::Result<()> {
+    if r.already_done {
+        writeln!(
+            out,
+            "nxr was already set up{}; nothing was created.",
+            r.completed_at
+                .as_deref()
+                .map(|t| format!(" on {}", &t[..t.len().min(10)]))
+                .unwrap_or_default()
+        )?;
+    } else {
+        writeln!(out, "Set up in {:.1}s.", elapsed.as_secs_f64())?;
+    }
+    let mut t = Table::new(vec!["AGENT", "ROLE", "MODEL", "SKILLS"]);
+    for a in &r.agents {
+        t.row(vec![
+            clean(&a.name),
+            a.role.to_string(),
+            clean(&a.model),
+            a.skills.join(", "),
+        ]);
+    }
+    t.print(out)?;
+    if let Some(k) = &r.key {
+        writeln!(out, "OpenRouter key: {k}")?;
+    }
+    if let Some(t) = &r.tier {
+        writeln!(out, "Free tier: {}", t.explanation)?;
+    }
+    writeln!(out, "{}", r.limits.text)?;
+    writeln!(out, "{}", r.limits.upgrade)?;
+    writeln!(out, "Open the dashboard: nxr")
+}
+
+pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreError> {
+    match cmd {
+        ConfigCmd::Set { key, value } => match key.as_str() {
+            "openrouter-key" => {
+                let info =
+                    secrets::set_openrouter_key(core, &value, Duration::from_secs(15)).await?;
+                let or = core.openrouter(Duration::from_secs(15))?;
+                let credits = or.credits(value.trim()).await.unwrap_or(None);
+                let tier = crate::core::openrouter::FreeTier::of(&info, credits.as_ref());
+                let shown =
+                    serde_json::json!({"key": hermes::mask_key(value.trim()), "tier": tier});
+                emit(json, &shown, |out| {
+                    writeln!(
+                        out,
+                        "stored OpenRouter key {} for nxr and every agent",
+                        hermes::mask_key(value.trim())
+                    )?;
+                    writeln!(out, "free tier: {}", tier.explanation)?;
+                    writeln!(out, "next: nxr upgrade (paid models) or keep the free ones")
+                })
+            }
+            "ollama-model" => {
+                let v = value.trim();
+                if v.is_empty() || v.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                    return Err(CoreError::usage(
+                        "give an Ollama model name such as qwen3:8b",
+                    ));
+                }
+                core.set_setting("ollama_model", v).await?;
+                emit(json, &serde_json::json!({"ollama_model": v}), |out| {
+                    writeln!(out, "ollama-model = {v}")
+                })
+            }
+            other => Err(CoreError::usage(format!(
+                "unknown setting {:?}: openrouter-key, ollama-model",
+                clean(other)
+            ))),
+        },
+        ConfigCmd::Get { key } => match key.as_str() {
+            "openrouter-key" => {
+                let k = secrets::openrouter_key(core).map(|k| hermes::mask_key(&k));
+                emit(json, &serde_json::json!({"key": k}), |out| {
+                    writeln!(out, "{}", k.as_deref().unwrap_or("(not set)"))
+                })
+            }
+            "ollama-model" => {
+                let m = core.ollama_model().await?;
+                emit(json, &serde_json::json!({"ollama_model": m}), |out| {
+                    writeln!(out, "{m}")
+                })
+            }
+            other => Err(CoreError::usage(format!(
+                "unknown setting {:?}: openrouter-key, ollama-model",
+                clean(other)
+            ))),
+        },
+    }
+}
+
+pub async fn upgrade(core: &Core, args: UpgradeArgs, json: bool) -> Result<(), CoreError> {
+    let timeout = Duration::from_secs(args.timeout);
+    if args.revert {
+        let reverted = upgrade::revert(core, args.agent.as_deref()).await?;
+        return emit(json, &reverted, |out| {
+            if reverted.is_empty() {
+                return writeln!(out, "every agent is already on a free model");
+            }
+            for a in &reverted {
+                writeln!(out, "{} is back on {}", clean(&a.name), clean(&a.model))?;
+            }
+            Ok(())
+        });
+    }
+    if !json {
+        eprintln!("nxr: checking the key with OpenRouter ...");
+    }
+    let account = upgrade::account(core, args.key.as_deref(), timeout).await?;
+    if let Some(k) = &args.key {
+        secrets::store(core, k.trim()).await?;
+    }
+    let plan = upgrade::plan(core).await?;
+    if !json {
+        eprintln!("key {} · {}", account.key, account.tier.explanation);
+    }
+    if args.all {
+        let done = upgrade::upgrade_all(core).await?;
+        return emit(
+            json,
+            &serde_json::json!({"account": account, "upgraded": done}),
+            |out| {
+                for a in &done {
+                    writeln!(out, "{} now runs {}", clean(&a.name), clean(&a.model))?;
+                }
+                writeln!(out, "revert any time: nxr upgrade --revert")
+            },
+        );
+    }
+    if let Some(name) = &args.agent {
+        let a = upgrade::upgrade_agent(core, name, args.model.as_deref()).await?;
+        return emit(
+            json,
+            &serde_json::json!({"account": account, "upgraded": [a]}),
+            |out| writeln!(out, "{} now runs {}", clean(&a.name), clean(&a.model)),
+        );
+    }
+    if json || !std::io::stdin().is_terminal() {
+        return emit(
+            json,
+            &serde_json::json!({"account": account, "plan": plan}),
+            |out| {
+                print_plan(out, &plan)?;
+                writeln!(
+                    out,
+                    "nothing changed: run with --all, or --agent NAME, to switch"
+                )
+            },
+        );
+    }
+    let mut stdout = std::io::stdout();
+    print_plan(&mut stdout, &plan).map_err(|e| CoreError::io("stdout", e))?;
+    for row in &plan {
+        let Some(rec) = &row.recommended else {
+            continue;
+        };
+        let answer = prompt(&format!(
+            "Upgrade {} from {} to {} ({} in, {} out per M)? [Y/n/custom] ",
+            clean(&row.agent),
+            clean(&row.current.model),
+            clean(&rec.model),
+            rec.prompt,
+            rec.completion
+        ))?;
+        match answer.trim().to_ascii_lowercase().as_str() {
+            "" | "y" | "yes" => {
+                let a = upgrade::upgrade_agent(core, &row.agent, None).await?;
+                println!("{} now runs {}", clean(&a.name), clean(&a.model));
+            }
+            "c" | "custom" => {
+                if let Some(model) = choose_model(core, row).await? {
+                    let a = upgrade::upgrade_agent(core, &row.agent, Some(&model)).await?;
+                    println!("{} now runs {}", clean(&a.name), clean(&a.model));
+                }
+            }
+            _ => println!(
+                "{} stays on {}",
+                clean(&row.agent),
+                clean(&row.current.model)
+            ),
+        }
+    }
+    println!("revert any time: nxr upgrade --revert");
+    Ok(())
+}
+
+fn print_plan(out: &mut dyn Write, plan: &[UpgradeRow]) -> std::io::Result<()> {
+    let mut t = Table::new(vec![
+        "AGENT",
+        "ROLE",
+        "CURRENT",
+        "IN/OUT per M",
+        "RECOMMENDED",
+        "IN/OUT per M",
+        "GAIN",
+    ]);
+    for r in plan {
+        let (rec, price) = match &r.recommended {
+            Some(x) => (clean(&x.model), format!("{} / {}", x.prompt, x.completion)),
+            None => ("-".into(), "-".into()),
+        };
+        t.row(vec![
+            clean(&r.agent),
+            r.role.to_string(),
+            clean(&r.current.model),
+            format!("{} / {}", r.current.prompt, r.current.completion),
+            rec,
+            price,
+            r.gain
+                .map(|g| format!("{g:+.1}"))
+                .unwrap_or_else(|| "-".into()),
+        ]);
+    }
+    t.print(out)
+}
+
+/// "custom": the fuzzy picker over the catalog, on the command line.
+async fn choose_model(core: &Core, row: &UpgradeRow) -> Result<Option<String>, CoreError> {
+    let catalog = Arc::new(core.catalog().await?);
+    let mut picker = Picker::new(
+        catalog,
+        row.role,
+        Filters {
+            tools_only: true,
+            ..Filters::default()
+        },
+        Arc::new(|| {}),
+    );
+    loop {
+        let q = prompt("Search models (Enter to cancel): ")?;
+        if q.trim().is_empty() {
+            return Ok(None);
+        }
+        picker.set_query(q.trim());
+        picker.settle();
+        let rows = picker.window(9);
+        if rows.is_empty() {
+            println!("no model matches {:?}", clean(&q));
+            continue;
+        }
+        for (i, r) in rows.iter().enumerate() {
+            println!(
+                "  {}. {}  {} in / {} out per M  score {}",
+                i + 1,
+                clean(&r.model),
+                r.prompt,
+                r.completion,
+                crate::core::text::score(r.score)
+            );
+        }
+        let n = prompt("Number (Enter to search again): ")?;
+        if let Ok(i) = n.trim().parse::<usize>() {
+            if let Some(r) = rows.get(i.wrapping_sub(1)) {
+                return Ok(Some(r.model.clone()));
+            }
+        }
+    }
+}
+
+fn prompt(question: &str) -> Result<String, CoreError> {
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CoreError::io("stdin", e))?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}

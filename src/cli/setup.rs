@@ -338,11 +338,10 @@ async fn choose_model(core: &Core, row: &UpgradeRow) -> Result<Option<String>, C
             );
         }
         let n = prompt("Number (Enter to search again): ")?;
-        if let Ok(i) = n.trim().parse::<usize>() {
-            if let Some(r) = rows.get(i.wrapping_sub(1)) {
+        if let Ok(i) = n.trim().parse::<usize>()
+            && let Some(r) = rows.get(i.wrapping_sub(1)) {
                 return Ok(Some(r.model.clone()));
             }
-        }
     }
 }
 

@@ -209,13 +209,12 @@ pub async fn create(core: &Core, new: NewAgent) -> Result<Created> {
             return Err(e);
         }
     };
-    if let Some(key) = super::secrets::openrouter_key(core) {
-        if let Err(e) = hermes::set_env(&profile.env_path(), super::secrets::KEY_VAR, &key) {
+    if let Some(key) = super::secrets::openrouter_key(core)
+        && let Err(e) = hermes::set_env(&profile.env_path(), super::secrets::KEY_VAR, &key) {
             tx.rollback().await?;
             undo.undo();
             return Err(e);
         }
-    }
     if let Err(e) = tx.commit().await {
         undo.undo();
         return Err(e.into());

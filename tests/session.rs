@@ -177,3 +177,98 @@ async fn errors_become_a_banner_and_the_session_goes_on() {
     s.apply(Action::NextTab).await;
     assert_eq!(s.view().tab, Tab::Agents);
 }
+
+#[tokio::test]
+async fn the_first_run_wizard_runs_five_steps_and_creates_three_agents() {
+    let h = homes().await;
+    let mut s = Session::new(h.core.clone()).await.expect("session");
+    s.begin_setup(nxr::core::onboarding::Flow::Tui);
+    let setup = s.view().setup.expect("setup shown");
+    assert!(!setup.started);
+    assert_eq!(setup.steps.len(), 5);
+    s.apply(Action::Activate).await;
+    let mut rounds = 0;
+    while s.busy() {
+        assert!(s.advance().await);
+        rounds += 1;
+        assert!(rounds <= 5);
+    }
+    let setup = s.view().setup.expect("summary shown");
+    assert!(setup.done, "{:?}", setup.error);
+    assert_eq!(setup.agents.len(), 3);
+    assert!(setup.limits.text.contains("50 requests/day"));
+    s.apply(Action::Activate).await; // leave the summary
+    let screen = s.view();
+    assert!(screen.setup.is_none());
+    let Body::Hermes(v) = screen.body else {
+        panic!("hermes")
+    };
+    let names: Vec<_> = v.rows.iter().map(|r| r.agent.as_str()).collect();
+    assert_eq!(names, ["pm", "engineer", "hermes"]);
+    assert_eq!(v.rows[2].profile, "default");
+    assert!(
+        h.hermes.path().join("config.yaml").is_file(),
+        "Hermes is the root profile"
+    );
+}
+
+#[tokio::test]
+async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
+    let h = homes().await;
+    let mut s = Session::new(h.core.clone()).await.expect("session");
+    for (name, role) in [
+        ("pm", nxr::core::scoring::Role::Pm),
+        ("eng", nxr::core::scoring::Role::Engineer),
+    ] {
+        s.apply(Action::CreateAgent {
+            name: name.into(),
+            role: Some(role),
+            category: None,
+            skills: None,
+            model: None,
+        })
+        .await;
+    }
+    s.apply(Action::OpenBulkUpgrade).await;
+    let Body::Agents(v) = s.view().body else {
+        panic!("agents")
+    };
+    let bulk = v.bulk.expect("bulk plan open");
+    assert!(!bulk.key_configured);
+    assert!(
+        bulk.rows.iter().all(|r| r.recommended.is_some()),
+        "every role has a paid pick"
+    );
+    s.apply(Action::Activate).await;
+    assert!(
+        s.view()
+            .banner
+            .expect("banner")
+            .text
+            .contains("openrouter-key"),
+        "no key: refused"
+    );
+    // Store a key without the network (tests cannot reach OpenRouter).
+    nxr::core::secrets::store(&h.core, "sk-or-v1-test-key-000000000000")
+        .await
+        .expect("store");
+    s.apply(Action::Refresh).await;
+    s.apply(Action::OpenBulkUpgrade).await;
+    s.apply(Action::Activate).await;
+    let Body::Agents(v) = s.view().body else {
+        panic!("agents")
+    };
+    assert!(v.rows.iter().all(|r| !r.free), "{:?}", v.rows);
+    assert!(v.bulk.is_none());
+    let env = std::fs::read_to_string(h.hermes.path().join("profiles/pm/.env")).expect(".env");
+    assert!(env.contains("OPENROUTER_API_KEY=sk-or-v1-test-key"));
+    s.apply(Action::RevertUpgrade { agent: None }).await;
+    let Body::Agents(v) = s.view().body else {
+        panic!("agents")
+    };
+    assert!(v.rows.iter().all(|r| r.free));
+    assert_eq!(
+        v.rows[0].last_free.as_deref(),
+        Some(v.rows[0].model.as_str())
+    );
+}

@@ -13,7 +13,9 @@ use super::notifications;
 use super::picker::{FilterKind, Filters};
 use super::routing;
 use super::scoring::Role;
+use super::secrets;
 use super::skills::{SkillSnapshot, Template};
+use super::upgrade;
 use super::view::Tab;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -86,6 +88,24 @@ pub enum Action {
         id: Option<i64>,
     },
     MarkAllRead,
+    /// Validate an OpenRouter key and store it for nxr and every agent.
+    SetOpenrouterKey {
+        key: String,
+    },
+    /// Move one agent to a paid model (the recommended one unless `model` is given).
+    UpgradeAgent {
+        #[serde(default)]
+        agent: Option<String>,
+        #[serde(default)]
+        model: Option<String>,
+    },
+    /// Move every agent to its recommended paid model.
+    UpgradeAll,
+    /// Put one agent (or every agent) back on its last free model.
+    RevertUpgrade {
+        #[serde(default)]
+        agent: Option<String>,
+    },
 
     // ---- Screen intents: they act on what is selected on screen ----
     SwitchTab {
@@ -141,6 +161,15 @@ pub enum Action {
     },
     WizardBack,
     Refresh,
+    /// Setup wizard: run the five onboarding steps (with a key, or free).
+    StartSetup {
+        #[serde(default)]
+        key: Option<String>,
+    },
+    /// Setup wizard: leave the finished summary for the dashboard.
+    FinishSetup,
+    /// Tab 3: show the bulk upgrade's per-agent plan and confirmation.
+    OpenBulkUpgrade,
     #[serde(skip)]
     Resize {
         width: u16,
@@ -159,6 +188,9 @@ pub enum Outcome {
     ModelSet(Box<agents::Agent>),
     Routing(routing::Slots),
     Marked { count: u64 },
+    KeyStored { key: String },
+    Upgraded { agents: Vec<agents::Agent> },
+    Reverted { agents: Vec<agents::Agent> },
 }
 
 impl Action {
@@ -271,6 +303,24 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         Action::MarkAllRead => notifications::mark_read(core, None)
             .await
             .map(|n| Outcome::Marked { count: n }),
+        Action::SetOpenrouterKey { key } => {
+            secrets::set_openrouter_key(core, &key, std::time::Duration::from_secs(15)).await?;
+            Ok(Outcome::KeyStored {
+                key: super::hermes::mask_key(key.trim()),
+            })
+        }
+        Action::UpgradeAgent { agent, model } => {
+            let agent = agent.ok_or_else(|| CoreError::usage("upgrade_agent needs an agent"))?;
+            upgrade::upgrade_agent(core, &agent, model.as_deref())
+                .await
+                .map(|a| Outcome::Upgraded { agents: vec![a] })
+        }
+        Action::UpgradeAll => upgrade::upgrade_all(core)
+            .await
+            .map(|agents| Outcome::Upgraded { agents }),
+        Action::RevertUpgrade { agent } => upgrade::revert(core, agent.as_deref())
+            .await
+            .map(|agents| Outcome::Reverted { agents }),
         Action::SwitchTab { .. }
         | Action::NextTab
         | Action::PrevTab
@@ -294,6 +344,9 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         | Action::SetWizardName { .. }
         | Action::WizardBack
         | Action::Refresh
+        | Action::StartSetup { .. }
+        | Action::FinishSetup
+        | Action::OpenBulkUpgrade
         | Action::Resize { .. } => Err(CoreError::usage(format!(
             "{:?} acts on a screen; send it to a session",
             action.name()

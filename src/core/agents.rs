@@ -210,11 +210,12 @@ pub async fn create(core: &Core, new: NewAgent) -> Result<Created> {
         }
     };
     if let Some(key) = super::secrets::openrouter_key(core)
-        && let Err(e) = hermes::set_env(&profile.env_path(), super::secrets::KEY_VAR, &key) {
-            tx.rollback().await?;
-            undo.undo();
-            return Err(e);
-        }
+        && let Err(e) = hermes::set_env(&profile.env_path(), super::secrets::KEY_VAR, &key)
+    {
+        tx.rollback().await?;
+        undo.undo();
+        return Err(e);
+    }
     if let Err(e) = tx.commit().await {
         undo.undo();
         return Err(e.into());

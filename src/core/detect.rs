@@ -114,9 +114,10 @@ async fn whisper() -> Option<String> {
         .kill_on_drop(true)
         .status();
     if let Ok(Ok(status)) = tokio::time::timeout(Duration::from_secs(10), python).await
-        && status.success() {
-            return Some("faster-whisper".into());
-        }
+        && status.success()
+    {
+        return Some("faster-whisper".into());
+    }
     if std::env::var("HERMES_LOCAL_STT_COMMAND").is_ok_and(|v| !v.trim().is_empty()) {
         return Some("HERMES_LOCAL_STT_COMMAND".into());
     }

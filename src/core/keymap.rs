@@ -14,6 +14,10 @@ pub enum Context {
     Picker,
     SkillEditor,
     Help,
+    /// The first-run setup wizard.
+    Setup,
+    /// Tab 3's bulk-upgrade confirmation.
+    BulkUpgrade,
 }
 
 pub struct Binding {
@@ -203,6 +207,54 @@ pub fn bindings() -> &'static [Binding] {
                 true,
                 Action::Rescore
             ),
+            b!(
+                Context::Tab(Tab::Agents),
+                ["p"],
+                "paid upgrade",
+                false,
+                Action::UpgradeAgent {
+                    agent: None,
+                    model: None
+                }
+            ),
+            b!(
+                Context::Tab(Tab::Agents),
+                ["U"],
+                "bulk upgrade",
+                true,
+                Action::OpenBulkUpgrade
+            ),
+            b!(
+                Context::Tab(Tab::Agents),
+                ["v"],
+                "revert to free",
+                false,
+                Action::RevertUpgrade { agent: None }
+            ),
+            // Bulk upgrade confirmation
+            b!(
+                Context::BulkUpgrade,
+                ["enter"],
+                "upgrade all",
+                true,
+                Action::UpgradeAll
+            ),
+            b!(
+                Context::BulkUpgrade,
+                ["esc"],
+                "cancel",
+                true,
+                Action::Cancel
+            ),
+            // First-run setup
+            b!(
+                Context::Setup,
+                ["enter"],
+                "start / continue",
+                true,
+                Action::Activate
+            ),
+            b!(Context::Setup, ["q", "ctrl-c"], "quit", true, Action::Quit),
             // Tab 5
             b!(
                 Context::CreateStep(WizardStep::Category),

@@ -208,6 +208,10 @@ impl Onboarding {
         }
     }
 
+    pub fn flow(&self) -> Flow {
+        self.flow
+    }
+
     pub fn next_step(&self) -> Option<SetupStep> {
         self.next
     }

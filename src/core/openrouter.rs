@@ -184,11 +184,12 @@ impl OpenRouter {
             if status == 429 && attempt < BACKOFF.len() {
                 let reset = reset.or_else(|| reset_from_body(&body));
                 if let Some(wait) = reset.and_then(wait_until)
-                    && wait <= MAX_RATE_WAIT {
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                        continue;
-                    }
+                    && wait <= MAX_RATE_WAIT
+                {
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                    continue;
+                }
             }
             return Ok((status, body));
         }

@@ -17,11 +17,14 @@ use super::hermes::{self, Profile};
 use super::keymap::{self, Context};
 use super::models;
 use super::notifications::{self, Notification};
+use super::onboarding::{Flow, InitOptions, Onboarding, SetupStep};
 use super::picker::{Filters, Picker};
 use super::routing::{self, Slots};
 use super::scoring::{Pick, Role, Scorer};
+use super::secrets;
 use super::skills::{self, SkillSnapshot, SkillState, Template};
 use super::text;
+use super::upgrade::{self, UpgradeRow};
 use super::view::*;
 use super::{Core, time};
 
@@ -42,6 +45,15 @@ struct Data {
         std::result::Result<Slots, String>,
     )>,
     skills: Option<(String, std::result::Result<SkillSnapshot, String>)>,
+    plan: Vec<UpgradeRow>,
+    key_configured: bool,
+}
+
+/// The first-run setup wizard: the onboarding flow advanced one step at a time.
+struct SetupState {
+    onboarding: Onboarding,
+    started: bool,
+    error: Option<String>,
 }
 
 enum OverlayState {
@@ -122,6 +134,8 @@ pub struct Session {
     height: u16,
     notify: Arc<dyn Fn() + Sync + Send>,
     clock: Option<Timestamp>,
+    setup: Option<SetupState>,
+    bulk_open: bool,
     pub quit: bool,
     pub web_url: Option<String>,
 }
@@ -140,6 +154,8 @@ impl Session {
                 unread: 0,
                 slots: None,
                 skills: None,
+                plan: Vec::new(),
+                key_configured: false,
             },
             core,
             tab: Tab::Hermes,
@@ -157,6 +173,8 @@ impl Session {
             height: 24,
             notify: Arc::new(|| {}),
             clock: None,
+            setup: None,
+            bulk_open: false,
             quit: false,
             web_url: None,
         };
@@ -223,6 +241,8 @@ impl Session {
             self.data.unread = notifications::unread(&conn).await?;
             self.data.skills = None;
             self.data.slots = None;
+            self.data.plan = upgrade::plan(&self.core).await?;
+            self.data.key_configured = secrets::openrouter_key(&self.core).is_some();
             self.clamp();
             changed = true;
         }
@@ -325,6 +345,12 @@ impl Session {
 
     /// The contexts that decide what keys do, most specific first.
     pub fn contexts(&self) -> Vec<Context> {
+        if self.setup.is_some() {
+            return vec![Context::Setup];
+        }
+        if self.bulk_open && self.tab == Tab::Agents && self.overlay.is_none() {
+            return vec![Context::BulkUpgrade, Context::Global];
+        }
         match &self.overlay {
             Some(OverlayState::Help) => return vec![Context::Help],
             Some(OverlayState::Picker(_)) => return vec![Context::Picker],
@@ -346,6 +372,66 @@ impl Session {
             || (self.overlay.is_none()
                 && self.tab == Tab::Create
                 && self.wizard.step == WizardStep::Name)
+    }
+
+    /// The text typed characters edit now (the picker's query or the wizard's name), so an
+    /// input layer can send the whole new text without building a screen per key.
+    pub fn entry_text(&self) -> Option<&str> {
+        match &self.overlay {
+            Some(OverlayState::Picker(p)) => Some(p.picker.query()),
+            None if self.tab == Tab::Create && self.wizard.step == WizardStep::Name => {
+                Some(&self.wizard.name)
+            }
+            _ => None,
+        }
+    }
+
+    pub fn picker_open(&self) -> bool {
+        matches!(self.overlay, Some(OverlayState::Picker(_)))
+    }
+
+    /// Shows the first-run setup wizard (the TUI does this when no onboarding finished;
+    /// the web's `/setup` page always can).
+    pub fn begin_setup(&mut self, flow: Flow) {
+        if self.setup.is_none() {
+            self.setup = Some(SetupState {
+                onboarding: Onboarding::new(flow, InitOptions::default()),
+                started: false,
+                error: None,
+            });
+        }
+    }
+
+    /// True while the setup wizard is on screen.
+    pub fn in_setup(&self) -> bool {
+        self.setup.is_some()
+    }
+
+    /// True while setup steps remain to run: call [`Session::advance`] again.
+    pub fn busy(&self) -> bool {
+        self.setup
+            .as_ref()
+            .is_some_and(|s| s.started && s.error.is_none() && !s.onboarding.done())
+    }
+
+    /// Runs the next setup step; true when something changed on screen.
+    pub async fn advance(&mut self) -> bool {
+        if !self.busy() {
+            return false;
+        }
+        let core = self.core.clone();
+        let Some(state) = self.setup.as_mut() else {
+            return false;
+        };
+        if let Err(e) = state.onboarding.step(&core).await {
+            state.error = Some(e.to_string());
+            self.fail(e);
+            return true;
+        }
+        if !self.busy() {
+            let _ = self.refresh(true).await;
+        }
+        true
     }
 
     /// Lets the picker's matcher run for up to `ms`; true when its results changed.
@@ -404,6 +490,7 @@ impl Session {
                 };
             }
             Action::Quit => self.quit = true,
+            Action::Cancel if self.bulk_open && self.overlay.is_none() => self.bulk_open = false,
             Action::Cancel => match self.overlay.take() {
                 Some(_) => {}
                 None if self.tab == Tab::Create => self.wizard_back(),
@@ -534,6 +621,56 @@ impl Session {
             }
             Action::WizardBack => self.wizard_back(),
             Action::Activate => self.activate().await?,
+            Action::StartSetup { key } => {
+                let state = self.setup.get_or_insert_with(|| SetupState {
+                    onboarding: Onboarding::new(Flow::Tui, InitOptions::default()),
+                    started: false,
+                    error: None,
+                });
+                if !state.started || state.error.is_some() {
+                    let flow = state.onboarding.flow();
+                    let key = key.filter(|k| !k.trim().is_empty());
+                    state.onboarding = Onboarding::new(
+                        flow,
+                        InitOptions {
+                            key,
+                            fetch_timeout: None,
+                        },
+                    );
+                    state.started = true;
+                    state.error = None;
+                }
+            }
+            Action::FinishSetup => {
+                if self.busy() {
+                    return Err(CoreError::usage("setup is still running"));
+                }
+                self.setup = None;
+                self.tab = Tab::Hermes;
+                self.refresh(true).await?;
+            }
+            Action::OpenBulkUpgrade => {
+                self.tab = Tab::Agents;
+                self.bulk_open = true;
+            }
+            Action::UpgradeAgent { agent, model } => {
+                let agent = match agent {
+                    Some(a) => a,
+                    None => self
+                        .selected_agent()
+                        .map(|a| a.name.clone())
+                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
+                };
+                self.domain(Action::UpgradeAgent {
+                    agent: Some(agent),
+                    model,
+                })
+                .await?;
+            }
+            Action::UpgradeAll => {
+                self.bulk_open = false;
+                self.domain(Action::UpgradeAll).await?;
+            }
             Action::ApplyRecommendation { agent } => {
                 let agent = match agent {
                     Some(a) => a,
@@ -567,7 +704,9 @@ impl Session {
             | Action::SetModel { .. }
             | Action::SetSlot { .. }
             | Action::RemoveFallback { .. }
-            | Action::MarkAllRead) => self.domain(other).await?,
+            | Action::MarkAllRead
+            | Action::SetOpenrouterKey { .. }
+            | Action::RevertUpgrade { .. }) => self.domain(other).await?,
         }
         Ok(())
     }
@@ -598,6 +737,16 @@ impl Session {
             Outcome::ModelSet(a) => format!("{} now runs {}", a.name, text::clean(&a.model)),
             Outcome::Routing(s) => format!("wrote {}", text::clean(&s.config_path)),
             Outcome::Marked { count } => format!("marked {count} read"),
+            Outcome::KeyStored { key } => format!("stored OpenRouter key {key} for every agent"),
+            Outcome::Upgraded { agents } => match agents.as_slice() {
+                [] => "no agent had a paid recommendation".to_string(),
+                [a] => format!("{} now runs {}", a.name, text::clean(&a.model)),
+                many => format!("upgraded {} agents to paid models (revert: v)", many.len()),
+            },
+            Outcome::Reverted { agents } => match agents.as_slice() {
+                [] => "every agent is already on a free model".to_string(),
+                many => format!("{} agent(s) back on their last free model", many.len()),
+            },
         };
         if let Outcome::Created(c) = &outcome {
             let name = c.agent.name.clone();
@@ -750,6 +899,19 @@ impl Session {
     }
 
     async fn activate(&mut self) -> Result<()> {
+        if let Some(state) = &self.setup {
+            let action = if !state.started || state.error.is_some() {
+                Action::StartSetup { key: None }
+            } else if !state.onboarding.done() {
+                return Ok(());
+            } else {
+                Action::FinishSetup
+            };
+            return Box::pin(self.apply_inner(action)).await;
+        }
+        if self.bulk_open && self.tab == Tab::Agents && self.overlay.is_none() {
+            return Box::pin(self.apply_inner(Action::UpgradeAll)).await;
+        }
         match self.overlay.take() {
             Some(OverlayState::Help) => return Ok(()),
             Some(OverlayState::Picker(p)) => {
@@ -987,7 +1149,47 @@ impl Session {
             body,
             overlay,
             hints: keymap::bar(&contexts),
+            setup: self.setup_view(),
         }
+    }
+
+    fn setup_view(&self) -> Option<SetupView> {
+        let state = self.setup.as_ref()?;
+        let o = &state.onboarding;
+        let ran = o.steps();
+        let report = o.report(&self.core);
+        let steps = SetupStep::ALL
+            .iter()
+            .map(|step| {
+                let done = ran.iter().find(|r| r.step == *step);
+                let st = match (done, o.next_step()) {
+                    (Some(r), _) if r.ok => StepState::Done,
+                    (Some(_), _) => StepState::Failed,
+                    (None, Some(n)) if n == *step && state.error.is_some() => StepState::Failed,
+                    (None, Some(n)) if n == *step && state.started => StepState::Running,
+                    _ => StepState::Pending,
+                };
+                SetupStepRow {
+                    step: *step,
+                    number: step.number(),
+                    title: step.title().to_string(),
+                    state: st,
+                    text: done.map(|r| text::clean_max(&r.text, 400)),
+                }
+            })
+            .collect();
+        Some(SetupView {
+            intro: "nxr sets up three agents (PM, Engineer and Hermes) on the best free models: no key, no money, no network needed.".into(),
+            steps,
+            started: state.started,
+            running: self.busy(),
+            done: o.done(),
+            already_done: report.already_done,
+            error: state.error.clone(),
+            agents: report.agents.clone(),
+            limits: report.limits.clone(),
+            key: report.key.clone(),
+        })
     }
 
     fn status(&self) -> Status {
@@ -1087,6 +1289,7 @@ impl Session {
             .iter()
             .map(|a| {
                 let rec = self.data.recs.iter().find(|r| r.agent == a.name);
+                let plan = self.data.plan.iter().find(|p| p.agent == a.name);
                 AgentRow {
                     name: a.name.clone(),
                     role: a.role,
@@ -1100,9 +1303,28 @@ impl Session {
                     upgrade_available: rec.is_some_and(|r| r.upgrade_available),
                     skills: a.skillset.len(),
                     profile: a.profile.clone(),
+                    free: plan.is_none_or(|p| p.current.free),
+                    paid: plan.and_then(paid_choice),
+                    last_free: plan.and_then(|p| p.last_free.clone()),
                 }
             })
             .collect();
+        let bulk = self.bulk_open.then(|| BulkUpgradeView {
+            rows: self
+                .data
+                .plan
+                .iter()
+                .map(|p| BulkRow {
+                    agent: p.agent.clone(),
+                    role: p.role,
+                    current: text::clean(&p.current.model),
+                    current_prompt: p.current.prompt.clone(),
+                    current_completion: p.current.completion.clone(),
+                    recommended: paid_choice(p),
+                })
+                .collect(),
+            key_configured: self.data.key_configured,
+        });
         let (skills, skills_error) = match self.agent_skills() {
             Some(Ok(snap)) => (
                 snap.entries
@@ -1130,6 +1352,8 @@ impl Session {
             selected: self.agents_selected,
             skills,
             skills_error,
+            key_configured: self.data.key_configured,
+            bulk,
         }
     }
 
@@ -1340,6 +1564,16 @@ impl Session {
     }
 }
 
+fn paid_choice(p: &UpgradeRow) -> Option<PaidChoice> {
+    p.recommended.as_ref().map(|r| PaidChoice {
+        model: text::clean(&r.model),
+        prompt: r.prompt.clone(),
+        completion: r.completion.clone(),
+        score: r.score,
+        gain: p.gain,
+    })
+}
+
 fn context_title(ctx: Context) -> String {
     match ctx {
         Context::Global => "Everywhere".into(),
@@ -1348,6 +1582,8 @@ fn context_title(ctx: Context) -> String {
         Context::Picker => "Model picker".into(),
         Context::SkillEditor => "Skill editor".into(),
         Context::Help => "Help".into(),
+        Context::Setup => "Setup".into(),
+        Context::BulkUpgrade => "Bulk upgrade".into(),
     }
 }
 

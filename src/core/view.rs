@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::models::Breakdown;
+use super::onboarding::{AgentSummary, Limits, SetupStep};
 use super::picker::{Filters, PickerRow};
 use super::scoring::{Fallback, Role};
 use super::skills::{SkillOrigin, SkillState};
@@ -88,6 +89,8 @@ pub struct Screen {
     pub overlay: Option<Overlay>,
     /// The key bar: what can be done here, in the TUI as keys and on the web as buttons.
     pub hints: Vec<Hint>,
+    /// First run: the setup wizard covers the whole screen until it is finished.
+    pub setup: Option<SetupView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -261,6 +264,39 @@ pub struct AgentRow {
     pub upgrade_available: bool,
     pub skills: usize,
     pub profile: String,
+    /// The agent runs a free model.
+    pub free: bool,
+    /// The paid model recommended for its role (the key upgrade).
+    pub paid: Option<PaidChoice>,
+    /// The free model a revert returns to.
+    pub last_free: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaidChoice {
+    pub model: String,
+    pub prompt: String,
+    pub completion: String,
+    pub score: Option<f64>,
+    /// Score gain over the current model for the agent's role.
+    pub gain: Option<f64>,
+}
+
+/// The bulk upgrade's confirmation: every agent's current model beside its paid pick.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BulkUpgradeView {
+    pub rows: Vec<BulkRow>,
+    pub key_configured: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BulkRow {
+    pub agent: String,
+    pub role: Role,
+    pub current: String,
+    pub current_prompt: String,
+    pub current_completion: String,
+    pub recommended: Option<PaidChoice>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -281,6 +317,10 @@ pub struct AgentsView {
     pub skills: Vec<SkillRow>,
     pub skills_error: Option<String>,
     pub empty: Option<String>,
+    /// An OpenRouter key is stored (paid models can be used).
+    pub key_configured: bool,
+    /// The bulk-upgrade confirmation, when open.
+    pub bulk: Option<BulkUpgradeView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -428,4 +468,40 @@ pub struct HelpSection {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HelpView {
     pub sections: Vec<HelpSection>,
+}
+
+// ---- First run: setup ----
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetupStepRow {
+    pub step: SetupStep,
+    pub number: usize,
+    pub title: String,
+    pub state: StepState,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SetupView {
+    pub intro: String,
+    pub steps: Vec<SetupStepRow>,
+    pub started: bool,
+    pub running: bool,
+    pub done: bool,
+    /// An earlier run had finished: nothing was created.
+    pub already_done: bool,
+    pub error: Option<String>,
+    pub agents: Vec<AgentSummary>,
+    pub limits: Limits,
+    /// The stored key, masked.
+    pub key: Option<String>,
 }

@@ -49,6 +49,8 @@ pub enum Command {
     /// Agents (Hermes profiles).
     #[command(subcommand)]
     Agents(AgentsCmd),
+    /// Serve the web mirror (the TUI's screens in a browser, read-write) and the JSON API.
+    Serve(crate::webmirror::ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,10 +142,10 @@ pub fn main() -> ExitCode {
             };
         }
     };
-    let Some(command) = cli.command else {
-        eprintln!("nxr: the full-screen TUI is not available in this build; try `nxr --help`");
+    if cli.command.is_none() && cli.no_tui {
+        eprintln!("nxr: --no-tui needs a command; try `nxr --help`");
         return ExitCode::from(2);
-    };
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -153,6 +155,20 @@ pub fn main() -> ExitCode {
             eprintln!("nxr: cannot start: {e}");
             return ExitCode::from(1);
         }
+    };
+    let Some(command) = cli.command else {
+        // No command: the full-screen TUI.
+        let tui = async {
+            let core = Core::from_env().await?;
+            crate::tabs::run(core).await
+        };
+        return match rt.block_on(tui) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("nxr: {e}");
+                ExitCode::from(1)
+            }
+        };
     };
     let json = cli.json;
     match rt.block_on(run(command, json)) {
@@ -180,6 +196,7 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         Command::Config(cmd) => setup::config(&core, cmd, json).await,
         Command::Models(cmd) => models_cmd(&core, cmd, json).await,
         Command::Agents(cmd) => agents_cmd(&core, cmd, json).await,
+        Command::Serve(args) => crate::webmirror::serve(core, args).await,
     }
 }
 
@@ -195,6 +212,7 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
                 std::time::Duration::from_secs(timeout),
             )
             .await?;
+            agents::after_rescore(core, &report.rescore).await?;
             emit(json, &report, |out| {
                 let c = &report.catalog;
                 writeln!(

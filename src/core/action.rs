@@ -209,9 +209,10 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
     match action {
         Action::ScanModels { from } => {
             let path = from.map(std::path::PathBuf::from);
-            models::scan(core, path.as_deref(), std::time::Duration::from_secs(20))
-                .await
-                .map(Outcome::Scanned)
+            let report =
+                models::scan(core, path.as_deref(), std::time::Duration::from_secs(20)).await?;
+            agents::after_rescore(core, &report.rescore).await?;
+            Ok(Outcome::Scanned(report))
         }
         Action::Rescore => agents::rescore(core).await.map(Outcome::Rescored),
         Action::CreateAgent {

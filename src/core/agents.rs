@@ -416,6 +416,17 @@ pub struct AgentsRescore {
 
 pub async fn rescore(core: &Core) -> Result<AgentsRescore> {
     let report = models::rescore(core).await?;
+    let changed = after_rescore(core, &report).await?;
+    Ok(AgentsRescore {
+        rescore: report,
+        changed,
+    })
+}
+
+/// After a rescore (on demand or after a scan): the agents whose role's best free model
+/// changed, and one notification for each agent that does not run it yet, with the score
+/// delta and the one-click action that applies it.
+pub async fn after_rescore(core: &Core, report: &RescoreReport) -> Result<Vec<AgentChange>> {
     let conn = core.db.conn().await?;
     let agents = list(&conn).await?;
     let changed: Vec<AgentChange> = agents
@@ -431,31 +442,56 @@ pub async fn rescore(core: &Core) -> Result<AgentsRescore> {
             })
         })
         .collect();
-    if !changed.is_empty() {
-        // One notification per agent with a better free model, with the action that applies it.
-        let (_c, tx) = core.db.write().await?;
-        for c in &changed {
-            let title = format!("A better free model for {}", c.agent);
-            let body = format!(
-                "{} ({}) runs {}; the best free model for its role is now {}.",
-                c.agent, c.role, c.current_model, c.recommendation
-            );
-            let payload = serde_json::json!({
-                "agent": c.agent,
-                "role": c.role,
-                "old_model": c.current_model,
-                "new_model": c.recommendation,
-                "previous_recommendation": c.previous_recommendation,
-                "action": {"action": "apply_recommendation", "agent": c.agent},
-            });
-            super::notifications::add(&tx, "better_model", &title, &body, &payload).await?;
-        }
-        tx.commit().await?;
+    let to_notify: Vec<&AgentChange> = changed
+        .iter()
+        .filter(|c| c.current_model != c.recommendation)
+        .collect();
+    if to_notify.is_empty() {
+        return Ok(changed);
     }
-    Ok(AgentsRescore {
-        rescore: report,
-        changed,
-    })
+    let catalog = core.catalog().await?;
+    let scorer = Scorer::new(&catalog);
+    let score_of = |id: &str, role: Role| {
+        catalog
+            .models
+            .iter()
+            .position(|m| m.id == id)
+            .map(|i| scorer.score(i as u32, role))
+            .filter(|s| s.qualified())
+            .map(|s| s.total)
+    };
+    let (_c, tx) = core.db.write().await?;
+    for c in to_notify {
+        let old = score_of(&c.current_model, c.role);
+        let new = score_of(&c.recommendation, c.role);
+        let delta = match (old, new) {
+            (Some(o), Some(n)) => Some(((n - o) * 10.0).round() / 10.0),
+            _ => None,
+        };
+        let title = format!("A better free model for {}", c.agent);
+        let body = format!(
+            "{} ({}) runs {}; the best free model for its role is now {}{}.",
+            c.agent,
+            c.role,
+            c.current_model,
+            c.recommendation,
+            delta
+                .map(|d| format!(" ({d:+.1} points)"))
+                .unwrap_or_default()
+        );
+        let payload = serde_json::json!({
+            "agent": c.agent,
+            "role": c.role,
+            "old_model": c.current_model,
+            "new_model": c.recommendation,
+            "score_delta": delta,
+            "previous_recommendation": c.previous_recommendation,
+            "action": {"action": "apply_recommendation", "agent": c.agent},
+        });
+        super::notifications::add(&tx, "better_model", &title, &body, &payload).await?;
+    }
+    tx.commit().await?;
+    Ok(changed)
 }
 
 /// The agent's skills as Paperclip's snapshot.

@@ -4,3 +4,5 @@
 
 pub mod cli;
 pub mod core;
+pub mod tabs;
+pub mod widgets;

@@ -28,8 +28,10 @@ use super::upgrade::{self, UpgradeRow};
 use super::view::*;
 use super::{Core, time};
 
-/// Rows of chrome around the picker's list (borders, query, filters, header, price panel).
-pub const PICKER_CHROME: u16 = 14;
+/// Rows of the screen around the picker's list in the TUI: tab bar, key bar and status
+/// line (3), the overlay's borders (2), query and filters (2), the column header (1) and
+/// the price comparison (4). With a banner the TUI drops the comparison's rule instead.
+pub const PICKER_CHROME: u16 = 12;
 
 struct Data {
     mark: i64,

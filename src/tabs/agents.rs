@@ -1,0 +1,299 @@
+//! Tab 3 Agents: every agent with its role, model and score beside the best free model for
+//! its role (and whether that is an upgrade), and the selected agent's skills.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+
+use super::{Hit, Ui, note, panel, popup};
+use crate::core::scoring::Fallback;
+use crate::core::skills::{SkillOrigin, SkillState};
+use crate::core::text;
+use crate::core::view::{AgentRow, AgentsView, BulkUpgradeView, SkillRow};
+use crate::tabs::theme::Theme;
+use crate::widgets::table::{self, Column};
+use crate::widgets::{centered, put_line};
+
+const COLUMNS: [Column<'static>; 8] = [
+    Column::fill("AGENT", 6),
+    Column::fixed("ROLE", 8),
+    Column::fill("MODEL", 14).weight(3),
+    Column::fixed("SCORE", 5).right(),
+    Column::fill("BEST FREE", 14).weight(3),
+    Column::fixed("SCORE", 5).right().from_width(90),
+    Column::fixed("UPGRADE", 7),
+    Column::fixed("SKILLS", 6).right().from_width(100),
+];
+
+const SKILL_COLUMNS: [Column<'static>; 3] = [
+    Column::fill("SKILL", 12).weight(2),
+    Column::fixed("STATE", 10),
+    Column::fill("ORIGIN", 9),
+];
+
+pub fn draw(f: &mut Frame, area: Rect, v: &AgentsView, ui: &mut Ui) {
+    let wide = area.width >= 110;
+    let [list_area, skills_area] = if wide {
+        Layout::horizontal([Constraint::Min(70), Constraint::Length(44)]).areas(area)
+    } else {
+        Layout::vertical([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(area)
+    };
+    let inner = panel(
+        f,
+        list_area,
+        "Agents · current model against the best free one",
+        ui,
+    );
+    if let Some(empty) = &v.empty {
+        note(f, inner, empty, ui.theme.muted());
+    } else {
+        let detail_h = if inner.height > 7 { 2 } else { 0 };
+        let [inner, detail] =
+            Layout::vertical([Constraint::Min(2), Constraint::Length(detail_h)]).areas(inner);
+        if let Some(r) = v.rows.get(v.selected) {
+            paid_detail(f, detail, r, v.key_configured, &ui.theme);
+        }
+        let rows: Vec<Vec<Line>> = v.rows.iter().map(|r| agent_cells(r, &ui.theme)).collect();
+        let hits = table::render(
+            f.buffer_mut(),
+            inner,
+            &COLUMNS,
+            &rows,
+            Some(v.selected),
+            &ui.theme,
+        );
+        for (r, i) in hits {
+            ui.hit(
+                r,
+                Hit::Row {
+                    index: i,
+                    selected: i == v.selected,
+                },
+            );
+        }
+    }
+    let name = v
+        .rows
+        .get(v.selected)
+        .map(|r| r.name.as_str())
+        .unwrap_or("");
+    let title = if name.is_empty() {
+        "Skills".to_string()
+    } else {
+        format!("Skills · {name} ({}) · s edits", v.skills.len())
+    };
+    let inner = panel(f, skills_area, &title, ui);
+    if let Some(b) = &v.bulk {
+        bulk(f, area, b, ui);
+        return;
+    }
+    if let Some(e) = &v.skills_error {
+        note(
+            f,
+            inner,
+            &format!("cannot read the skills: {e}"),
+            ui.theme.error(),
+        );
+    } else if v.rows.is_empty() {
+    } else if v.skills.is_empty() {
+        note(f, inner, "No skills in this profile.", ui.theme.muted());
+    } else {
+        let rows: Vec<Vec<Line>> = v.skills.iter().map(|s| skill_cells(s, &ui.theme)).collect();
+        table::render(
+            f.buffer_mut(),
+            inner,
+            &SKILL_COLUMNS,
+            &rows,
+            None,
+            &ui.theme,
+        );
+    }
+}
+
+fn agent_cells<'a>(r: &AgentRow, t: &Theme) -> Vec<Line<'a>> {
+    let best = match r.fallback {
+        Some(Fallback::FreeRouter) => format!("{} (router)", r.recommended),
+        Some(Fallback::Ollama) => format!("{} (local)", r.recommended),
+        None => r.recommended.clone(),
+    };
+    vec![
+        Line::from(r.name.clone()),
+        Line::from(r.role.label()),
+        Line::from(r.model.clone()),
+        Line::from(text::score(r.score)),
+        if r.upgrade_available {
+            Line::styled(best, t.good())
+        } else {
+            Line::styled(best, t.muted())
+        },
+        Line::from(text::score(r.recommended_score)),
+        if r.upgrade_available {
+            Line::styled("yes", t.good())
+        } else {
+            Line::styled("-", t.muted())
+        },
+        Line::from(r.skills.to_string()),
+    ]
+}
+
+pub fn state_label(s: SkillState) -> &'static str {
+    match s {
+        SkillState::Available => "available",
+        SkillState::Configured => "disabled",
+        SkillState::Installed => "installed",
+        SkillState::Missing => "missing",
+        SkillState::Stale => "stale",
+        SkillState::External => "external",
+    }
+}
+
+fn skill_cells<'a>(s: &SkillRow, t: &Theme) -> Vec<Line<'a>> {
+    let style = match s.state {
+        SkillState::Installed => t.good(),
+        SkillState::Missing => t.error(),
+        SkillState::Stale => t.warn(),
+        SkillState::Configured | SkillState::Available => t.muted(),
+        SkillState::External => t.meaning(crate::core::view::Meaning::Accent),
+    };
+    let origin = match s.origin {
+        Some(SkillOrigin::CompanyManaged) => "nxr",
+        Some(SkillOrigin::UserInstalled) => "by hand",
+        Some(SkillOrigin::ExternalUnknown) => "unknown",
+        None => "",
+    };
+    vec![
+        Line::from(s.name.clone()),
+        Line::styled(state_label(s.state), style),
+        Line::styled(origin, t.muted()),
+    ]
+}
+
+/// Two lines under the table about the selected agent's paid option (the key upgrade).
+fn paid_detail(f: &mut Frame, area: Rect, r: &AgentRow, key: bool, t: &Theme) {
+    if area.height == 0 {
+        return;
+    }
+    let first = match (&r.paid, key) {
+        (Some(p), true) => Line::from(vec![
+            Span::styled("paid pick ", t.muted()),
+            Span::styled(p.model.clone(), t.key()),
+            Span::raw(format!(
+                "  {} in / {} out  score {}{}",
+                p.prompt,
+                p.completion,
+                text::score(p.score),
+                p.gain.map(|g| format!(" ({g:+.1})")).unwrap_or_default()
+            )),
+            Span::styled("  p upgrades", t.muted()),
+        ]),
+        (Some(p), false) => Line::from(vec![
+            Span::styled("paid pick ", t.muted()),
+            Span::raw(p.model.clone()),
+            Span::styled(
+                "  (store a key first: nxr config set openrouter-key KEY)",
+                t.muted(),
+            ),
+        ]),
+        (None, _) => Line::styled("no paid model recommended for this role", t.muted()),
+    };
+    let second = match (&r.last_free, r.free) {
+        (Some(prev), false) => Line::from(vec![
+            Span::styled("was on the free model ", t.muted()),
+            Span::raw(prev.clone()),
+            Span::styled("  v reverts", t.muted()),
+        ]),
+        (_, true) => Line::styled("runs a free model", t.good()),
+        (None, false) => Line::styled("runs a paid model", t.warn()),
+    };
+    put_line(
+        f.buffer_mut(),
+        area.x + 1,
+        area.y,
+        area.width.saturating_sub(2),
+        &first,
+    );
+    if area.height > 1 {
+        put_line(
+            f.buffer_mut(),
+            area.x + 1,
+            area.y + 1,
+            area.width.saturating_sub(2),
+            &second,
+        );
+    }
+}
+
+const BULK_COLUMNS: [Column<'static>; 5] = [
+    Column::fill("AGENT", 6),
+    Column::fill("NOW", 14).weight(2),
+    Column::fixed("IN/OUT", 15).from_width(90),
+    Column::fill("PAID PICK", 14).weight(2),
+    Column::fixed("IN/OUT", 15).from_width(70),
+];
+
+/// The bulk upgrade's confirmation: every agent's current model beside its paid pick.
+fn bulk(f: &mut Frame, area: Rect, b: &BulkUpgradeView, ui: &mut Ui) {
+    let w = area.width.saturating_sub(2).min(110);
+    let h = (b.rows.len() as u16 + 6).min(area.height);
+    let rect = centered(area, w, h);
+    let inner = popup(
+        f,
+        rect,
+        "Upgrade every agent to its paid pick?",
+        "enter upgrades all · esc cancels",
+        ui,
+    );
+    let t = ui.theme;
+    let rows: Vec<Vec<Line>> = b
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                Line::from(r.agent.clone()),
+                Line::from(r.current.clone()),
+                Line::styled(
+                    format!("{} / {}", r.current_prompt, r.current_completion),
+                    t.muted(),
+                ),
+                match &r.recommended {
+                    Some(p) => Line::styled(p.model.clone(), t.key()),
+                    None => Line::styled("(none)", t.muted()),
+                },
+                match &r.recommended {
+                    Some(p) => Line::from(format!("{} / {}", p.prompt, p.completion)),
+                    None => Line::from(""),
+                },
+            ]
+        })
+        .collect();
+    let list_h = inner.height.saturating_sub(2);
+    table::render(
+        f.buffer_mut(),
+        Rect {
+            height: list_h,
+            ..inner
+        },
+        &BULK_COLUMNS,
+        &rows,
+        None,
+        &t,
+    );
+    let msg = if b.key_configured {
+        Line::styled(
+            "Prices are per million tokens, in / out. Paid models spend credits.",
+            t.warn(),
+        )
+    } else {
+        Line::styled(
+            "No OpenRouter key stored: nxr config set openrouter-key KEY, then try again.",
+            t.error(),
+        )
+    };
+    put_line(
+        f.buffer_mut(),
+        inner.x + 1,
+        inner.y + inner.height.saturating_sub(1),
+        inner.width.saturating_sub(2),
+        &msg,
+    );
+}

@@ -1,0 +1,419 @@
+//! Every TUI screen as text (ratatui `TestBackend`, 80×24 and 120×40) under
+//! `snapshots/tui/`, and the view struct it was drawn from as YAML under `snapshots/vm/`.
+//! A change in one but not the other shows which side drifted.
+//!
+//! Fixtures are real sessions on temporary homes with a frozen clock. The homes live at
+//! `/tmp/nxr-snap/<fixture>` (removed before and after) so the paths on screen, and so the
+//! layout, are the same on every machine.
+
+use std::path::PathBuf;
+
+use nxr::core::Core;
+use nxr::core::action::{self, Action};
+use nxr::core::paths::{Endpoints, Paths};
+use nxr::core::scoring::Role;
+use nxr::core::session::Session;
+use nxr::core::skills::Template;
+use nxr::core::view::{Overlay, Screen, Tab};
+use nxr::tabs::theme::Theme;
+use nxr::tabs::{self, Ui};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+struct Fixture {
+    root: PathBuf,
+    session: Session,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn clock(s: &str) -> jiff::Timestamp {
+    s.parse().expect("timestamp")
+}
+
+/// A workspace at `/tmp/nxr-snap/<name>`; with `team`, three agents and two notifications.
+async fn fixture(name: &str, team: bool) -> Fixture {
+    let root = PathBuf::from("/tmp/nxr-snap").join(name);
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let paths = Paths {
+        nxr_home: root.join("nxr"),
+        hermes_home: root.join("hermes"),
+    };
+    std::fs::create_dir_all(&paths.nxr_home).expect("mkdir");
+    std::fs::create_dir_all(&paths.hermes_home).expect("mkdir");
+    let endpoints = Endpoints {
+        openrouter: "http://127.0.0.1:9/api/v1".into(),
+        ollama: "http://127.0.0.1:9".into(),
+        db_url: None,
+        db_token: None,
+    };
+    let core = Core::open(paths, endpoints).await.expect("open");
+    if team {
+        for (agent, role, category) in [
+            ("pm", Role::Pm, None),
+            ("eng", Role::Engineer, None),
+            ("scout", Role::Research, Some(Template::Research)),
+        ] {
+            action::apply(
+                &core,
+                Action::CreateAgent {
+                    name: agent.into(),
+                    role: Some(role),
+                    category,
+                    skills: None,
+                    model: None,
+                },
+            )
+            .await
+            .expect("create agent");
+        }
+        let (_conn, tx) = core.db.write().await.expect("write");
+        tx.execute_batch(
+            "INSERT INTO notifications (kind, title, body, created_at, read_at) VALUES
+             ('better_model', 'A better free model for eng',
+              'qwen/qwen3-coder:free scores higher for the engineer role than the current model.',
+              '2026-05-02T09:30:00Z', '2026-05-02T10:00:00Z'),
+             ('limit', 'Free-tier requests at 72 % today',
+              '36 of 50 requests used by 12:00 UTC; at this pace the day ends at 104 %.',
+              '2026-05-03T12:00:00Z', NULL);",
+        )
+        .await
+        .expect("notifications");
+        tx.commit().await.expect("commit");
+    }
+    let mut session = Session::new(core).await.expect("session");
+    session.set_clock(clock("2026-05-04T12:00:00Z"));
+    Fixture { root, session }
+}
+
+async fn apply(f: &mut Fixture, actions: impl IntoIterator<Item = Action>) {
+    for a in actions {
+        f.session.apply(a).await;
+    }
+}
+
+/// The screen at a size, as the TUI draws it.
+async fn screen(f: &mut Fixture, w: u16, h: u16) -> Screen {
+    f.session
+        .apply(Action::Resize {
+            width: w,
+            height: h,
+        })
+        .await;
+    f.session.settle();
+    f.session.view()
+}
+
+fn draw(screen: &Screen, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> {
+    let mut term = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    let mut ui = Ui::new(theme);
+    term.draw(|frame| tabs::draw(frame, screen, &mut ui))
+        .expect("draw");
+    term
+}
+
+/// Snapshots the fixture's current screen: TUI at both sizes, view struct at 80×24.
+async fn snap(f: &mut Fixture, name: &str) {
+    for (w, h) in SIZES {
+        let s = screen(f, w, h).await;
+        let term = draw(&s, w, h, Theme::no_color());
+        insta::with_settings!({
+            snapshot_path => "../snapshots/tui",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(format!("{name}__{w}x{h}"), term.backend().to_string());
+        });
+        if (w, h) == (80, 24) {
+            insta::with_settings!({
+                snapshot_path => "../snapshots/vm",
+                prepend_module_to_snapshot => false,
+                omit_expression => true,
+            }, {
+                insta::assert_yaml_snapshot!(name.to_string(), s);
+            });
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_empty_workspace_opens_on_the_hermes_tab_and_says_what_to_do() {
+    let mut f = fixture("empty", false).await;
+    f.session.set_clock(clock("2026-06-20T12:00:00Z"));
+    snap(
+        &mut f,
+        "an_empty_workspace_opens_on_the_hermes_tab_with_a_stale_catalog",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_tab_of_a_workspace_with_three_agents() {
+    let mut f = fixture("tabs", true).await;
+    snap(&mut f, "the_hermes_tab_lists_every_agent_profile").await;
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Models }]).await;
+    snap(
+        &mut f,
+        "the_models_tab_shows_the_first_agents_core_routing_slots",
+    )
+    .await;
+    apply(
+        &mut f,
+        [
+            Action::CycleAgent { delta: 1 },
+            Action::ToggleAllSlots,
+            Action::MoveSelection { delta: 2 },
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "the_models_tab_shows_every_slot_and_the_fallback_row_of_the_second_agent",
+    )
+    .await;
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    snap(
+        &mut f,
+        "the_agents_tab_compares_each_model_with_the_best_free_one",
+    )
+    .await;
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Budget }]).await;
+    snap(&mut f, "the_budget_tab_shows_the_free_tier_limits").await;
+    apply(
+        &mut f,
+        [Action::SwitchTab {
+            tab: Tab::Notifications,
+        }],
+    )
+    .await;
+    snap(&mut f, "the_notifications_tab_marks_the_unread_one").await;
+}
+
+#[tokio::test]
+async fn the_model_picker_on_a_routing_slot() {
+    let mut f = fixture("picker", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Models },
+            Action::CycleAgent { delta: 1 },
+            Action::MoveSelection { delta: 1 },
+            Action::OpenPicker,
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "the_picker_opens_on_the_vision_slot_with_free_models_best_first",
+    )
+    .await;
+    apply(
+        &mut f,
+        [Action::SetPickerQuery {
+            query: "gemma 31b".into(),
+        }],
+    )
+    .await;
+    let s = screen(&mut f, 80, 24).await;
+    let Some(Overlay::Picker(p)) = &s.overlay else {
+        panic!("picker open: {:?}", s.banner)
+    };
+    assert!(
+        p.rows.first().is_some_and(|r| !r.matches.is_empty()),
+        "matches are marked"
+    );
+    snap(
+        &mut f,
+        "typing_a_query_narrows_the_picker_and_compares_prices",
+    )
+    .await;
+    apply(
+        &mut f,
+        [Action::SetPickerQuery {
+            query: "zzzzzz-no-such-model".into(),
+        }],
+    )
+    .await;
+    snap(&mut f, "a_query_that_matches_nothing_says_so").await;
+}
+
+#[tokio::test]
+async fn the_help_overlay_and_the_skill_editor() {
+    let mut f = fixture("overlays", true).await;
+    apply(
+        &mut f,
+        [Action::SwitchTab { tab: Tab::Models }, Action::ToggleHelp],
+    )
+    .await;
+    snap(
+        &mut f,
+        "help_lists_every_key_of_the_models_tab_from_the_key_table",
+    )
+    .await;
+    apply(
+        &mut f,
+        [
+            Action::ToggleHelp,
+            Action::SwitchTab { tab: Tab::Agents },
+            Action::SelectRow { index: 2 },
+            Action::OpenSkillEditor,
+            Action::MoveSelection { delta: 1 },
+        ],
+    )
+    .await;
+    snap(&mut f, "the_skill_editor_ticks_the_agents_current_skills").await;
+}
+
+#[tokio::test]
+async fn each_step_of_the_create_wizard() {
+    let mut f = fixture("wizard", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Create },
+            Action::MoveSelection { delta: 3 },
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "wizard_step_1_lists_the_categories_and_their_skill_templates",
+    )
+    .await;
+    apply(&mut f, [Action::Activate]).await;
+    snap(&mut f, "wizard_step_2_recommends_a_model_and_says_why").await;
+    apply(&mut f, [Action::OpenPicker]).await;
+    snap(
+        &mut f,
+        "wizard_step_2_can_pick_another_model_with_the_same_picker",
+    )
+    .await;
+    apply(&mut f, [Action::Cancel, Action::Activate]).await;
+    snap(&mut f, "wizard_step_3_prefills_the_skill_template").await;
+    apply(
+        &mut f,
+        [
+            Action::ToggleSkill { name: None },
+            Action::Activate,
+            Action::SetWizardName {
+                name: "Bad Name".into(),
+            },
+        ],
+    )
+    .await;
+    snap(&mut f, "wizard_step_4_validates_the_name_as_it_is_typed").await;
+    apply(
+        &mut f,
+        [
+            Action::SetWizardName {
+                name: "scout-2".into(),
+            },
+            Action::Activate,
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "wizard_step_5_sums_up_the_choices_and_the_equivalent_command",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_error_becomes_a_banner_and_the_status_line_keeps_it() {
+    let mut f = fixture("error", false).await;
+    apply(
+        &mut f,
+        [Action::SwitchTab { tab: Tab::Models }, Action::OpenPicker],
+    )
+    .await;
+    snap(&mut f, "an_error_shows_as_a_banner_and_in_the_status_line").await;
+}
+
+/// With NO_COLOR nothing is coloured; meaning is carried by modifiers. With colour, only the
+/// 16 ANSI colours appear.
+#[tokio::test]
+async fn no_color_draws_without_colour_and_colour_stays_within_16() {
+    let mut f = fixture("colour", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Models },
+            Action::OpenPicker,
+            Action::SetPickerQuery {
+                query: "qwen".into(),
+            },
+        ],
+    )
+    .await;
+    let s = screen(&mut f, 120, 40).await;
+    let term = draw(&s, 120, 40, Theme::no_color());
+    let buf = term.backend().buffer();
+    let mut modifiers = 0;
+    for cell in buf.content() {
+        assert_eq!(cell.fg, Color::Reset, "{cell:?}");
+        assert_eq!(cell.bg, Color::Reset, "{cell:?}");
+        if !cell.modifier.is_empty() {
+            modifiers += 1;
+        }
+    }
+    assert!(modifiers > 0, "the selection and matches still show");
+    let term = draw(&s, 120, 40, Theme::colored());
+    let mut colours = 0;
+    for cell in term.backend().buffer().content() {
+        for c in [cell.fg, cell.bg] {
+            assert!(!matches!(c, Color::Rgb(..) | Color::Indexed(_)), "{cell:?}");
+            if c != Color::Reset {
+                colours += 1;
+            }
+        }
+    }
+    assert!(colours > 0);
+}
+
+/// Smaller than the layout needs: a notice, not garbage.
+#[tokio::test]
+async fn a_tiny_terminal_gets_a_notice() {
+    let mut f = fixture("tiny", false).await;
+    let s = screen(&mut f, 30, 8).await;
+    let term = draw(&s, 30, 8, Theme::no_color());
+    let text = term.backend().to_string();
+    assert!(text.contains("nxr needs at least"), "{text}");
+}
+
+#[tokio::test]
+async fn first_run_setup_before_it_starts() {
+    let mut f = fixture("setup", false).await;
+    f.session.begin_setup(nxr::core::onboarding::Flow::Tui);
+    snap(
+        &mut f,
+        "first_run_setup_says_what_it_will_do_and_waits_for_enter",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_bulk_upgrade_confirmation() {
+    let mut f = fixture("bulk", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Agents },
+            Action::OpenBulkUpgrade,
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "the_bulk_upgrade_lists_each_agents_paid_pick_before_anything_changes",
+    )
+    .await;
+}

@@ -15,7 +15,7 @@ use crate::widgets::table::{self, Column};
 use crate::widgets::{centered, put_line};
 
 const COLUMNS: [Column<'static>; 8] = [
-    Column::fill("AGENT", 6),
+    Column::fill("AGENT", 10),
     Column::fixed("ROLE", 8),
     Column::fill("MODEL", 14).weight(3),
     Column::fixed("SCORE", 5).right(),

@@ -1,18 +1,32 @@
 //! First run: the setup wizard covers the screen until it is finished. Each step shows its
-//! state and what it found; when done, the three agents and the free-tier limits.
+//! state and what it found; when done, the three agents and how to upgrade.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Ui, panel};
 use crate::core::view::{SetupView, StepState};
+use crate::widgets::{fit, put_line, wrap};
+
+const INDENT: &str = "     ";
 
 pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
     let t = ui.theme;
     let inner = panel(f, area, "Welcome to nxr · first-run setup", ui);
-    let mut lines: Vec<Line> = vec![Line::from(v.intro.clone()), Line::from("")];
+    let body = Rect {
+        x: inner.x + 1,
+        width: inner.width.saturating_sub(2),
+        ..inner
+    };
+    let w = body.width as usize;
+    // On a short screen each step's report gets one line, so the result stays in view.
+    let roomy = body.height >= 30;
+    let mut lines: Vec<Line> = Vec::new();
+    if !v.done {
+        lines.extend(wrap(&v.intro, w).into_iter().map(Line::from));
+        lines.push(Line::from(""));
+    }
     for s in &v.steps {
         let (mark, style) = match s.state {
             StepState::Pending => ("[  ]", t.muted()),
@@ -25,15 +39,22 @@ pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
             Span::styled(format!("{}. {}", s.number, s.title), style),
         ]));
         if let Some(text) = &s.text {
-            lines.push(Line::styled(format!("     {text}"), t.muted()));
+            let room = w.saturating_sub(INDENT.len());
+            let parts = if roomy {
+                wrap(text, room)
+            } else {
+                vec![fit(text, room)]
+            };
+            for p in parts {
+                lines.push(Line::styled(format!("{INDENT}{p}"), t.muted()));
+            }
         }
     }
     if let Some(e) = &v.error {
         lines.push(Line::from(""));
-        lines.push(Line::styled(
-            format!("Setup stopped: {e}. Press enter to try again."),
-            t.error(),
-        ));
+        for l in wrap(&format!("Setup stopped: {e}. Press enter to try again."), w) {
+            lines.push(Line::styled(l, t.error()));
+        }
     }
     if v.done {
         lines.push(Line::from(""));
@@ -45,16 +66,14 @@ pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
         lines.push(Line::styled(head, t.header()));
         for a in &v.agents {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<10}", a.name), t.key()),
-                Span::raw(format!("{:<10}", a.role.label())),
+                Span::styled(format!("  {:<10} ", a.name), t.key()),
+                Span::raw(format!("{:<9} ", a.role.label())),
                 Span::raw(a.model.clone()),
-                Span::styled(format!("  ({} skills)", a.skills.len()), t.muted()),
+                Span::styled(format!("  {} skills", a.skills.len()), t.muted()),
             ]));
         }
         lines.push(Line::from(""));
-        lines.push(Line::styled(v.limits.text.clone(), t.muted()));
         lines.push(Line::styled(v.limits.upgrade.clone(), t.muted()));
-        lines.push(Line::from(""));
         lines.push(Line::styled("Press enter to open nxr.", t.key()));
     } else if !v.started {
         lines.push(Line::from(""));
@@ -63,10 +82,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
         lines.push(Line::from(""));
         lines.push(Line::styled("Working...", t.warn()));
     }
-    let [body] = Layout::vertical([Constraint::Min(1)]).areas(Rect {
-        x: inner.x + 1,
-        width: inner.width.saturating_sub(2),
-        ..inner
-    });
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+    for (i, l) in lines.iter().enumerate().take(body.height as usize) {
+        put_line(f.buffer_mut(), body.x, body.y + i as u16, body.width, l);
+    }
 }

@@ -5,6 +5,7 @@
 
 use std::io::{self, Stdout};
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -19,9 +20,16 @@ use ratatui::crossterm::terminal::{
 
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
 
-/// Puts the terminal back the way a shell expects it. Safe to call more than once and when
-/// the terminal was never changed.
+/// True between entering the full screen and restoring it.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+
+/// Puts the terminal back the way a shell expects it. Only the first call after entering
+/// does anything: leaving the alternate screen twice would move the cursor back up over
+/// what was printed in between (a panic message).
 pub fn restore() -> io::Result<()> {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return Ok(());
+    }
     let raw = disable_raw_mode();
     let screen = execute!(
         io::stdout(),
@@ -54,7 +62,11 @@ pub struct Guard {
 impl Guard {
     pub fn enter() -> io::Result<Guard> {
         install_panic_hook();
-        enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        if let Err(e) = enable_raw_mode() {
+            ACTIVE.store(false, Ordering::SeqCst);
+            return Err(e);
+        }
         // From here on a failure must undo what was done: build a guard-less restore path.
         let setup = (|| -> io::Result<Tui> {
             execute!(

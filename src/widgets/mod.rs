@@ -105,6 +105,53 @@ pub fn put_line(buf: &mut Buffer, x: u16, y: u16, max: u16, line: &Line<'_>) -> 
     used as u16
 }
 
+/// Word-wraps `s` into lines of at most `max` cells (long words are cut into pieces).
+pub fn wrap(s: &str, max: usize) -> Vec<String> {
+    let max = max.max(1);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    for word in s.split_whitespace() {
+        let need = if line.is_empty() {
+            width(word)
+        } else {
+            width(&line) + 1 + width(word)
+        };
+        if need <= max {
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+            continue;
+        }
+        if !line.is_empty() {
+            out.push(std::mem::take(&mut line));
+        }
+        let mut rest = word.to_string();
+        while width(&rest) > max {
+            let mut head = String::new();
+            let mut w = 0;
+            let mut chars = rest.chars();
+            for c in chars.by_ref() {
+                let cw = c.width().unwrap_or(0);
+                if w + cw > max {
+                    let mut tail = String::from(c);
+                    tail.extend(chars);
+                    rest = tail;
+                    break;
+                }
+                head.push(c);
+                w += cw;
+            }
+            out.push(head);
+        }
+        line = rest;
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    out
+}
+
 /// A span of `s` fitted to `max` cells.
 pub fn span_fit<'a>(s: &str, max: usize, style: Style) -> Span<'a> {
     Span::styled(fit(s, max), style)
@@ -151,6 +198,13 @@ mod tests {
         assert_eq!(fit("hello", 0), "");
         assert_eq!(fit_left("/a/b/config.yaml", 8), "…ig.yaml");
         assert_eq!(width(&fit("日本語テキスト", 7)), 7);
+    }
+
+    #[test]
+    fn wrapping_keeps_words_and_cuts_long_ones() {
+        assert_eq!(wrap("a bb ccc dddd", 6), vec!["a bb", "ccc", "dddd"]);
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert!(wrap("", 5).is_empty());
     }
 
     #[test]

@@ -73,56 +73,51 @@ pub const SPACING: u16 = 1;
 pub const GUTTER: u16 = 2;
 
 /// Widths for the visible columns (`None` for hidden ones) in a table `total` cells wide
-/// (gutter included).
+/// (gutter included): fixed columns get their width, filling columns their minimum, and
+/// what is left is shared by weight (the last filling column takes the rounding).
 pub fn widths(cols: &[Column<'_>], total: u16) -> Vec<Option<u16>> {
     let shown: Vec<bool> = cols.iter().map(|c| total >= c.min_table_width).collect();
-    let n = shown.iter().filter(|s| **s).count() as u16;
+    let visible = || cols.iter().zip(&shown).filter(|(_, s)| **s).map(|(c, _)| c);
+    let n = visible().count() as u16;
     let avail = total
         .saturating_sub(GUTTER)
         .saturating_sub(n.saturating_sub(1) * SPACING);
-    let fixed: u16 = cols
-        .iter()
-        .zip(&shown)
-        .filter(|(_, s)| **s)
-        .map(|(c, _)| match c.width {
-            Width::Fixed(w) => w,
-            Width::Fill { .. } => 0,
-        })
-        .sum();
-    let weights: u16 = cols
-        .iter()
-        .zip(&shown)
-        .filter(|(_, s)| **s)
-        .map(|(c, _)| match c.width {
-            Width::Fill { weight, .. } => weight.max(1),
-            Width::Fixed(_) => 0,
-        })
-        .sum();
-    let mut rest = avail.saturating_sub(fixed);
-    let share = rest.checked_div(weights).unwrap_or(0);
-    let mut out = Vec::with_capacity(cols.len());
+    let mut base: u16 = 0;
+    let mut weights: u16 = 0;
+    for c in visible() {
+        match c.width {
+            Width::Fixed(w) => base += w,
+            Width::Fill { min, weight } => {
+                base += min;
+                weights += weight.max(1);
+            }
+        }
+    }
+    let extra = avail.saturating_sub(base);
     let last_fill = cols
         .iter()
         .zip(&shown)
         .rposition(|(c, s)| *s && matches!(c.width, Width::Fill { .. }));
+    let mut left = extra;
+    let mut out = Vec::with_capacity(cols.len());
     for (i, (c, s)) in cols.iter().zip(&shown).enumerate() {
         if !*s {
             out.push(None);
             continue;
         }
-        let w = match c.width {
+        out.push(Some(match c.width {
             Width::Fixed(w) => w,
             Width::Fill { min, weight } => {
-                let w = if Some(i) == last_fill {
-                    rest
+                let share = if Some(i) == last_fill {
+                    left
                 } else {
-                    (share * weight.max(1)).min(rest)
+                    (extra as u32 * weight.max(1) as u32 / weights.max(1) as u32) as u16
                 };
-                rest = rest.saturating_sub(w);
-                w.max(min)
+                let share = share.min(left);
+                left -= share;
+                min + share
             }
-        };
-        out.push(Some(w));
+        }));
     }
     out
 }
@@ -247,6 +242,13 @@ mod tests {
         let w = widths(&cols, 120);
         assert_eq!(w[0], Some(4));
         assert_eq!(w[1].unwrap_or(0) + w[2].unwrap_or(0), 120 - 2 - 2 - 4);
+        // Minimums first, then the rest by weight.
+        let cols = [
+            Column::fill("A", 10),
+            Column::fill("B", 10).weight(3),
+            Column::fixed("C", 5),
+        ];
+        assert_eq!(widths(&cols, 45), vec![Some(14), Some(22), Some(5)]);
     }
 
     #[test]

@@ -1,0 +1,527 @@
+//! The TUI end to end, as a person uses it: the real `nxr` binary in a detached tmux
+//! session (its own server socket, no user config) at 80×24 or 120×40, driven with
+//! `send-keys` and read with `capture-pane`, against temporary homes.
+//!
+//! Needs `tmux` (`.ci/run` installs it). The routing-slot test also needs the real `hermes`
+//! CLI: `$NXR_TEST_HERMES`, else `.ci/venv/bin/hermes`, else `hermes` on `PATH`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Output, TestEnv, run, skills_on_disk, tree};
+
+/// How long the screen may take to show something (debug build, busy 2-core machine).
+const DEADLINE: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(30);
+
+/// A tmux server of our own running `sh` in one pane of the given size.
+struct Tmux {
+    socket: String,
+    log: PathBuf,
+}
+
+impl Tmux {
+    fn start(env: &TestEnv, width: u16, height: u16) -> Tmux {
+        assert!(
+            Command::new("tmux").arg("-V").output().is_ok(),
+            "tmux is not installed: run `.ci/run` (it installs tmux) or `apt-get install tmux`"
+        );
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let socket = format!(
+            "nxr-test-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        );
+        let t = Tmux {
+            socket,
+            log: env.nxr_home.path().join("nxr.log"),
+        };
+        // The server starts with this command's environment, and so does the shell in it.
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &t.socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .args(["-s", "main", "sh"]);
+        env.apply(&mut cmd);
+        cmd.env_remove("NO_COLOR")
+            .env_remove("TMUX")
+            .env("PS1", "$ ")
+            .env("RUST_BACKTRACE", "0");
+        t.tmux_cmd(cmd);
+        t.wait_for("the shell prompt", |s| !s.trim().is_empty());
+        t
+    }
+
+    fn tmux_cmd(&self, cmd: Command) -> Output {
+        let out = run(cmd, Duration::from_secs(20));
+        assert!(out.ok(), "tmux failed: {out}");
+        out
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket]).args(args);
+        self.tmux_cmd(cmd)
+    }
+
+    /// Presses keys by tmux name: "Enter", "Escape", "C-f", "j", "BTab".
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "main"];
+        args.extend_from_slice(keys);
+        self.tmux(&args);
+    }
+
+    /// Types text literally.
+    fn text(&self, s: &str) {
+        self.tmux(&["send-keys", "-t", "main", "-l", s]);
+    }
+
+    /// Types a shell command line and presses enter.
+    fn line(&self, s: &str) {
+        self.text(s);
+        self.keys(&["Enter"]);
+    }
+
+    fn screen(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-t", "main"]).stdout
+    }
+
+    /// The screen with its colours and attributes as escape sequences.
+    fn screen_styled(&self) -> String {
+        self.tmux(&["capture-pane", "-p", "-e", "-t", "main"])
+            .stdout
+    }
+
+    /// Polls the screen until `ok` holds; panics with the screen and nxr's log at the
+    /// deadline.
+    #[track_caller]
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if ok(&s) {
+                return s;
+            }
+            if start.elapsed() > DEADLINE {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!("waited {DEADLINE:?} for {what}; the screen:\n{s}\n--- nxr.log ---\n{log}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    #[track_caller]
+    fn wait_text(&self, text: &str) -> String {
+        self.wait_for(&format!("{text:?} on screen"), |s| s.contains(text))
+    }
+
+    /// Starts nxr from the shell; the shell prints its exit code when it ends.
+    fn start_nxr(&self, env_prefix: &str) {
+        self.line(&format!(
+            "{env_prefix} {}; echo nxr-exit=$?",
+            env!("CARGO_BIN_EXE_nxr")
+        ));
+    }
+
+    /// The `icanon` and `echo` flags as `stty -a` in the pane reports them ("icanon echo"
+    /// on a normal terminal, "-icanon -echo" in raw mode).
+    fn stty(&self) -> String {
+        self.line("clear; echo \"R=$(stty -a | tr ' ;' '\\n\\n' | grep -xE -e '-?(icanon|echo)' | tr '\\n' ' ')\"");
+        let s = self.wait_for("stty's answer", |s| s.lines().any(|l| l.starts_with("R=")));
+        s.lines()
+            .find_map(|l| l.strip_prefix("R="))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+/// A workspace that went through `nxr init --free` (PM, Engineer, Hermes).
+fn initialised() -> TestEnv {
+    let env = TestEnv::new();
+    env.nxr(&["init", "--free", "--fetch-timeout", "1"])
+        .assert_ok();
+    env
+}
+
+/// The tab bar as the TUI draws it, with `tab` current.
+fn on_tab(screen: &str, n: usize, title: &str) -> bool {
+    screen
+        .lines()
+        .next()
+        .is_some_and(|l| l.contains(&format!("[{n} {title}")))
+}
+
+fn assert_terminal_restored(t: &Tmux) {
+    let stty = t.stty();
+    let words: Vec<&str> = stty.split_whitespace().collect();
+    assert!(
+        words.contains(&"icanon") && !words.contains(&"-icanon"),
+        "the terminal is still in raw mode: {stty}"
+    );
+    assert!(
+        words.contains(&"echo") && !words.contains(&"-echo"),
+        "echo is still off: {stty}"
+    );
+}
+
+#[test]
+fn first_run_setup_then_tabs_help_and_quit_restore_the_terminal() {
+    let env = TestEnv::new();
+    let t = Tmux::start(&env, 80, 24);
+    t.start_nxr("");
+    t.wait_text("first-run setup");
+    t.wait_text("Press enter to start");
+    t.keys(&["Enter"]);
+    let s = t.wait_text("Ready. Your agents:");
+    assert!(s.contains("engineer"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("the tab bar on tab 1", |s| on_tab(s, 1, "Hermes"));
+    for title in [
+        "2 Models",
+        "3 Agents",
+        "4 Budget",
+        "5 Create",
+        "6 Notifications",
+    ] {
+        assert!(s.contains(title), "{title} missing from the tab bar:\n{s}");
+    }
+    assert!(s.contains("qwen/qwen3-coder:free"), "{s}");
+    // Every line fits the 80 columns.
+    assert!(s.lines().all(|l| l.chars().count() <= 80), "{s}");
+
+    t.keys(&["?"]);
+    let s = t.wait_text("Help · keys");
+    assert!(s.contains("Everywhere") && s.contains("quit"), "{s}");
+    t.keys(&["?"]);
+    t.wait_for("help closed", |s| !s.contains("Help · keys"));
+
+    // Tab, vim keys and arrows move between tabs and rows.
+    t.keys(&["Tab"]);
+    t.wait_for("tab 2", |s| on_tab(s, 2, "Models"));
+    t.keys(&["BTab"]);
+    t.wait_for("tab 1 again", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["l", "l"]);
+    t.wait_for("tab 3", |s| on_tab(s, 3, "Agents"));
+    t.keys(&["Left", "6"]);
+    t.wait_for("tab 6", |s| on_tab(s, 6, "Notifications"));
+
+    t.keys(&["q"]);
+    let s = t.wait_text("nxr-exit=0");
+    assert!(
+        !s.contains("[6 Notifications"),
+        "left the alternate screen:\n{s}"
+    );
+    assert_terminal_restored(&t);
+}
+
+#[test]
+fn the_mouse_switches_tabs_and_selects_rows() {
+    let env = initialised();
+    let t = Tmux::start(&env, 80, 24);
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    // An SGR mouse press and release on "3 Agents" in the tab bar (column 25, row 1).
+    t.text("\x1b[<0;25;1M\x1b[<0;25;1m");
+    t.wait_for("tab 3 after a click", |s| on_tab(s, 3, "Agents"));
+    // Click the third agent's row (screen row 6), then the wheel moves the selection up.
+    t.text("\x1b[<0;10;6M\x1b[<0;10;6m");
+    t.wait_for("the third row selected", |s| {
+        s.lines().nth(5).is_some_and(|l| l.starts_with("│> hermes"))
+    });
+    t.text("\x1b[<64;10;6M");
+    t.wait_for("the wheel moved up", |s| {
+        s.lines()
+            .nth(4)
+            .is_some_and(|l| l.starts_with("│> engineer"))
+    });
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}
+
+fn hermes_path() -> PathBuf {
+    match support::hermes_bin() {
+        Some(p) if p.is_file() => p,
+        Some(p) => panic!(
+            "hermes CLI {} does not exist: run `.ci/run` (it installs hermes-agent into \
+             .ci/venv) or set NXR_TEST_HERMES to a working `hermes`",
+            p.display()
+        ),
+        None => panic!(
+            "no hermes CLI found: run `.ci/run` (it installs hermes-agent into .ci/venv) or \
+             set NXR_TEST_HERMES=/path/to/hermes"
+        ),
+    }
+}
+
+/// `hermes -p PROFILE config get KEY` → the value it prints.
+fn hermes_config_get(env: &TestEnv, profile: &str, key: &str) -> String {
+    let mut cmd = Command::new(hermes_path());
+    cmd.args(["-p", profile, "config", "get", key]);
+    env.apply(&mut cmd);
+    cmd.env("COLUMNS", "300")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HERMES_INFERENCE_PROVIDER")
+        .env_remove("OPENROUTER_API_KEY");
+    let out = run(cmd, Duration::from_secs(120));
+    out.assert_ok();
+    out.stdout.trim().to_string()
+}
+
+#[test]
+fn picking_a_model_for_routing_slots_writes_what_hermes_reads() {
+    let hermes = hermes_path();
+    assert!(hermes.is_file());
+    let env = initialised();
+    let t = Tmux::start(&env, 80, 24);
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["2"]);
+    t.wait_text("Routing slots · pm");
+    // The vision slot: down one, enter opens the picker.
+    t.keys(&["j", "Enter"]);
+    t.wait_text("Model for pm · aux:vision");
+    t.text("gemma 31b");
+    t.wait_for("the query's best match selected", |s| {
+        s.contains("> gemma 31b") && s.contains("│> google/gemma-4-31b-it:free")
+    });
+    t.keys(&["Enter"]);
+    let s = t.wait_text("ok: wrote");
+    assert!(
+        s.lines()
+            .any(|l| l.contains("vision") && l.contains("google/gemma-4-31b-it:free")),
+        "the slot shows the new model:\n{s}"
+    );
+
+    // The main slot: the first row.
+    t.keys(&["g", "Enter"]);
+    t.wait_text("Model for pm · main");
+    t.text("qwen3 coder");
+    t.wait_for("qwen3-coder selected", |s| {
+        s.contains("│> qwen/qwen3-coder:free")
+    });
+    t.keys(&["Enter"]);
+    t.wait_for("the main slot shows it", |s| {
+        s.lines()
+            .any(|l| l.contains("> main") && l.contains("qwen/qwen3-coder:free"))
+    });
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+
+    let config =
+        std::fs::read_to_string(env.profile_dir("pm").join("config.yaml")).expect("config.yaml");
+    assert!(
+        config.contains("google/gemma-4-31b-it:free"),
+        "config.yaml:\n{config}"
+    );
+    assert_eq!(
+        hermes_config_get(&env, "pm", "auxiliary.vision.model"),
+        "google/gemma-4-31b-it:free"
+    );
+    assert_eq!(
+        hermes_config_get(&env, "pm", "auxiliary.vision.provider"),
+        "openrouter"
+    );
+    assert_eq!(
+        hermes_config_get(&env, "pm", "model.default"),
+        "qwen/qwen3-coder:free"
+    );
+}
+
+/// Everything about an agent that does not depend on when it was made.
+fn agent_row(env: &TestEnv, name: &str) -> Vec<String> {
+    let rows = env.db_rows(&format!(
+        "SELECT name, profile, model, provider, role, skillset, model_score, \
+         model_auto_assigned, workspace_id, is_default FROM agents WHERE name = '{name}'"
+    ));
+    assert_eq!(rows.len(), 1, "agent {name}: {rows:?}");
+    rows.into_iter().next().unwrap_or_default()
+}
+
+fn profile_files(dir: &Path) -> Vec<(String, String)> {
+    tree(dir)
+        .into_iter()
+        .filter(|p| dir.join(p).is_file())
+        .map(|p| {
+            let text = std::fs::read_to_string(dir.join(&p)).unwrap_or_default();
+            (p, text)
+        })
+        .collect()
+}
+
+#[test]
+fn the_create_wizard_makes_the_same_agent_as_the_cli() {
+    let env = initialised();
+    let t = Tmux::start(&env, 80, 24);
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["5"]);
+    t.wait_text("[1 Category]");
+    // Research is the fourth category.
+    t.keys(&["j", "j", "j"]);
+    t.wait_text("Research skill template");
+    t.keys(&["Enter"]);
+    let s = t.wait_text("[2 Model]");
+    assert!(
+        s.contains("why") && s.contains("total"),
+        "the reason is shown:\n{s}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_text("[3 Skills]");
+    t.keys(&["Space"]);
+    t.wait_text("6 of");
+    t.keys(&["Enter"]);
+    t.wait_text("[4 Name]");
+    t.text("Scout");
+    t.wait_text("invalid agent name");
+    t.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "BSpace"]);
+    t.text("scout");
+    t.wait_text("ok: enter to review");
+    t.keys(&["Enter"]);
+    t.wait_text("[5 Confirm]");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("the agents tab with the new agent", |s| {
+        on_tab(s, 3, "Agents") && s.contains("│> scout")
+    });
+    assert!(s.contains("created"), "{s}");
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+
+    let tui = agent_row(&env, "scout");
+    let skills: Vec<String> = serde_json::from_str(&tui[5]).expect("skillset");
+    assert_eq!(skills.len(), 6, "one of the seven research skills unticked");
+
+    // The same choices through the CLI, in a fresh workspace set up the same way.
+    let cli_env = initialised();
+    cli_env
+        .nxr(&[
+            "agents",
+            "create",
+            "--role",
+            "research",
+            "--name",
+            "scout",
+            "--category",
+            "research",
+            "--skills",
+            &skills.join(","),
+        ])
+        .assert_ok();
+    assert_eq!(agent_row(&cli_env, "scout"), tui);
+    let a = profile_files(&env.profile_dir("scout"));
+    let b = profile_files(&cli_env.profile_dir("scout"));
+    assert_eq!(
+        a.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+        b.iter().map(|(p, _)| p).collect::<Vec<_>>()
+    );
+    for ((p, x), (_, y)) in a.iter().zip(&b) {
+        assert_eq!(x, y, "{p} differs between the wizard and the CLI");
+    }
+    assert_eq!(
+        skills_on_disk(&env.profile_dir("scout")),
+        skills_on_disk(&cli_env.profile_dir("scout"))
+    );
+}
+
+#[test]
+fn a_change_made_by_the_cli_shows_up_without_a_restart() {
+    let env = initialised();
+    let t = Tmux::start(&env, 120, 40);
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["3"]);
+    t.wait_for("tab 3", |s| on_tab(s, 3, "Agents"));
+    env.nxr(&["agents", "create", "--role", "pm", "--name", "late"])
+        .assert_ok();
+    let s = t.wait_text("late ");
+    assert!(s.lines().all(|l| l.chars().count() <= 120), "{s}");
+
+    // Resizing redraws at the new size.
+    t.tmux(&["resize-window", "-t", "main", "-x", "80", "-y", "24"]);
+    let s = t.wait_for("a redraw at 80x24", |s| {
+        s.lines().count() <= 24
+            && s.lines()
+                .any(|l| l.chars().count() == 80 && l.starts_with('└'))
+    });
+    assert!(on_tab(&s, 3, "Agents"), "{s}");
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}
+
+/// Colour/attribute parameters of every SGR sequence in a styled capture.
+fn sgr_params(styled: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut rest = styled;
+    while let Some(i) = rest.find("\x1b[") {
+        rest = &rest[i + 2..];
+        let end = rest.find('m').unwrap_or(rest.len());
+        let body = &rest[..end];
+        if body.chars().all(|c| c.is_ascii_digit() || c == ';') {
+            out.extend(body.split(';').filter_map(|p| p.parse::<u32>().ok()));
+        }
+        rest = &rest[end.min(rest.len())..];
+    }
+    out
+}
+
+fn is_colour(p: u32) -> bool {
+    matches!(p, 30..=38 | 40..=48 | 90..=97 | 100..=107)
+}
+
+#[test]
+fn no_color_draws_with_attributes_only() {
+    let env = initialised();
+    let t = Tmux::start(&env, 80, 24);
+    t.start_nxr("NO_COLOR=1");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    let styled = t.screen_styled();
+    let params = sgr_params(&styled);
+    assert!(
+        !params.iter().any(|p| is_colour(*p)),
+        "colour with NO_COLOR set: {params:?}"
+    );
+    assert!(params.contains(&7), "the selection is reversed: {params:?}");
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+
+    t.line("clear");
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    let params = sgr_params(&t.screen_styled());
+    assert!(
+        params.iter().any(|p| is_colour(*p)),
+        "no colour without NO_COLOR: {params:?}"
+    );
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}
+
+#[test]
+fn a_panic_leaves_the_terminal_usable() {
+    let env = initialised();
+    let t = Tmux::start(&env, 80, 24);
+    t.start_nxr("NXR_TEST_PANIC=1");
+    let s = t.wait_text("nxr-exit=101");
+    // The message stays readable above the shell's next line (nothing moved the cursor
+    // back over it).
+    let msg = s
+        .lines()
+        .position(|l| l.contains("panicking after the first frame"));
+    let exit = s.lines().position(|l| l.contains("nxr-exit=101"));
+    assert!(
+        matches!((msg, exit), (Some(m), Some(e)) if m < e),
+        "the panic message is readable:\n{s}"
+    );
+    assert!(!s.contains("[1 Hermes]"), "left the alternate screen:\n{s}");
+    assert_terminal_restored(&t);
+}

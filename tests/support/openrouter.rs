@@ -104,6 +104,31 @@ impl Fault {
             headers,
         }
     }
+
+    /// A 429 from `examples/<example>` whose limit resets at `reset_ms` (unix milliseconds),
+    /// in both the `X-RateLimit-Reset` header and the body's `error.metadata.headers`.
+    pub fn rate_limited_until(example: &str, reset_ms: u128) -> Fault {
+        let mut v: serde_json::Value =
+            serde_json::from_str(&super::example(example)).expect("429 example is JSON");
+        let reset = reset_ms.to_string();
+        if let Some(h) = v.pointer_mut("/error/metadata/headers") {
+            h["X-RateLimit-Reset"] = serde_json::Value::String(reset.clone());
+        }
+        let limit = v
+            .pointer("/error/metadata/headers/X-RateLimit-Limit")
+            .and_then(|l| l.as_str())
+            .unwrap_or("20")
+            .to_string();
+        Fault::Status {
+            status: 429,
+            body: v.to_string(),
+            headers: vec![
+                ("X-RateLimit-Limit".into(), limit),
+                ("X-RateLimit-Remaining".into(), "0".into()),
+                ("X-RateLimit-Reset".into(), reset),
+            ],
+        }
+    }
 }
 
 /// One request as the fake saw it.

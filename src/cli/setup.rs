@@ -192,6 +192,19 @@ pub async fn upgrade(core: &Core, args: UpgradeArgs, json: bool) -> Result<(), C
             Ok(())
         });
     }
+    // A mistyped agent or model is a usage error before any network call, and before a
+    // --key is stored: a failed upgrade changes nothing.
+    if let Some(name) = &args.agent {
+        crate::core::agents::find(&core.db.conn().await?, name).await?;
+        if let Some(id) = &args.model
+            && core.catalog().await?.get(id).is_none()
+        {
+            return Err(CoreError::usage(format!(
+                "model {:?} is not in the catalog",
+                crate::core::text::clean_max(id, 100)
+            )));
+        }
+    }
     if !json {
         eprintln!("nxr: checking the key with OpenRouter ...");
     }
@@ -339,9 +352,10 @@ async fn choose_model(core: &Core, row: &UpgradeRow) -> Result<Option<String>, C
         }
         let n = prompt("Number (Enter to search again): ")?;
         if let Ok(i) = n.trim().parse::<usize>()
-            && let Some(r) = rows.get(i.wrapping_sub(1)) {
-                return Ok(Some(r.model.clone()));
-            }
+            && let Some(r) = rows.get(i.wrapping_sub(1))
+        {
+            return Ok(Some(r.model.clone()));
+        }
     }
 }
 

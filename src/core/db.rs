@@ -97,8 +97,19 @@ impl Db {
     async fn migrate(&self) -> Result<()> {
         let conn = self.conn().await?;
         if self.local {
-            let mut rows = conn.query("PRAGMA journal_mode = WAL", ()).await?;
-            while rows.next().await?.is_some() {}
+            // Turning a new file to WAL takes an exclusive lock that SQLite does not wait
+            // for (no busy handler): several processes opening a fresh database at once
+            // retry until one of them has switched it.
+            let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+            loop {
+                match wal(&conn).await {
+                    Ok(()) => break,
+                    Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
         }
         // Fast path: nothing to do on a current database (one read, no write lock).
         if let Ok(v) = current_version(&conn).await {
@@ -149,6 +160,17 @@ impl Db {
     pub fn local_path(&self) -> Option<PathBuf> {
         self.local.then(|| PathBuf::from(&self.location))
     }
+}
+
+async fn wal(conn: &Connection) -> std::result::Result<(), libsql::Error> {
+    let mut rows = conn.query("PRAGMA journal_mode = WAL", ()).await?;
+    while rows.next().await?.is_some() {}
+    Ok(())
+}
+
+/// `SQLITE_BUSY` or `SQLITE_LOCKED` (any extended code).
+fn is_busy(e: &libsql::Error) -> bool {
+    matches!(e, libsql::Error::SqliteFailure(code, _) if matches!(code & 0xff, 5 | 6))
 }
 
 async fn current_version(conn: &Connection) -> Result<i64> {

@@ -135,8 +135,9 @@ impl OpenRouter {
         &self.base
     }
 
-    /// GET with retries; returns the status and body of the last answer.
-    async fn get(&self, path: &str, key: Option<&str>) -> Result<(u16, String)> {
+    /// GET with retries; returns the status, body and `X-RateLimit-Reset` (unix ms) of the
+    /// last answer.
+    async fn get(&self, path: &str, key: Option<&str>) -> Result<(u16, String, Option<i64>)> {
         let url = format!("{}{path}", self.base);
         let mut attempt = 0;
         loop {
@@ -191,17 +192,17 @@ impl OpenRouter {
                     continue;
                 }
             }
-            return Ok((status, body));
+            return Ok((status, body, reset));
         }
     }
 
-    fn error(&self, path: &str, status: u16, body: &str) -> CoreError {
+    fn error(&self, path: &str, status: u16, body: &str, reset: Option<i64>) -> CoreError {
         let msg = api_message(body).unwrap_or_else(|| super::catalog::clip(body.trim(), 200));
         let hint = match status {
             401 => " (the key is wrong or revoked: check it at openrouter.ai/settings/keys)",
             402 => " (the account needs credits for this)",
             403 => " (this key may not read that)",
-            429 => match reset_from_body(body) {
+            429 => match reset.or_else(|| reset_from_body(body)) {
                 Some(ms) => {
                     return CoreError::Network(format!(
                         "GET {}{path}: HTTP 429: {msg} (resets at {})",
@@ -223,23 +224,23 @@ impl OpenRouter {
 
     /// `GET /models`: the catalog, parsed, with the fetch time.
     pub async fn models(&self) -> Result<Catalog> {
-        let (status, body) = self.get("/models", None).await?;
+        let (status, body, reset) = self.get("/models", None).await?;
         if !(200..300).contains(&status) {
-            return Err(self.error("/models", status, &body));
+            return Err(self.error("/models", status, &body, reset));
         }
         Catalog::parse(&body, &format!("{}/models", self.base), &super::time::now())
     }
 
     /// `GET /key` (falling back to the older `/auth/key`): validates a key.
     pub async fn key(&self, key: &str) -> Result<KeyInfo> {
-        let (mut status, mut body) = self.get("/key", Some(key)).await?;
+        let (mut status, mut body, mut reset) = self.get("/key", Some(key)).await?;
         let mut path = "/key";
         if status == 404 {
-            (status, body) = self.get("/auth/key", Some(key)).await?;
+            (status, body, reset) = self.get("/auth/key", Some(key)).await?;
             path = "/auth/key";
         }
         if !(200..300).contains(&status) {
-            return Err(self.error(path, status, &body));
+            return Err(self.error(path, status, &body, reset));
         }
         serde_json::from_str::<Data<KeyInfo>>(&body)
             .map(|d| d.data)
@@ -250,12 +251,12 @@ impl OpenRouter {
 
     /// `GET /credits`; `Ok(None)` when the key may not read it (403).
     pub async fn credits(&self, key: &str) -> Result<Option<Credits>> {
-        let (status, body) = self.get("/credits", Some(key)).await?;
+        let (status, body, reset) = self.get("/credits", Some(key)).await?;
         if status == 403 || status == 401 {
             return Ok(None);
         }
         if !(200..300).contains(&status) {
-            return Err(self.error("/credits", status, &body));
+            return Err(self.error("/credits", status, &body, reset));
         }
         serde_json::from_str::<Data<Credits>>(&body)
             .map(|d| Some(d.data))

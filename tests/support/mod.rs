@@ -3,7 +3,9 @@
 //! OpenRouter that speaks the real protocol and serves the recorded fixtures.
 #![allow(dead_code)]
 
+pub mod ollama;
 pub mod openrouter;
+pub mod profiles;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -229,7 +231,17 @@ impl TestEnv {
 
     /// Sets this world's environment on any command (nxr or hermes).
     pub fn apply(&self, cmd: &mut Command) {
-        for k in ["NXR_DB_URL", "NXR_DB_TOKEN", "HERMES_HOME", "NXR_HOME"] {
+        for k in [
+            "NXR_DB_URL",
+            "NXR_DB_TOKEN",
+            "HERMES_HOME",
+            "NXR_HOME",
+            // What the runner's own shell may carry and nxr would pick up: a key, a hermes
+            // or a speech-to-text command chosen by hand.
+            "OPENROUTER_API_KEY",
+            "NXR_HERMES_BIN",
+            "HERMES_LOCAL_STT_COMMAND",
+        ] {
             cmd.env_remove(k);
         }
         cmd.env("NXR_HOME", self.nxr_home.path())

@@ -391,6 +391,40 @@ fn a_newer_catalog_changes_the_research_pick_and_the_scan_reports_it() {
 }
 
 #[test]
+fn a_newer_catalog_notifies_once_about_the_agents_whose_pick_changed() {
+    let env = TestEnv::new();
+    let from = |f: &str| fixture_path(f).display().to_string();
+    env.json(&["models", "scan", "--from", &from("models-2026-03-30.json")]);
+    env.json(&["agents", "create", "--role", "research", "--name", "scout"]);
+    env.json(&["agents", "create", "--role", "pm", "--name", "boss"]);
+    let better = |env: &TestEnv| {
+        env.db_rows(
+            "SELECT json_extract(payload, '$.agent'), json_extract(payload, '$.new_model')
+             FROM notifications WHERE kind = 'better_model' ORDER BY id",
+        )
+    };
+    assert!(better(&env).is_empty());
+    env.json(&["models", "scan", "--from", &from("models-2026-03-31.json")]);
+    let want = vec![vec![
+        "scout".to_string(),
+        "qwen/qwen3.6-plus-preview:free".to_string(),
+    ]];
+    assert_eq!(
+        better(&env),
+        want,
+        "one notification, for the research agent only"
+    );
+    env.json(&["agents", "rescore"]);
+    env.json(&["models", "rescore"]);
+    env.json(&["agents", "rescore"]);
+    assert_eq!(
+        better(&env),
+        want,
+        "rescoring the same catalog does not notify again"
+    );
+}
+
+#[test]
 #[ignore = "src bug: `models scan` rescores internally, so the following `agents rescore` compares \
             against the scan's own scoring and never lists an agent (see the report)"]
 fn agents_rescore_lists_the_agents_whose_pick_changed_with_the_new_catalog() {

@@ -54,7 +54,7 @@ pub fn render(v: &AgentsView, ctx: &PageCtx) -> Markup {
             table.agents {
                 thead { tr {
                     th { "agent" } th { "role" } th { "model" } th { "score" }
-                    th { "recommended" } th { "score" } th { "skills" } th {}
+                    th { "recommended" } th { "score" } th { "paid pick" } th { "skills" } th {}
                 } }
                 tbody {
                     @for (i, r) in v.rows.iter().enumerate() {
@@ -68,12 +68,44 @@ pub fn render(v: &AgentsView, ctx: &PageCtx) -> Markup {
                                 @if let Some(f) = r.fallback { " " span.m-warning { (fallback_name(f)) } }
                             }
                             td.num { (score(r.recommended_score)) }
+                            td {
+                                @if let Some(p) = &r.paid {
+                                    code { (p.model) } " " span.m-muted { (p.prompt) "/" (p.completion) " per M" }
+                                    @if let Some(g) = p.gain { " " span.m-accent { "+" (format!("{g:.1}")) } }
+                                }
+                                @if let Some(f) = r.last_free.as_ref().filter(|f| **f != r.model) {
+                                    " " span.m-muted { "was " (f) }
+                                }
+                            }
                             td.num { (r.skills) }
                             td.actions {
                                 @if r.upgrade_available {
                                     span.m-accent { "better model " }
                                     (action_form(ctx, "apply_recommendation",
                                         &[("agent", r.name.clone())], html! { "apply" }, "btn"))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        @if let Some(b) = &v.bulk {
+            section.overlay.bulk aria-label="upgrade every agent" {
+                h2 { "Upgrade every agent to its paid pick?" }
+                @if !b.key_configured { p.m-warning { "No OpenRouter key is stored: run nxr upgrade or nxr config set openrouter-key first." } }
+                table {
+                    thead { tr { th { "agent" } th { "role" } th { "now" } th { "paid pick" } th { "gain" } } }
+                    tbody {
+                        @for r in &b.rows {
+                            tr {
+                                td { (r.agent) } td { (r.role.label()) }
+                                td { code { (r.current) } " " span.m-muted { (r.current_prompt) "/" (r.current_completion) } }
+                                @if let Some(p) = &r.recommended {
+                                    td { code { (p.model) } " " span.m-muted { (p.prompt) "/" (p.completion) } }
+                                    td.num { (score(p.gain)) }
+                                } @else {
+                                    td.m-muted { "no paid model qualifies" } td {}
                                 }
                             }
                         }

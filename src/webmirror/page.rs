@@ -132,7 +132,11 @@ pub fn render_screen(screen: &Screen, ctx: &PageCtx) -> Markup {
                     }
                     main #main {
                         h1 { (title) }
-                        (body(screen, ctx))
+                        @if let Some(setup) = &screen.setup {
+                            (setup_view(setup))
+                        } @else {
+                            (body(screen, ctx))
+                        }
                         @if let Some(o) = &screen.overlay {
                             (overlay(screen, o, ctx))
                         }
@@ -201,6 +205,45 @@ fn body(screen: &Screen, ctx: &PageCtx) -> Markup {
     }
 }
 
+/// First run: the setup wizard covers the page until it is finished (its buttons are the
+/// hints).
+fn setup_view(v: &crate::core::view::SetupView) -> Markup {
+    use crate::core::view::StepState;
+    html! {
+        section.setup aria-label="first-run setup" {
+            p { (v.intro) }
+            ol.setup-steps {
+                @for st in &v.steps {
+                    @let class = match st.state {
+                        StepState::Pending => "m-muted",
+                        StepState::Running => "m-accent",
+                        StepState::Done => "m-success",
+                        StepState::Failed => "m-error",
+                    };
+                    li class=(class) {
+                        (st.number) ". " (st.title)
+                        @if let Some(t) = &st.text { " · " (t) }
+                    }
+                }
+            }
+            @if let Some(e) = &v.error { p.m-error { (e) } }
+            @if v.already_done { p.m-muted { "Setup had already finished: nothing was created." } }
+            @if !v.agents.is_empty() {
+                table.agents {
+                    thead { tr { th { "agent" } th { "role" } th { "model" } th { "skills" } } }
+                    tbody {
+                        @for a in &v.agents {
+                            tr { td { (a.name) } td { (a.role.label()) } td { code { (a.model) } } td { (a.skills.join(", ")) } }
+                        }
+                    }
+                }
+            }
+            p.m-muted { (v.limits.text) }
+            @if let Some(k) = &v.key { p { "OpenRouter key " code { (k) } } }
+        }
+    }
+}
+
 fn overlay(screen: &Screen, o: &Overlay, ctx: &PageCtx) -> Markup {
     match o {
         Overlay::Help(h) => html! {
@@ -226,10 +269,17 @@ fn overlay(screen: &Screen, o: &Overlay, ctx: &PageCtx) -> Markup {
 
 /// The action a hint stands for, with its parameters (found through the key table).
 pub fn hint_action(h: &Hint) -> Option<Action> {
-    keymap::bindings()
+    static TABLE: std::sync::OnceLock<Vec<(Hint, Action)>> = std::sync::OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            keymap::bindings()
+                .iter()
+                .map(|b| (keymap::hint(b), (b.action)()))
+                .collect()
+        })
         .iter()
-        .find(|b| keymap::hint(b) == *h)
-        .map(|b| (b.action)())
+        .find(|(hint, _)| hint == h)
+        .map(|(_, a)| a.clone())
 }
 
 /// The action's parameters as form fields (everything but the `action` tag).

@@ -43,8 +43,8 @@ pub struct ServeArgs {
     /// Access token required from every client (cookie after `/?token=...`, or bearer).
     #[arg(long, env = "NXR_WEB_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Worker threads answering requests.
-    #[arg(long, default_value_t = 8)]
+    /// Worker threads answering requests (two per core measured best on 2 cores).
+    #[arg(long, default_value_t = 4)]
     pub workers: usize,
 }
 
@@ -60,7 +60,7 @@ impl Default for Config {
         Config {
             addr: "127.0.0.1:0".into(),
             token: None,
-            workers: 8,
+            workers: 4,
         }
     }
 }
@@ -108,6 +108,11 @@ pub(crate) struct App {
     /// The newest database change mark seen (polled every 100 ms and after each write).
     pub mark: AtomicI64,
     pub url: String,
+    /// The shared session's screens by tab, with the change mark they were built at: a
+    /// cookie-less read renders the cached view struct while nothing changed (the TUI, too,
+    /// only rebuilds its screen on a change). The Models tab is never cached (config.yaml
+    /// can change on disk without a database write).
+    pub shared_screens: std::sync::Mutex<Vec<(Tab, i64, Arc<Screen>)>>,
 }
 
 /// `nxr serve`: starts the mirror on this runtime and serves until Ctrl-C or SIGTERM.
@@ -210,6 +215,7 @@ pub fn start(core: Core, config: Config, rt: Handle) -> Result<Running> {
         sessions: Sessions::new(MAX_SESSIONS),
         mark: AtomicI64::new(mark),
         url: url.clone(),
+        shared_screens: std::sync::Mutex::new(Vec::new()),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
@@ -743,7 +749,13 @@ async fn ensure_session<'a>(
 fn page_get(app: &App, req: &Req, tab: Tab) -> Reply {
     let (key, cookie) = session_key(req, true);
     let ctx = PageCtx::new(&req.path, req.query.clone(), &app.csrf);
-    let result = std::panic::catch_unwind(AssertUnwindSafe(|| screen_for(app, &key, tab, &ctx)));
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        if key == SHARED && tab != Tab::Models {
+            shared_screen(app, tab, &ctx)
+        } else {
+            screen_for(app, &key, tab, &ctx).map(Arc::new)
+        }
+    }));
     match result {
         Ok(Ok(screen)) => with_cookie(Reply::html(200, page::render_screen(&screen, &ctx)), cookie),
         Ok(Err(e)) => req.error(status_of(&e), &e.to_string()),
@@ -752,6 +764,22 @@ fn page_get(app: &App, req: &Req, tab: Tab) -> Reply {
             req.error(500, "internal error")
         }
     }
+}
+
+/// The shared session's screen for `tab`, rebuilt only when the change mark moved.
+fn shared_screen(app: &App, tab: Tab, ctx: &PageCtx) -> Result<Arc<Screen>> {
+    let mark = app.mark.load(Ordering::SeqCst);
+    if let Some((_, _, s)) = sessions::lock(&app.shared_screens)
+        .iter()
+        .find(|(t, m, _)| *t == tab && *m == mark)
+    {
+        return Ok(s.clone());
+    }
+    let screen = Arc::new(screen_for(app, SHARED, tab, ctx)?);
+    let mut cache = sessions::lock(&app.shared_screens);
+    cache.retain(|(t, _, _)| *t != tab);
+    cache.push((tab, mark, screen.clone()));
+    Ok(screen)
 }
 
 /// The screen of session `key` on `tab`, after following the URL's state.

@@ -1,0 +1,389 @@
+//! The web mirror in headless Chromium, as a person uses it: filter the picker and confirm a
+//! model (then the real `hermes` reads it back), walk the create wizard, open pages over a
+//! hostile catalog (no script may run), and watch a CLI change appear without reloading.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them) and `hermes`
+//! (`NXR_TEST_HERMES`, else `.ci/venv/bin/hermes`, else `PATH`). WebDriver is spoken over the
+//! tests' plain HTTP client: no extra crates.
+
+mod support;
+mod web_common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::TestEnv;
+use web_common::{Server, send_with};
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+struct Browser {
+    driver: Child,
+    addr: String,
+    session: String,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.call("DELETE", "", None);
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn wd(addr: &str, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let mut raw = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    );
+    raw.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    raw.push_str(&body);
+    let r = send_with(addr, raw.as_bytes(), Duration::from_secs(60));
+    serde_json::from_slice(&r.body).unwrap_or(Value::Null)
+}
+
+impl Browser {
+    fn start() -> Browser {
+        let driver_bin = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("chromedriver: apt-get install chromium-driver (.ci/run does)");
+        let port = free_port();
+        let driver = Command::new(driver_bin)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let addr = format!("127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(&addr).is_err()
+            || wd(&addr, "GET", "/status", None)["value"]["ready"] != json!(true)
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let profile = tempfile::tempdir().expect("profile dir");
+        let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("chromium: apt-get install chromium");
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "unhandledPromptBehavior": "ignore",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                    "--no-first-run", "--disable-background-networking",
+                    "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1280,1000",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        }}});
+        let r = wd(&addr, "POST", "/session", Some(&caps));
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {r}"))
+            .to_string();
+        Browser {
+            driver,
+            addr,
+            session,
+            _profile: profile,
+        }
+    }
+
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let p = format!("/session/{}{path}", self.session);
+        wd(&self.addr, method, &p, body.as_ref())["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn js(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+    }
+
+    fn find(&self, css: &str) -> Option<String> {
+        let v = self.call(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        v[ELEMENT].as_str().map(str::to_string)
+    }
+
+    fn wait_find(&self, css: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(e) = self.find(css) {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {css} on {}:\n{}",
+                self.url(),
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn click(&self, css: &str) {
+        let e = self.wait_find(css);
+        self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
+    }
+
+    fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait_find(css);
+        self.call(
+            "POST",
+            &format!("/element/{e}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn url(&self) -> String {
+        self.call("GET", "/url", None)
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    fn text(&self) -> String {
+        self.js("return document.body ? document.body.innerText : ''")
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Waits until `cond` (JavaScript returning a boolean) holds.
+    fn wait_js(&self, what: &str, cond: &str, timeout: Duration) -> Duration {
+        let start = Instant::now();
+        loop {
+            if self.js(&format!("return !!({cond})")) == json!(true) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{what}: not within {timeout:?} on {}:\n{}",
+                self.url(),
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+
+    /// The text of an open alert, if any.
+    fn alert(&self) -> Option<String> {
+        let v = self.call("GET", "/alert/text", None);
+        v.as_str().map(str::to_string)
+    }
+}
+
+fn hermes_config_get(env: &TestEnv, profile: &str, key: &str) -> String {
+    let hermes = support::hermes_bin().expect(
+        "no hermes CLI: run .ci/run (it installs hermes-agent into .ci/venv) or set NXR_TEST_HERMES",
+    );
+    let mut cmd = Command::new(hermes);
+    cmd.args(["-p", profile, "config", "get", key]);
+    env.apply(&mut cmd);
+    cmd.env("COLUMNS", "300")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HERMES_INFERENCE_PROVIDER")
+        .env_remove("OPENROUTER_API_KEY");
+    let out = support::run(cmd, Duration::from_secs(120));
+    out.assert_ok();
+    out.stdout.trim().to_string()
+}
+
+#[test]
+fn filtering_the_picker_and_confirming_writes_what_hermes_reads() {
+    let env = TestEnv::new();
+    env.nxr(&["agents", "create", "--role", "engineer", "--name", "eng"])
+        .assert_ok();
+    let s = Server::start(&env);
+    let b = Browser::start();
+    b.go(&format!("{}/models/switch", s.url));
+    // Open the picker on the vision slot as a person would: its "change" link.
+    b.click("tr[data-slot='aux:vision'] a.btn");
+    b.wait_find("#picker-q");
+    // Filter as you type (JavaScript fetches the results; no reload).
+    b.js("window.__same_page = 1");
+    b.type_into("#picker-q", "gemma 31b");
+    b.wait_js(
+        "the results follow the query",
+        "document.querySelector('#picker-results tbody tr') && \
+         document.querySelector('#picker-results tbody tr').dataset.model.indexOf('gemma-4-31b') >= 0",
+        Duration::from_secs(10),
+    );
+    assert_eq!(b.js("return window.__same_page"), json!(1), "no reload");
+    assert!(
+        b.url().contains("q=gemma"),
+        "the URL keeps the query: {}",
+        b.url()
+    );
+    assert!(
+        b.js("return document.querySelectorAll('#picker-results mark').length")
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
+    let model = b
+        .js("return document.querySelector('#picker-results tbody tr').dataset.model")
+        .as_str()
+        .expect("model")
+        .to_string();
+    b.click("#picker-results tbody tr button.use");
+    b.wait_js(
+        "back on the slots with the banner",
+        "!document.querySelector('#picker') && document.querySelector('.banner')",
+        Duration::from_secs(10),
+    );
+    let config =
+        std::fs::read_to_string(env.profile_dir("eng").join("config.yaml")).expect("config");
+    assert!(config.contains(&model), "{config}");
+    assert_eq!(
+        hermes_config_get(&env, "eng", "auxiliary.vision.model"),
+        model,
+        "the real hermes reads the slot"
+    );
+    // The page now shows the new model in the vision row.
+    assert!(b.text().contains(&model));
+}
+
+#[test]
+fn walking_the_wizard_creates_an_agent() {
+    let env = TestEnv::new();
+    let s = Server::start(&env);
+    let b = Browser::start();
+    b.go(&format!("{}/agents/new", s.url));
+    b.click("li[data-category='research'] button");
+    b.wait_find("[data-step='model']");
+    assert!(b.text().contains("Why this model"));
+    b.click("[data-step='model'] button.primary");
+    b.wait_find("[data-step='skills']");
+    b.click("[data-step='skills'] button.primary");
+    b.type_into("#wizard-name", "scout\u{E007}");
+    b.wait_find("[data-step='confirm']");
+    assert!(b.text().contains("--name scout"));
+    b.click("[data-step='confirm'] button.primary");
+    b.wait_js(
+        "the agents page shows the new agent",
+        "location.pathname === '/agents/manage' && document.querySelector(\"tr[data-agent='scout']\")",
+        Duration::from_secs(20),
+    );
+    let agents = env.json(&["agents", "list"]);
+    let scout = agents
+        .as_array()
+        .and_then(|a| a.iter().find(|x| x["name"] == "scout"))
+        .cloned()
+        .expect("scout exists");
+    assert_eq!(scout["role"], "research");
+    assert!(env.profile_dir("scout").join("config.yaml").is_file());
+}
+
+#[test]
+fn a_hostile_catalog_runs_no_script() {
+    let env = TestEnv::new();
+    env.nxr(&["agents", "create", "--role", "engineer", "--name", "eng"])
+        .assert_ok();
+    let file = {
+        let mut v: Value =
+            serde_json::from_str(&support::fixture("models-2026-05-01.json")).expect("fixture");
+        for m in v["data"].as_array_mut().expect("data") {
+            if m["id"].as_str().is_some_and(|id| id.ends_with(":free")) {
+                let evil = "<script>window.__pwned=1</script>\"><img src=x onerror=\"window.__pwned=2;alert(1)\">\u{1b}[2J";
+                m["name"] = json!(format!("{evil} {}", m["id"].as_str().unwrap_or("")));
+                m["description"] = json!(evil);
+            }
+        }
+        let p = env.home.path().join("hostile.json");
+        std::fs::write(&p, v.to_string()).expect("write");
+        p
+    };
+    env.nxr(&["models", "scan", "--from", file.to_str().expect("path")])
+        .assert_ok();
+    let s = Server::start(&env);
+    let b = Browser::start();
+    for path in [
+        "/models/switch?agent=eng&slot=main&q=script",
+        "/agents/new",
+        "/agents/manage",
+        "/hermes",
+    ] {
+        b.go(&format!("{}{path}", s.url));
+        b.wait_find("main#main");
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(b.alert(), None, "{path}: an alert opened");
+        assert_eq!(
+            b.js("return typeof window.__pwned"),
+            json!("undefined"),
+            "{path}: a script ran"
+        );
+        assert_eq!(
+            b.js("return document.querySelectorAll('main img, main script').length"),
+            json!(0),
+            "{path}: markup from the catalog became elements"
+        );
+    }
+    // Typing into the picker (fetched and inserted by script) stays inert too.
+    b.go(&format!("{}/models/switch?agent=eng&slot=main", s.url));
+    b.type_into("#picker-q", "img");
+    b.wait_js(
+        "filtered",
+        "document.body.dataset.filtered",
+        Duration::from_secs(10),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(b.alert(), None);
+    assert_eq!(b.js("return typeof window.__pwned"), json!("undefined"));
+    assert!(b.text().contains("<script>"), "the names show as text");
+}
+
+#[test]
+fn a_change_from_the_cli_appears_without_reloading() {
+    let env = TestEnv::new();
+    env.nxr(&["agents", "create", "--role", "pm", "--name", "pm"])
+        .assert_ok();
+    let s = Server::start(&env);
+    let b = Browser::start();
+    b.go(&format!("{}/agents/manage", s.url));
+    b.wait_find("tr[data-agent='pm']");
+    b.wait_js(
+        "live refresh is polling",
+        "document.body.dataset.mark",
+        Duration::from_secs(5),
+    );
+    b.js("window.__same_page = 1");
+    env.nxr(&["agents", "create", "--role", "engineer", "--name", "late"])
+        .assert_ok();
+    let took = b.wait_js(
+        "the new agent appears",
+        "document.querySelector(\"tr[data-agent='late']\")",
+        Duration::from_secs(5),
+    );
+    assert_eq!(b.js("return window.__same_page"), json!(1), "no reload");
+    assert!(
+        took < Duration::from_millis(1000),
+        "appeared after {took:?}, more than a second"
+    );
+}

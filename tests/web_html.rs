@@ -1,0 +1,328 @@
+//! Every screen fixture rendered as the web mirror's HTML, under `snapshots/html/`, with the
+//! same names as the TUI's (`snapshots/tui/`) and the view structs' (`snapshots/vm/`), so a
+//! diff shows which renderer drifted.
+//!
+//! Fixtures are real sessions on temporary homes at `/tmp/nxr-web-snap/<fixture>` (removed
+//! before and after) with a frozen clock, so paths and ages are the same on every machine.
+//! The form token is a fixed string.
+
+use std::path::PathBuf;
+
+use nxr::core::Core;
+use nxr::core::action::{self, Action};
+use nxr::core::paths::{Endpoints, Paths};
+use nxr::core::scoring::Role;
+use nxr::core::session::{PICKER_CHROME, Session};
+use nxr::core::skills::Template;
+use nxr::core::view::{Screen, Tab};
+use nxr::webmirror::{PageCtx, render_screen};
+
+struct Fixture {
+    root: PathBuf,
+    session: Session,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+fn clock(s: &str) -> jiff::Timestamp {
+    s.parse().expect("timestamp")
+}
+
+async fn fixture(name: &str, team: bool) -> Fixture {
+    let root = PathBuf::from("/tmp/nxr-web-snap").join(name);
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let paths = Paths {
+        nxr_home: root.join("nxr"),
+        hermes_home: root.join("hermes"),
+    };
+    std::fs::create_dir_all(&paths.nxr_home).expect("mkdir");
+    std::fs::create_dir_all(&paths.hermes_home).expect("mkdir");
+    let endpoints = Endpoints {
+        openrouter: "http://127.0.0.1:9/api/v1".into(),
+        ollama: "http://127.0.0.1:9".into(),
+        db_url: None,
+        db_token: None,
+    };
+    let core = Core::open(paths, endpoints).await.expect("open");
+    if team {
+        for (agent, role, category) in [
+            ("pm", Role::Pm, None),
+            ("eng", Role::Engineer, None),
+            ("scout", Role::Research, Some(Template::Research)),
+        ] {
+            action::apply(
+                &core,
+                Action::CreateAgent {
+                    name: agent.into(),
+                    role: Some(role),
+                    category,
+                    skills: None,
+                    model: None,
+                },
+            )
+            .await
+            .expect("create agent");
+        }
+        let (_conn, tx) = core.db.write().await.expect("write");
+        tx.execute_batch(
+            "INSERT INTO notifications (kind, title, body, created_at, read_at) VALUES
+             ('better_model', 'A better free model for eng',
+              'qwen/qwen3-coder:free scores higher for the engineer role than the current model.',
+              '2026-05-02T09:30:00Z', '2026-05-02T10:00:00Z'),
+             ('limit', 'Free-tier requests at 72 % today',
+              '36 of 50 requests used by 12:00 UTC; at this pace the day ends at 104 %.',
+              '2026-05-03T12:00:00Z', NULL);",
+        )
+        .await
+        .expect("notifications");
+        tx.commit().await.expect("commit");
+    }
+    let mut session = Session::new(core).await.expect("session");
+    session.set_clock(clock("2026-05-04T12:00:00Z"));
+    // The web shows a taller picker than a terminal.
+    session
+        .apply(Action::Resize {
+            width: 160,
+            height: 12 + PICKER_CHROME,
+        })
+        .await;
+    Fixture { root, session }
+}
+
+async fn apply(f: &mut Fixture, actions: impl IntoIterator<Item = Action>) {
+    for a in actions {
+        f.session.apply(a).await;
+    }
+}
+
+fn screen(f: &mut Fixture) -> Screen {
+    f.session.settle();
+    f.session.view()
+}
+
+/// One element per line, so a snapshot diff points at the element that changed.
+fn pretty(html: &str) -> String {
+    html.replace("><", ">\n<")
+}
+
+fn snap(f: &mut Fixture, name: &str) {
+    let s = screen(f);
+    let ctx = PageCtx::new(s.tab.path(), Vec::new(), "csrf-token-for-snapshots");
+    let html = render_screen(&s, &ctx).into_string();
+    assert!(!html.contains("\u{1b}"));
+    insta::with_settings!({
+        snapshot_path => "../snapshots/html",
+        prepend_module_to_snapshot => false,
+        omit_expression => true,
+    }, {
+        insta::assert_snapshot!(name.to_string(), pretty(&html));
+    });
+}
+
+#[tokio::test]
+async fn an_empty_workspace_opens_on_the_hermes_tab_and_says_what_to_do() {
+    let mut f = fixture("empty", false).await;
+    f.session.set_clock(clock("2026-06-20T12:00:00Z"));
+    snap(
+        &mut f,
+        "an_empty_workspace_opens_on_the_hermes_tab_with_a_stale_catalog",
+    );
+}
+
+#[tokio::test]
+async fn every_tab_of_a_workspace_with_three_agents() {
+    let mut f = fixture("tabs", true).await;
+    snap(&mut f, "the_hermes_tab_lists_every_agent_profile");
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Models }]).await;
+    snap(
+        &mut f,
+        "the_models_tab_shows_the_first_agents_core_routing_slots",
+    );
+    apply(
+        &mut f,
+        [
+            Action::CycleAgent { delta: 1 },
+            Action::ToggleAllSlots,
+            Action::MoveSelection { delta: 2 },
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "the_models_tab_shows_every_slot_and_the_fallback_row_of_the_second_agent",
+    );
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    snap(
+        &mut f,
+        "the_agents_tab_compares_each_model_with_the_best_free_one",
+    );
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Budget }]).await;
+    snap(&mut f, "the_budget_tab_shows_the_free_tier_limits");
+    apply(
+        &mut f,
+        [Action::SwitchTab {
+            tab: Tab::Notifications,
+        }],
+    )
+    .await;
+    snap(&mut f, "the_notifications_tab_marks_the_unread_one");
+}
+
+#[tokio::test]
+async fn the_model_picker_on_a_routing_slot() {
+    let mut f = fixture("picker", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Models },
+            Action::CycleAgent { delta: 1 },
+            Action::MoveSelection { delta: 1 },
+            Action::OpenPicker,
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "the_picker_opens_on_the_vision_slot_with_free_models_best_first",
+    );
+    apply(
+        &mut f,
+        [Action::SetPickerQuery {
+            query: "gemma 31b".into(),
+        }],
+    )
+    .await;
+    snap(
+        &mut f,
+        "typing_a_query_narrows_the_picker_and_compares_prices",
+    );
+    apply(
+        &mut f,
+        [Action::SetPickerQuery {
+            query: "zzzzzz-no-such-model".into(),
+        }],
+    )
+    .await;
+    snap(&mut f, "a_query_that_matches_nothing_says_so");
+}
+
+#[tokio::test]
+async fn the_help_overlay_and_the_skill_editor() {
+    let mut f = fixture("overlays", true).await;
+    apply(
+        &mut f,
+        [Action::SwitchTab { tab: Tab::Models }, Action::ToggleHelp],
+    )
+    .await;
+    snap(
+        &mut f,
+        "help_lists_every_key_of_the_models_tab_from_the_key_table",
+    );
+    apply(
+        &mut f,
+        [
+            Action::ToggleHelp,
+            Action::SwitchTab { tab: Tab::Agents },
+            Action::SelectRow { index: 2 },
+            Action::OpenSkillEditor,
+            Action::MoveSelection { delta: 1 },
+        ],
+    )
+    .await;
+    snap(&mut f, "the_skill_editor_ticks_the_agents_current_skills");
+}
+
+#[tokio::test]
+async fn each_step_of_the_create_wizard() {
+    let mut f = fixture("wizard", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Create },
+            Action::MoveSelection { delta: 3 },
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "wizard_step_1_lists_the_categories_and_their_skill_templates",
+    );
+    apply(&mut f, [Action::Activate]).await;
+    snap(&mut f, "wizard_step_2_recommends_a_model_and_says_why");
+    apply(&mut f, [Action::OpenPicker]).await;
+    snap(
+        &mut f,
+        "wizard_step_2_can_pick_another_model_with_the_same_picker",
+    );
+    apply(&mut f, [Action::Cancel, Action::Activate]).await;
+    snap(&mut f, "wizard_step_3_prefills_the_skill_template");
+    apply(
+        &mut f,
+        [
+            Action::ToggleSkill { name: None },
+            Action::Activate,
+            Action::SetWizardName {
+                name: "Bad Name".into(),
+            },
+        ],
+    )
+    .await;
+    snap(&mut f, "wizard_step_4_validates_the_name_as_it_is_typed");
+    apply(
+        &mut f,
+        [
+            Action::SetWizardName {
+                name: "scout-2".into(),
+            },
+            Action::Activate,
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "wizard_step_5_sums_up_the_choices_and_the_equivalent_command",
+    );
+}
+
+#[tokio::test]
+async fn an_error_becomes_a_banner_and_the_status_line_keeps_it() {
+    let mut f = fixture("error", false).await;
+    apply(
+        &mut f,
+        [Action::SwitchTab { tab: Tab::Models }, Action::OpenPicker],
+    )
+    .await;
+    snap(&mut f, "an_error_shows_as_a_banner_and_in_the_status_line");
+}
+
+#[tokio::test]
+async fn first_run_setup_before_it_starts() {
+    let mut f = fixture("setup", false).await;
+    f.session.begin_setup(nxr::core::onboarding::Flow::Tui);
+    snap(
+        &mut f,
+        "first_run_setup_says_what_it_will_do_and_waits_for_enter",
+    );
+}
+
+#[tokio::test]
+async fn the_bulk_upgrade_confirmation() {
+    let mut f = fixture("bulk", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Agents },
+            Action::OpenBulkUpgrade,
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "the_bulk_upgrade_lists_each_agents_paid_pick_before_anything_changes",
+    );
+}

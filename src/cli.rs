@@ -178,7 +178,13 @@ pub fn main() -> ExitCode {
                 let body = serde_json::json!({"error": e.to_string(), "usage": is_usage(&e)});
                 let _ = writeln!(std::io::stdout(), "{body}");
             }
-            eprintln!("nxr: {e}");
+            // Errors quote user input, file contents and OpenRouter's messages: no escape
+            // sequences reach the terminal.
+            let _ = writeln!(
+                std::io::stderr(),
+                "nxr: {}",
+                crate::core::text::clean_max(&e.to_string(), 4000)
+            );
             ExitCode::from(if is_usage(&e) { 2 } else { 1 })
         }
     }

@@ -425,8 +425,6 @@ fn a_newer_catalog_notifies_once_about_the_agents_whose_pick_changed() {
 }
 
 #[test]
-#[ignore = "src bug: `models scan` rescores internally, so the following `agents rescore` compares \
-            against the scan's own scoring and never lists an agent (see the report)"]
 fn agents_rescore_lists_the_agents_whose_pick_changed_with_the_new_catalog() {
     let env = TestEnv::new();
     let from = |f: &str| fixture_path(f).display().to_string();
@@ -1348,8 +1346,6 @@ fn a_hostile_catalog_scans_and_the_text_output_has_no_control_characters() {
 }
 
 #[test]
-#[ignore = "src bug: error messages print user and network text raw to stderr (escape \
-            sequences reach the terminal); see the report for the patch"]
 fn error_messages_never_echo_control_characters() {
     let server = FakeOpenRouter::start();
     let env = TestEnv::new().with_openrouter(&server);

@@ -429,16 +429,21 @@ pub async fn rescore(core: &Core) -> Result<AgentsRescore> {
 pub async fn after_rescore(core: &Core, report: &RescoreReport) -> Result<Vec<AgentChange>> {
     let conn = core.db.conn().await?;
     let agents = list(&conn).await?;
+    // Compare with the last scoring of the catalog before this one, not with the previous
+    // scoring: `models scan` rescores as soon as it stores a catalog, which would hide the
+    // new catalog's changes from every later `agents rescore`.
+    let before = previous_catalog_picks(&conn, report.catalog_id).await?;
     let changed: Vec<AgentChange> = agents
         .iter()
         .filter_map(|a| {
-            let c = report.changed.iter().find(|c| c.role == a.role)?;
-            Some(AgentChange {
+            let now = report.best.iter().find(|p| p.role == a.role)?;
+            let was = before.get(&a.role)?;
+            (*was != now.model).then(|| AgentChange {
                 agent: a.name.clone(),
                 role: a.role,
                 current_model: a.model.clone(),
-                previous_recommendation: c.from.clone(),
-                recommendation: c.to.clone(),
+                previous_recommendation: Some(was.clone()),
+                recommendation: now.model.clone(),
             })
         })
         .collect();
@@ -488,10 +493,44 @@ pub async fn after_rescore(core: &Core, report: &RescoreReport) -> Result<Vec<Ag
             "previous_recommendation": c.previous_recommendation,
             "action": {"action": "apply_recommendation", "agent": c.agent},
         });
-        super::notifications::add(&tx, "better_model", &title, &body, &payload).await?;
+        // The same change is listed until the next catalog: notify about it once.
+        let seen = db::scalar_i64(
+            &tx,
+            "SELECT COUNT(*) FROM notifications WHERE kind = 'better_model'
+               AND json_extract(payload, '$.agent') = ?1
+               AND json_extract(payload, '$.new_model') = ?2",
+            libsql::params![c.agent.as_str(), c.recommendation.as_str()],
+        )
+        .await?
+        .unwrap_or(0);
+        if seen == 0 {
+            super::notifications::add(&tx, "better_model", &title, &body, &payload).await?;
+        }
     }
     tx.commit().await?;
     Ok(changed)
+}
+
+/// The best free model per role at the newest scoring of any catalog other than `catalog_id`.
+async fn previous_catalog_picks(
+    conn: &libsql::Connection,
+    catalog_id: i64,
+) -> Result<std::collections::BTreeMap<Role, String>> {
+    let mut rows = conn
+        .query(
+            "SELECT MAX(scored_at) FROM model_scores WHERE catalog_id <> ?1",
+            [catalog_id],
+        )
+        .await?;
+    let at = match rows.next().await? {
+        Some(row) => db::opt_text(&row, 0)?,
+        None => None,
+    };
+    drop(rows);
+    match at {
+        Some(at) => models::best_free_at(conn, Some(&at)).await,
+        None => Ok(std::collections::BTreeMap::new()),
+    }
 }
 
 /// The agent's skills as Paperclip's snapshot.

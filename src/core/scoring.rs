@@ -235,7 +235,8 @@ impl Scored {
 #[derive(Debug, Clone)]
 struct Features {
     sub: SubScores,
-    haystack: String,
+    /// Bit `role as u8` is set when the id or name has one of the role's fit words.
+    fit: u8,
     tools: bool,
     context: u64,
     text_out: bool,
@@ -248,13 +249,64 @@ struct Features {
 pub struct Scorer<'a> {
     pub catalog: &'a Catalog,
     features: Vec<Features>,
+    /// Each model's position in id order, so ties are broken by an integer compare.
+    id_order: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl<'a> Scorer<'a> {
     pub fn new(catalog: &'a Catalog) -> Scorer<'a> {
         let newest = catalog.models.iter().map(|m| m.created).max().unwrap_or(0);
-        let features = catalog.models.iter().map(|m| features(m, newest)).collect();
-        Scorer { catalog, features }
+        let models = &catalog.models;
+        // Large catalogs are split across the cores; the result is the same either way.
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
+        let features: Vec<Features> = if models.len() < 20_000 || threads < 2 {
+            let mut buf = String::new();
+            models
+                .iter()
+                .map(|m| features(m, newest, &mut buf))
+                .collect()
+        } else {
+            let chunk = models.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = models
+                    .chunks(chunk)
+                    .map(|part| {
+                        scope.spawn(move || {
+                            let mut buf = String::new();
+                            part.iter()
+                                .map(|m| features(m, newest, &mut buf))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                parts
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        };
+        Scorer {
+            catalog,
+            features,
+            id_order: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Each model's position in id order (computed on first use), so ranking breaks ties
+    /// with an integer compare.
+    fn id_order(&self) -> &[u32] {
+        self.id_order.get_or_init(|| {
+            let models = &self.catalog.models;
+            let mut by_id: Vec<u32> = (0..models.len() as u32).collect();
+            by_id.sort_unstable_by(|&a, &b| models[a as usize].id.cmp(&models[b as usize].id));
+            let mut order = vec![0u32; by_id.len()];
+            for (pos, &i) in by_id.iter().enumerate() {
+                order[i as usize] = pos as u32;
+            }
+            order
+        })
     }
 
     pub fn model(&self, s: &Scored) -> &'a Model {
@@ -272,7 +324,7 @@ impl<'a> Scorer<'a> {
         let mut sub = f.sub;
         sub.fit = if spec.fit_words.is_empty() {
             0.5
-        } else if spec.fit_words.iter().any(|w| f.haystack.contains(w)) {
+        } else if f.fit & (1 << role as u8) != 0 {
             1.0
         } else {
             0.0
@@ -315,16 +367,13 @@ impl<'a> Scorer<'a> {
         let mut all: Vec<Scored> = (0..self.features.len() as u32)
             .map(|i| self.score(i, role))
             .collect();
-        let models = &self.catalog.models;
-        all.sort_unstable_by(|a, b| {
-            b.qualified()
-                .cmp(&a.qualified())
-                .then(b.total.total_cmp(&a.total))
-                .then_with(|| {
-                    models[a.index as usize]
-                        .id
-                        .cmp(&models[b.index as usize].id)
-                })
+        let id_order = self.id_order();
+        all.sort_unstable_by_key(|s| {
+            (
+                !s.qualified(),
+                std::cmp::Reverse(order_key(s.total)),
+                id_order[s.index as usize],
+            )
         });
         all
     }
@@ -338,6 +387,7 @@ impl<'a> Scorer<'a> {
             .filter(Scored::qualified)
             .max_by(|a, b| {
                 a.total.total_cmp(&b.total).then_with(|| {
+                    let models = &self.catalog.models;
                     models[b.index as usize]
                         .id
                         .cmp(&models[a.index as usize].id)
@@ -413,29 +463,41 @@ pub struct Pick {
 /// The default local model for the last fallback, when Ollama lists no Qwen model.
 pub const DEFAULT_OLLAMA_MODEL: &str = "qwen3:8b";
 
-fn features(m: &Model, newest: i64) -> Features {
-    let mut haystack = String::with_capacity(m.id.len() + m.name.len() + 1);
+/// Role-independent facts about one model. `haystack` is a reusable buffer.
+fn features(m: &Model, newest: i64, haystack: &mut String) -> Features {
+    haystack.clear();
     haystack.push_str(&m.id);
     haystack.push(' ');
     haystack.push_str(&m.name);
     haystack.make_ascii_lowercase();
+    let haystack = haystack.as_str();
 
     let ctx = m.context();
     let context = unit((log2(ctx) - 13.0) / 7.0);
+    let (mut tools, mut tool_choice, mut structured, mut reasoning) = (false, false, false, false);
+    for p in &m.supported_parameters {
+        match p.as_str() {
+            "tools" => tools = true,
+            "tool_choice" => tool_choice = true,
+            "structured_outputs" | "response_format" => structured = true,
+            "reasoning" | "include_reasoning" => reasoning = true,
+            _ => {}
+        }
+    }
     let mut capability = 0.0;
-    if m.supports("tool_choice") {
+    if tool_choice {
         capability += 0.30;
     }
-    if m.supports("structured_outputs") || m.supports("response_format") {
+    if structured {
         capability += 0.25;
     }
-    if m.supports("reasoning") || m.supports("include_reasoning") {
+    if reasoning {
         capability += 0.30;
     }
     if m.architecture.input_modalities.iter().any(|x| x == "image") {
         capability += 0.15;
     }
-    let size = match parameter_billions(&haystack).or_else(|| {
+    let size = match parameter_billions(haystack).or_else(|| {
         let slug = m.canonical_slug.to_ascii_lowercase();
         parameter_billions(&slug)
     }) {
@@ -481,8 +543,14 @@ fn features(m: &Model, newest: i64) -> Features {
             fit: 0.0,
             price,
         },
-        haystack,
-        tools: m.supports("tools"),
+        fit: ROLE_SPECS.iter().fold(0u8, |bits, spec| {
+            if spec.fit_words.iter().any(|w| haystack.contains(w)) {
+                bits | (1 << spec.role as u8)
+            } else {
+                bits
+            }
+        }),
+        tools,
         context: ctx,
         text_out: m.outputs_text(),
         expiring: m
@@ -492,6 +560,12 @@ fn features(m: &Model, newest: i64) -> Features {
         router: m.is_router(),
         free,
     }
+}
+
+/// `f64::total_cmp` order as an integer, for sort keys.
+fn order_key(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
 fn unit(x: f64) -> f64 {

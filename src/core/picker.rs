@@ -252,6 +252,17 @@ impl Picker {
         self.catalog.models.get(item.data.index as usize)
     }
 
+    /// The highlighted model with its score for the picker's role (`None` when it misses
+    /// the role's requirements): the score computed when the catalog was loaded in.
+    pub fn selected_scored(&self) -> Option<(&Model, Option<f64>)> {
+        let item = self
+            .nucleo
+            .snapshot()
+            .get_matched_item(self.cursor as u32)?;
+        let m = self.catalog.models.get(item.data.index as usize)?;
+        Some((m, item.data.score.filter(|_| item.data.qualified)))
+    }
+
     /// The rows that fit in `height`, scrolled so the cursor is visible.
     pub fn window(&mut self, height: usize) -> Vec<PickerRow> {
         let n = self.matched();
@@ -337,6 +348,25 @@ mod tests {
         let chars: Vec<char> = first.label.chars().collect();
         let marked: String = first.matches.iter().map(|&i| chars[i as usize]).collect();
         assert!(marked.to_lowercase().contains('q'), "{marked}");
+    }
+
+    #[test]
+    fn the_highlighted_model_carries_the_scorers_score() {
+        let mut p = picker(Filters::default());
+        p.set_query("gemma");
+        p.settle();
+        for pos in 0..p.matched().min(8) {
+            p.select(pos);
+            let (m, score) = p.selected_scored().expect("a match");
+            let cat = Catalog::bundled();
+            let idx = cat
+                .models
+                .iter()
+                .position(|x| x.id == m.id)
+                .expect("in catalog");
+            let s = Scorer::new(&cat).score(idx as u32, Role::Engineer);
+            assert_eq!(score, s.qualified().then_some(s.total), "{}", m.id);
+        }
     }
 
     #[test]

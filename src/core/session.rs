@@ -67,6 +67,9 @@ enum OverlayState {
 struct PickerState {
     picker: Picker,
     target: PickTarget,
+    /// The current model's price card, worked out once per picker (scoring one model
+    /// needs a scorer over the whole catalog; the candidates carry their scores already).
+    current_card: Option<Option<PriceCard>>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -870,6 +873,7 @@ impl Session {
             self.overlay = Some(OverlayState::Picker(Box::new(PickerState {
                 picker,
                 target: PickTarget::Wizard,
+                current_card: None,
             })));
             return Ok(());
         }
@@ -896,6 +900,7 @@ impl Session {
                 slot: row.key,
                 current: row.model,
             },
+            current_card: None,
         })));
         Ok(())
     }
@@ -1509,26 +1514,28 @@ impl Session {
                         None,
                     ),
                 };
-                let scorer = Scorer::new(&catalog);
-                let card = |id: &str| -> Option<PriceCard> {
-                    let idx = catalog.models.iter().position(|m| m.id == id)?;
-                    let m = &catalog.models[idx];
-                    let s = scorer.score(idx as u32, role);
-                    Some(PriceCard {
-                        model: text::clean(&m.id),
-                        name: text::clean(&m.name),
-                        prompt: text::per_million(m.prompt_per_million()),
-                        completion: text::per_million(m.completion_per_million()),
-                        context: m.context(),
-                        score: s.qualified().then_some(s.total),
-                        free: m.is_free(),
-                    })
+                let card = |m: &catalog::Model, score: Option<f64>| PriceCard {
+                    model: text::clean(&m.id),
+                    name: text::clean(&m.name),
+                    prompt: text::per_million(m.prompt_per_million()),
+                    completion: text::per_million(m.completion_per_million()),
+                    context: m.context(),
+                    score,
+                    free: m.is_free(),
                 };
-                let comparison = p.picker.selected().and_then(|cand| {
-                    let candidate = card(&cand.id)?;
+                let current_card = p
+                    .current_card
+                    .get_or_insert_with(|| {
+                        let id = current.as_deref()?;
+                        let idx = catalog.models.iter().position(|m| m.id == id)?;
+                        let s = Scorer::new(&catalog).score(idx as u32, role);
+                        Some(card(&catalog.models[idx], s.qualified().then_some(s.total)))
+                    })
+                    .clone();
+                let comparison = p.picker.selected_scored().map(|(cand, score)| {
+                    let candidate = card(cand, score);
                     let cur_model = current.as_deref().and_then(|c| catalog.get(c));
-                    let current_card = current.as_deref().and_then(card);
-                    Some(Comparison {
+                    Comparison {
                         verdict: verdict(cur_model, cand),
                         score_delta: match (&current_card, candidate.score) {
                             (Some(c), Some(n)) => c.score.map(|o| ((n - o) * 10.0).round() / 10.0),
@@ -1536,7 +1543,7 @@ impl Session {
                         },
                         current: current_card,
                         candidate,
-                    })
+                    }
                 });
                 Some(Overlay::Picker(PickerView {
                     title,

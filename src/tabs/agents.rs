@@ -236,6 +236,8 @@ fn bulk(f: &mut Frame, area: Rect, b: &BulkUpgradeView, ui: &mut Ui) {
     let w = area.width.saturating_sub(2).min(110);
     let h = (b.rows.len() as u16 + 6).min(area.height);
     let rect = centered(area, w, h);
+    // The rows beneath the confirmation cannot be clicked.
+    ui.hits.retain(|(_, h)| !matches!(h, Hit::Row { .. }));
     let inner = popup(
         f,
         rect,

@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
-    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+    Clear, ClearType, EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
 
 pub type Tui = Terminal<CrosstermBackend<Stdout>>;
@@ -75,9 +75,10 @@ impl Guard {
                 EnableMouseCapture,
                 EnableBracketedPaste
             )?;
-            let mut t = Terminal::new(CrosstermBackend::new(io::stdout()))?;
-            t.clear()?;
-            Ok(t)
+            // Cleared by hand: ratatui's `clear()` asks the terminal where the cursor is and
+            // fails (after a wait) on one that does not answer.
+            execute!(io::stdout(), Clear(ClearType::All))?;
+            Terminal::new(CrosstermBackend::new(io::stdout()))
         })();
         match setup {
             Ok(terminal) => Ok(Guard { terminal }),

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use nucleo::pattern::{CaseMatching, Normalization};
-use nucleo::{Config, Matcher, Nucleo, Utf32Str};
+use nucleo::{Config, Matcher, Nucleo};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, Model};
@@ -65,6 +65,8 @@ pub struct PickerRow {
 struct Item {
     index: u32,
     label: String,
+    /// The label's first bytes that are the model id: the text that is matched.
+    id_bytes: usize,
     score: Option<f64>,
     qualified: bool,
 }
@@ -117,26 +119,33 @@ impl Picker {
     fn inject(&mut self) {
         self.nucleo.restart(true);
         let scorer = Scorer::new(&self.catalog);
-        let mut ranked: Vec<(u32, Option<f64>, bool)> = scorer
+        let ranked: Vec<(u32, Option<f64>, bool)> = scorer
             .rank(self.role)
             .into_iter()
             .filter(|s| self.filters.keep(scorer.model(s)))
             .map(|s| (s.index, Some(s.total), s.qualified()))
             .collect();
-        // Qualified first, best first; rank() already sorts that way.
-        ranked.truncate(ranked.len());
+        // Qualified first, best first; rank() already sorts that way. Only the id is matched
+        // (the name is shown beside it): half the text to match, so a keystroke over a
+        // 100,000-model catalog fits in a frame; ids carry the family, size and `:free`.
         let injector = self.nucleo.injector();
         for (index, score, qualified) in ranked {
             let m = &self.catalog.models[index as usize];
             let label = text::clean_max(&format!("{}  {}", m.id, m.name), 160);
+            let id_bytes = text::clean_max(&m.id, 160).len().min(label.len());
+            let id_bytes = (0..=id_bytes)
+                .rev()
+                .find(|&b| label.is_char_boundary(b))
+                .unwrap_or(0);
             injector.push(
                 Item {
                     index,
                     label,
+                    id_bytes,
                     score,
                     qualified,
                 },
-                |item, cols| cols[0] = item.label.as_str().into(),
+                |item, cols| cols[0] = item.label[..item.id_bytes].into(),
             );
         }
         self.cursor = 0;
@@ -278,13 +287,15 @@ impl Picker {
         let snapshot = self.nucleo.snapshot();
         let pattern = snapshot.pattern().column_pattern(0);
         let mut rows = Vec::with_capacity(end - self.offset);
-        let mut buf = Vec::new();
         let mut indices = Vec::new();
         for item in snapshot.matched_items(self.offset as u32..end as u32) {
             let data = item.data;
             indices.clear();
-            let hay = Utf32Str::new(&data.label, &mut buf);
-            pattern.indices(hay, &mut self.matcher, &mut indices);
+            pattern.indices(
+                item.matcher_columns[0].slice(..),
+                &mut self.matcher,
+                &mut indices,
+            );
             indices.sort_unstable();
             indices.dedup();
             let m = &self.catalog.models[data.index as usize];

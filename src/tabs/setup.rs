@@ -64,15 +64,27 @@ pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
             "Ready. Your agents:"
         };
         lines.push(Line::styled(head, t.header()));
+        let model_w = v
+            .agents
+            .iter()
+            .map(|a| a.model.chars().count())
+            .max()
+            .unwrap_or(0);
         for a in &v.agents {
             lines.push(Line::from(vec![
                 Span::styled(format!("  {:<10} ", a.name), t.key()),
                 Span::raw(format!("{:<9} ", a.role.label())),
-                Span::raw(a.model.clone()),
+                Span::raw(format!("{:<model_w$}", a.model)),
                 Span::styled(format!("  {} skills", a.skills.len()), t.muted()),
             ]));
         }
         lines.push(Line::from(""));
+        for l in wrap(&v.limits.text, w) {
+            lines.push(Line::styled(l, t.warn()));
+        }
+        if let Some(k) = &v.key {
+            lines.push(Line::styled(format!("OpenRouter key: {k}"), t.muted()));
+        }
         lines.push(Line::styled(v.limits.upgrade.clone(), t.muted()));
         lines.push(Line::styled("Press enter to open nxr.", t.key()));
     } else if !v.started {

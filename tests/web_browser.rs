@@ -325,7 +325,7 @@ fn a_hostile_catalog_runs_no_script() {
     let s = Server::start(&env);
     let b = Browser::start();
     for path in [
-        "/models/switch?agent=eng&slot=main&q=script",
+        "/models/switch?agent=eng&slot=main&q=free",
         "/agents/new",
         "/agents/manage",
         "/hermes",
@@ -347,7 +347,7 @@ fn a_hostile_catalog_runs_no_script() {
     }
     // Typing into the picker (fetched and inserted by script) stays inert too.
     b.go(&format!("{}/models/switch?agent=eng&slot=main", s.url));
-    b.type_into("#picker-q", "img");
+    b.type_into("#picker-q", "free");
     b.wait_js(
         "filtered",
         "document.body.dataset.filtered",
@@ -386,4 +386,141 @@ fn a_change_from_the_cli_appears_without_reloading() {
         took < Duration::from_millis(1000),
         "appeared after {took:?}, more than a second"
     );
+}
+
+#[test]
+fn walking_setup_shows_each_step_and_ends_on_the_summary() {
+    let env = TestEnv::new();
+    let s = Server::start(&env);
+    let b = Browser::start();
+    b.go(&format!("{}/", s.url));
+    // Nothing is set up yet: the start page is the wizard.
+    b.wait_find("#setup[data-state='ready']");
+    assert!(b.url().ends_with("/setup"), "{}", b.url());
+    b.js("window.__same_page = 1; window.__running = {};
+         new MutationObserver(function () {
+           var r = document.querySelector(\"li[data-state='running']\");
+           if (r) { window.__running[r.dataset.step] = 1; }
+         }).observe(document.body, { subtree: true, childList: true });");
+    b.click("#setup-start");
+    b.wait_js(
+        "the summary",
+        "document.querySelector(\"#setup[data-state='done']\")",
+        Duration::from_secs(60),
+    );
+    assert_eq!(b.js("return window.__same_page"), json!(1), "no reload");
+    let running = b.js("return Object.keys(window.__running).length");
+    assert!(
+        running.as_u64().is_some_and(|n| n >= 3),
+        "the steps showed as they ran: {running}"
+    );
+    let text = b.text();
+    for want in [
+        "Done: 3 agents are ready.",
+        "requests per minute",
+        "1,000",
+        "nxr config set openrouter-key KEY",
+        "nxr upgrade",
+        "Bulk Upgrade",
+    ] {
+        assert!(text.contains(want), "{want:?} in:\n{text}");
+    }
+    for agent in support::profiles::DEFAULT_AGENTS {
+        let model = support::profiles::db_model(&env, agent);
+        assert!(text.contains(&model), "{agent}'s model {model}");
+    }
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM agents"), 3);
+    assert_eq!(
+        env.db_rows("SELECT flow FROM onboarding WHERE completed_at IS NOT NULL"),
+        [["web".to_string()]]
+    );
+    // The summary's Bulk Upgrade button leads to the agents page with the plan open.
+    b.click("#setup button[value='open_bulk_upgrade']");
+    b.wait_find("#bulk");
+    assert!(b.url().ends_with("/agents/manage"), "{}", b.url());
+}
+
+#[test]
+fn bulk_upgrade_in_the_browser_puts_every_agent_on_its_paid_pick_and_hermes_reads_it() {
+    let server = support::FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    env.nxr(&["init", "--free"]).assert_ok();
+    let free = support::profiles::db_model(&env, "engineer");
+    let s = Server::start(&env);
+    let b = Browser::start();
+    b.go(&format!("{}/agents/manage", s.url));
+    // Store the key through the page's form.
+    b.type_into("#openrouter-key", support::VALID_KEY);
+    b.click("#key-form button");
+    b.wait_js(
+        "the key is stored",
+        "!document.querySelector('#key-form') && document.querySelector('.banner')",
+        Duration::from_secs(20),
+    );
+    assert!(!b.text().contains(support::VALID_KEY));
+    assert!(
+        !b.js("return document.documentElement.outerHTML")
+            .as_str()
+            .unwrap_or("")
+            .contains(support::VALID_KEY),
+        "the key is nowhere in the page"
+    );
+    // What `nxr upgrade` (no terminal: the plan only) recommends, now that a key is stored.
+    let plan = env.json(&["upgrade"]);
+    let pick = |agent: &str| -> String {
+        plan["plan"]
+            .as_array()
+            .and_then(|rows| rows.iter().find(|r| r["agent"] == agent))
+            .and_then(|r| r["recommended"]["model"].as_str())
+            .unwrap_or_else(|| panic!("a paid pick for {agent}: {plan}"))
+            .to_string()
+    };
+    b.click("#bulk-open");
+    b.wait_find("#bulk");
+    let panel = b
+        .js("return document.querySelector('#bulk').innerText")
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    for agent in support::profiles::DEFAULT_AGENTS {
+        assert!(panel.contains(&pick(agent)), "{agent}'s pick in:\n{panel}");
+    }
+    assert!(
+        panel.contains(&free),
+        "the current free model beside it:\n{panel}"
+    );
+    assert_eq!(
+        support::profiles::db_model(&env, "engineer"),
+        free,
+        "not yet"
+    );
+    b.click("#bulk-confirm");
+    let engineer = pick("engineer");
+    b.wait_js(
+        "the agents table shows the paid models",
+        &format!(
+            "!document.querySelector('#bulk') && \
+             document.querySelector(\"tr[data-agent='engineer']\") && \
+             document.querySelector(\"tr[data-agent='engineer'] td:nth-child(3)\").innerText.indexOf({}) === 0",
+            json!(engineer)
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(support::profiles::db_model(&env, "engineer"), engineer);
+    assert_eq!(
+        hermes_config_get(&env, "engineer", "model.default"),
+        engineer,
+        "the real hermes reads the paid model"
+    );
+    // And back: the engineer's revert button.
+    b.click("tr[data-agent='engineer'] button[form='fv']");
+    b.wait_js(
+        "reverted",
+        &format!(
+            "document.querySelector(\"tr[data-agent='engineer'] td:nth-child(3)\").innerText.indexOf({}) === 0",
+            json!(free)
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(hermes_config_get(&env, "engineer", "model.default"), free);
 }

@@ -506,7 +506,7 @@ fn a_hostile_catalog_renders_as_text() {
         .assert_ok();
     let s = Server::start(&env);
     for path in [
-        "/models/switch?agent=eng&slot=main&q=script",
+        "/models/switch?agent=eng&slot=main&q=free",
         "/models/switch?agent=eng&slot=main&q=evil&f=1",
         "/agents/new",
         "/agents/manage",
@@ -522,7 +522,7 @@ fn a_hostile_catalog_renders_as_text() {
         html.contains("&lt;img src=x onerror=alert(2)&gt;") || html.contains("&lt;img"),
         "shown as text"
     );
-    let html = s.get("/models/switch?agent=eng&slot=main&q=script").text();
+    let html = s.get("/models/switch?agent=eng&slot=main&q=free").text();
     assert!(
         html.contains("&lt;script&gt;") || html.contains("&lt;</mark>"),
         "names shown as text"
@@ -572,4 +572,700 @@ fn binding_beyond_loopback_needs_a_token_and_then_requires_it() {
         b"",
     );
     assert_eq!(r.status, 200, "the access token also authorises API writes");
+}
+
+// ---------------------------------------------------------------- /setup
+
+use std::collections::BTreeMap;
+
+use support::openrouter::KEY;
+use support::profiles::{
+    DEFAULT_AGENTS, agent_dir, agent_rows, changed, config_text, db_model, hash_tree, mode,
+};
+use support::{FakeOpenRouter, VALID_KEY};
+
+/// A key the fake OpenRouter rejects with its 401 "User not found.".
+const REVOKED_KEY: &str = "sk-or-v1-revoked-33333333333333333333333333333333333333333333333333";
+
+fn cookie(sid: &str) -> String {
+    format!("nxr_sid={sid}")
+}
+
+/// `GET path` as the browser holding session `sid`.
+fn page(s: &Server, sid: &str, path: &str) -> String {
+    let r = s.get_with(path, &[("Cookie", &cookie(sid))]);
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    r.text()
+}
+
+/// The `data-state` of the setup section.
+fn setup_state(html: &str) -> String {
+    html.split("id=\"setup\" data-state=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no setup section:\n{html}"))
+        .to_string()
+}
+
+/// Submits the setup form (no script: the POST runs every step) and returns the session id
+/// and the summary page.
+fn run_setup(s: &Server, sid: Option<&str>, key: &str) -> (String, String) {
+    let r = s.post_form("/setup", sid, &[("action", "start_setup"), ("key", key)]);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/setup"));
+    assert!(!r.text().contains(key) || key.is_empty());
+    let sid = sid
+        .map(str::to_string)
+        .or_else(|| r.sid())
+        .expect("a session cookie");
+    let html = page(s, &sid, "/setup");
+    (sid, html)
+}
+
+/// The agents table rows onboarding leaves, without ids and timestamps.
+fn agents_state(env: &TestEnv) -> Vec<Vec<String>> {
+    env.db_rows(
+        "SELECT name, role, profile, model, provider, skillset, is_default, model_score, model_auto_assigned FROM agents ORDER BY id",
+    )
+}
+
+/// The onboarding row's findings and results (not the flow or the times).
+fn onboarding_state(env: &TestEnv) -> Vec<Vec<String>> {
+    env.db_rows(
+        "SELECT agents_created, initial_free_models, key_provided, ollama_detected, ollama_url, ollama_models, whisper_detected, whisper_source, hermes_cli_detected, hermes_version, completed_at IS NOT NULL FROM onboarding",
+    )
+}
+
+/// Each default agent's `config.yaml` and skill files, byte for byte.
+fn profile_files(env: &TestEnv) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for agent in DEFAULT_AGENTS {
+        let dir = agent_dir(env, agent);
+        let cfg = std::fs::read(dir.join("config.yaml")).expect("config.yaml");
+        out.insert(format!("{agent}/config.yaml"), cfg);
+        for (rel, _) in hash_tree(&dir.join("skills")) {
+            let bytes = std::fs::read(dir.join("skills").join(&rel)).expect("skill file");
+            out.insert(format!("{agent}/skills/{rel}"), bytes);
+        }
+    }
+    out
+}
+
+/// Every page and the JSON that mirrors them, as the browser holding `sid` sees them.
+fn every_response(s: &Server, sid: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for path in [
+        "/setup",
+        "/hermes",
+        "/models/switch",
+        "/agents/manage",
+        "/agents/new",
+        "/budget",
+        "/notifications",
+        "/api/session",
+        "/api/screen?tab=agents",
+        "/api/screen?tab=hermes",
+        "/api/models/roster",
+    ] {
+        let r = s.get_with(path, &[("Cookie", &cookie(sid))]);
+        out.push((path.to_string(), r.text()));
+        let r = s.get(path);
+        out.push((format!("{path} (no cookie)"), r.text()));
+    }
+    out
+}
+
+#[track_caller]
+fn assert_key_nowhere(responses: &[(String, String)], key: &str) {
+    for (path, body) in responses {
+        assert!(!body.contains(key), "{path} shows the key:\n{body}");
+        // Nor the key's secret middle, in any encoding a page could use.
+        assert!(!body.contains(&key[12..key.len() - 6]), "{path}");
+    }
+}
+
+#[test]
+fn setup_in_the_browser_ends_in_the_same_state_as_init_free() {
+    let web = TestEnv::new();
+    let s = Server::start(&web);
+    // Nothing has been set up: the start page and the navigation point at /setup.
+    let r = s.get("/");
+    assert_eq!((r.status, r.header("location")), (303, Some("/setup")));
+    assert!(s.get("/hermes").text().contains("href=\"/setup\""));
+    let r = s.get("/setup");
+    assert_eq!(r.status, 200);
+    let sid = r.sid().expect("a session for the wizard");
+    let html = r.text();
+    assert_eq!(setup_state(&html), "ready");
+    for title in [
+        "Detect the environment",
+        "Load the model catalog",
+        "Score free models per role",
+        "Create the agents",
+        "Summary",
+    ] {
+        assert!(html.contains(title), "{title}");
+    }
+    assert!(
+        html.contains("type=\"password\" name=\"key\""),
+        "an optional key field"
+    );
+
+    let (_, html) = run_setup(&s, Some(&sid), "");
+    assert_eq!(setup_state(&html), "done", "{html}");
+    assert_eq!(
+        html.matches("data-state=\"done\">").count(),
+        5,
+        "five steps done"
+    );
+    for agent in DEFAULT_AGENTS {
+        assert!(
+            html.contains(&format!("<tr data-agent=\"{agent}\">")),
+            "{agent}"
+        );
+        assert!(html.contains(&db_model(&web, agent)), "{agent}'s model");
+    }
+    for skill in support::profiles::ENGINEER_SKILLS {
+        assert!(html.contains(skill), "engineer skill {skill}");
+    }
+    for text in [
+        "<dd class=\"num\">20</dd>",
+        "<dd class=\"num\">50</dd>",
+        "<dd class=\"num\">1,000</dd>",
+        "nxr config set openrouter-key KEY",
+        "nxr upgrade",
+        "value=\"open_bulk_upgrade\"",
+    ] {
+        assert!(html.contains(text), "the summary lacks {text:?}");
+    }
+
+    // The CLI on a home of its own.
+    let cli = TestEnv::new();
+    cli.nxr(&["init", "--free"]).assert_ok();
+    assert_eq!(agents_state(&web), agents_state(&cli), "the agents table");
+    assert_eq!(agents_state(&web).len(), 3);
+    assert_eq!(
+        onboarding_state(&web),
+        onboarding_state(&cli),
+        "onboarding row"
+    );
+    assert_eq!(
+        web.db_rows("SELECT flow FROM onboarding"),
+        [["web".to_string()]]
+    );
+    assert_eq!(
+        cli.db_rows("SELECT flow FROM onboarding"),
+        [["cli".to_string()]]
+    );
+    let (a, b) = (profile_files(&web), profile_files(&cli));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    for (k, v) in &a {
+        assert!(*v == b[k], "{k} differs between /setup and nxr init --free");
+    }
+    assert_eq!(
+        web.db_i64("SELECT COUNT(*) FROM agent_model_history"),
+        cli.db_i64("SELECT COUNT(*) FROM agent_model_history")
+    );
+
+    // Done: the start page is the dashboard and the navigation no longer asks for setup.
+    let r = s.get("/");
+    assert_eq!(r.header("location"), Some("/hermes"));
+    assert!(!s.get("/hermes").text().contains("href=\"/setup\""));
+
+    // Coming back creates nothing: a new browser is told it is already set up, and
+    // submitting the form again changes nothing either.
+    let agents = agent_rows(&web);
+    let row = web.db_rows("SELECT * FROM onboarding");
+    let files = hash_tree(web.hermes_home.path());
+    let history = web.db_i64("SELECT COUNT(*) FROM agent_model_history");
+    let r = s.get("/setup");
+    let html = r.text();
+    assert_eq!(setup_state(&html), "already", "{html}");
+    assert!(html.contains("Already set up: nothing was created."));
+    for agent in DEFAULT_AGENTS {
+        assert!(
+            html.contains(&format!("<tr data-agent=\"{agent}\">")),
+            "{agent}"
+        );
+    }
+    let (_, html) = run_setup(&s, None, "");
+    assert_eq!(setup_state(&html), "already");
+    // The first browser still sees its own run's summary.
+    assert_eq!(setup_state(&page(&s, &sid, "/setup")), "done");
+    assert_eq!(agent_rows(&web), agents);
+    assert_eq!(web.db_rows("SELECT * FROM onboarding"), row);
+    assert_eq!(hash_tree(web.hermes_home.path()), files);
+    assert_eq!(
+        web.db_i64("SELECT COUNT(*) FROM agent_model_history"),
+        history
+    );
+}
+
+#[test]
+fn setup_step_by_step_shows_each_step_as_it_finishes() {
+    let env = TestEnv::new();
+    let s = Server::start(&env);
+    // What the page's script does: start (live=1), then one POST /setup/step per step.
+    let r = s.post_form(
+        "/setup",
+        None,
+        &[("action", "start_setup"), ("key", ""), ("live", "1")],
+    );
+    assert_eq!(r.status, 303);
+    let sid = r.sid().expect("cookie");
+    let html = page(&s, &sid, "/setup");
+    assert_eq!(setup_state(&html), "running");
+    assert!(
+        html.contains("data-step=\"1\" data-state=\"running\""),
+        "{html}"
+    );
+    assert_eq!(
+        env.db_i64("SELECT COUNT(*) FROM onboarding"),
+        0,
+        "nothing ran yet"
+    );
+    for done in 1..=5 {
+        let r = s.post_form("/setup/step", Some(&sid), &[]);
+        assert_eq!(r.status, 303, "{}", r.text());
+        let html = page(&s, &sid, "/setup");
+        assert_eq!(
+            html.matches("data-state=\"done\">").count(),
+            done,
+            "after step {done}:\n{html}"
+        );
+        if done < 5 {
+            assert_eq!(setup_state(&html), "running");
+            assert!(html.contains(&format!(
+                "data-step=\"{}\" data-state=\"running\"",
+                done + 1
+            )));
+        } else {
+            assert_eq!(setup_state(&html), "done");
+        }
+    }
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM agents"), 3);
+    // A step past the end does nothing.
+    assert_eq!(s.post_form("/setup/step", Some(&sid), &[]).status, 303);
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM agents"), 3);
+    // The form token is required, and only start_setup is taken.
+    let r = s.call("POST", "/setup/step", &[], b"all=1");
+    assert_eq!(r.status, 403);
+    let r = s.post_form("/setup", Some(&sid), &[("action", "rescore")]);
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn setup_and_init_started_at_the_same_moment_make_exactly_three_agents() {
+    for round in 0..3 {
+        let env = TestEnv::new();
+        let s = Server::start(&env);
+        let barrier = std::sync::Barrier::new(2);
+        let (cli, web) = std::thread::scope(|scope| {
+            let cli = scope.spawn(|| {
+                let mut cmd = env.command(&["init", "--free"]);
+                cmd.stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped());
+                barrier.wait();
+                let child = cmd.spawn().expect("spawn nxr init");
+                support::wait(child, support::NXR_TIMEOUT).unwrap_or_else(|o| panic!("{o}"))
+            });
+            let web = scope.spawn(|| {
+                barrier.wait();
+                s.post_form("/setup", None, &[("action", "start_setup"), ("key", "")])
+            });
+            (
+                cli.join().expect("cli thread"),
+                web.join().expect("web thread"),
+            )
+        });
+        cli.assert_ok();
+        assert_eq!(web.status, 303, "round {round}: {}", web.text());
+        let html = page(&s, &web.sid().expect("cookie"), "/setup");
+        let state = setup_state(&html);
+        assert!(
+            state == "done" || state == "already",
+            "round {round}: {state}\n{html}"
+        );
+        assert!(!html.contains("m-error"), "round {round}: {html}");
+        assert_eq!(
+            env.db_i64("SELECT COUNT(*) FROM agents"),
+            3,
+            "round {round}: {cli}"
+        );
+        assert_eq!(env.db_i64("SELECT COUNT(*) FROM onboarding"), 1);
+        assert_eq!(
+            env.db_i64("SELECT COUNT(*) FROM onboarding WHERE completed_at IS NOT NULL"),
+            1
+        );
+        assert_eq!(
+            env.db_i64("SELECT COUNT(*) FROM agent_model_history"),
+            3,
+            "round {round}"
+        );
+        let names: Vec<String> = env
+            .db_rows("SELECT name FROM agents ORDER BY name")
+            .into_iter()
+            .map(|r| r[0].clone())
+            .collect();
+        assert_eq!(names, support::sorted(DEFAULT_AGENTS), "round {round}");
+    }
+}
+
+#[test]
+fn setup_with_a_rejected_key_says_why_creates_nothing_and_never_shows_the_key() {
+    let server = FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    let s = Server::start(&env);
+    let r = s.post_form(
+        "/setup",
+        None,
+        &[("action", "start_setup"), ("key", REVOKED_KEY)],
+    );
+    assert_eq!(r.status, 303);
+    assert!(!r.text().contains(REVOKED_KEY));
+    let sid = r.sid().expect("cookie");
+    let html = page(&s, &sid, "/setup");
+    assert_eq!(setup_state(&html), "failed", "{html}");
+    assert!(
+        html.contains("User not found."),
+        "OpenRouter's message: {html}"
+    );
+    assert!(
+        html.contains("id=\"setup-form\""),
+        "the form is back for another try"
+    );
+    assert_eq!(server.hits(KEY), 1);
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM agents"), 0);
+    assert_eq!(
+        env.db_i64("SELECT COUNT(*) FROM onboarding WHERE completed_at IS NOT NULL"),
+        0
+    );
+    assert!(!env.nxr_home.path().join("secrets.env").exists());
+    assert!(!env.hermes_home.path().join("profiles").exists());
+    assert!(!env.hermes_home.path().join("config.yaml").exists());
+    assert_key_nowhere(&every_response(&s, &sid), REVOKED_KEY);
+
+    // Another try with a good key on the same page: set up, the key stored and masked.
+    let (_, html) = run_setup(&s, Some(&sid), VALID_KEY);
+    assert_eq!(setup_state(&html), "done", "{html}");
+    assert!(
+        html.contains(&format!(
+            "{}...{}",
+            &VALID_KEY[..8],
+            &VALID_KEY[VALID_KEY.len() - 4..]
+        )),
+        "the summary shows the key masked: {html}"
+    );
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM agents"), 3);
+    assert_eq!(
+        env.db_rows("SELECT key_provided FROM onboarding"),
+        [["1".to_string()]]
+    );
+    let secrets = env.nxr_home.path().join("secrets.env");
+    assert_eq!(mode(&secrets), 0o600);
+    for agent in DEFAULT_AGENTS {
+        let dotenv = agent_dir(&env, agent).join(".env");
+        assert!(
+            support::profiles::read(&dotenv).contains(VALID_KEY),
+            "{agent}'s .env holds the key"
+        );
+        assert_eq!(mode(&dotenv), 0o600);
+    }
+    assert_key_nowhere(&every_response(&s, &sid), VALID_KEY);
+}
+
+// ---------------------------------------------------------------- upgrade on /agents/manage
+
+/// `config.yaml` of each default agent, relative to `HERMES_HOME`.
+const CONFIGS: [&str; 3] = [
+    "config.yaml",
+    "profiles/engineer/config.yaml",
+    "profiles/pm/config.yaml",
+];
+
+/// The hidden fields of the form `id` (what a `form="id"` button posts along).
+fn form_by_id(html: &str, id: &str) -> Vec<(String, String)> {
+    let start = html
+        .find(&format!("<form id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no form #{id}"));
+    let form = &html[start..];
+    let form = &form[..form.find("</form>").expect("end of form")];
+    form.split("<input")
+        .skip(1)
+        .filter_map(|input| {
+            let attr = |n: &str| {
+                let key = format!("{n}=\"");
+                input
+                    .find(&key)
+                    .map(|i| &input[i + key.len()..])
+                    .and_then(|rest| rest.split('"').next())
+                    .map(web_common::unescape)
+            };
+            Some((attr("name")?, attr("value")?))
+        })
+        .collect()
+}
+
+/// Clicks `<button form="FORM" name="N" value="V">` as a browser would: the form's fields
+/// plus the button's pair.
+fn click(s: &Server, sid: &str, path: &str, html: &str, form: &str, name: &str, value: &str) {
+    let button = format!("form=\"{form}\" name=\"{name}\" value=\"{value}\"");
+    assert!(html.contains(&button), "no button {button} on {path}");
+    let mut fields: Vec<(String, String)> = form_by_id(html, form)
+        .into_iter()
+        .filter(|(k, _)| k != "csrf")
+        .collect();
+    fields.push((name.to_string(), value.to_string()));
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = s.post_form(path, Some(sid), &pairs);
+    assert_eq!(r.status, 303, "{pairs:?}: {}", r.text());
+}
+
+fn banner(html: &str) -> String {
+    html.split("class=\"banner ")
+        .nth(1)
+        .and_then(|r| r.split('>').nth(1))
+        .and_then(|r| r.split('<').next())
+        .map(web_common::unescape)
+        .unwrap_or_default()
+}
+
+fn models(env: &TestEnv) -> BTreeMap<String, String> {
+    DEFAULT_AGENTS
+        .iter()
+        .map(|a| (a.to_string(), db_model(env, a)))
+        .collect()
+}
+
+/// `nxr upgrade --json`'s paid pick per agent (no terminal: the plan only).
+fn paid_picks(env: &TestEnv) -> BTreeMap<String, String> {
+    let plan = env.json(&["upgrade"]);
+    plan["plan"]
+        .as_array()
+        .expect("plan")
+        .iter()
+        .map(|r| {
+            (
+                r["agent"].as_str().expect("agent").to_string(),
+                r["recommended"]["model"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("a paid pick: {r}"))
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
+    let server = FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    env.nxr(&["init", "--free"]).assert_ok();
+    let s = Server::start(&env);
+    let r = s.get("/agents/manage");
+    let sid = r.sid().expect("cookie");
+    let html = r.text();
+    assert!(
+        html.contains("id=\"key-form\""),
+        "no key yet: the key form shows"
+    );
+    let free = models(&env);
+    let start = hash_tree(env.hermes_home.path());
+
+    // Without a key an upgrade fails as a banner and changes nothing.
+    click(&s, &sid, "/agents/manage", &html, "fu", "agent", "pm");
+    let html = page(&s, &sid, "/agents/manage");
+    assert!(
+        banner(&html).contains("need an OpenRouter key"),
+        "{}",
+        banner(&html)
+    );
+    assert_eq!(models(&env), free);
+    // A rejected key: OpenRouter's message as the banner, nothing stored.
+    let r = s.post_form(
+        "/agents/manage",
+        Some(&sid),
+        &[("action", "set_openrouter_key"), ("key", REVOKED_KEY)],
+    );
+    assert_eq!(r.status, 303);
+    let html = page(&s, &sid, "/agents/manage");
+    assert!(
+        banner(&html).contains("User not found."),
+        "{}",
+        banner(&html)
+    );
+    assert!(!env.nxr_home.path().join("secrets.env").exists());
+    assert_eq!(
+        changed(&start, &hash_tree(env.hermes_home.path())),
+        Vec::<String>::new()
+    );
+    // The right key: stored, never shown, and the form goes away (for every browser).
+    let r = s.post_form(
+        "/agents/manage",
+        Some(&sid),
+        &[("action", "set_openrouter_key"), ("key", VALID_KEY)],
+    );
+    assert_eq!(r.status, 303);
+    let html = page(&s, &sid, "/agents/manage");
+    assert!(
+        banner(&html).contains("stored OpenRouter key"),
+        "{}",
+        banner(&html)
+    );
+    assert!(!html.contains("id=\"key-form\""));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(!s.get("/agents/manage").text().contains("id=\"key-form\""));
+    assert_key_nowhere(&every_response(&s, &sid), VALID_KEY);
+    assert_key_nowhere(&every_response(&s, &sid), REVOKED_KEY);
+
+    // Bulk Upgrade shows the plan first: each agent's free model beside its paid pick.
+    let picks = paid_picks(&env);
+    let before = hash_tree(env.hermes_home.path());
+    let cfg_before: Vec<String> = DEFAULT_AGENTS
+        .iter()
+        .map(|a| config_text(&env, a))
+        .collect();
+    click(
+        &s,
+        &sid,
+        "/agents/manage",
+        &html,
+        "fb",
+        "action",
+        "open_bulk_upgrade",
+    );
+    let html = page(&s, &sid, "/agents/manage");
+    let bulk = html
+        .split("id=\"bulk\"")
+        .nth(1)
+        .and_then(|b| b.split("</section>").next())
+        .expect("the bulk upgrade panel");
+    for agent in DEFAULT_AGENTS {
+        let row = bulk
+            .split(&format!("<tr data-agent=\"{agent}\">"))
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap_or_else(|| panic!("{agent} in the plan:\n{bulk}"));
+        assert!(row.contains(&free[agent]), "{agent} now: {row}");
+        assert!(row.contains(&picks[agent]), "{agent}'s pick: {row}");
+        assert!(row.contains("free/free"), "{agent}'s free price: {row}");
+        assert!(
+            row.contains('$') && row.contains('+'),
+            "prices and gain: {row}"
+        );
+    }
+    assert_eq!(
+        models(&env),
+        free,
+        "nothing changes before the confirmation"
+    );
+    click(
+        &s,
+        &sid,
+        "/agents/manage",
+        &html,
+        "fb",
+        "action",
+        "upgrade_all",
+    );
+    assert_eq!(models(&env), picks, "every agent on its paid pick");
+    let html = page(&s, &sid, "/agents/manage");
+    assert!(!html.contains("id=\"bulk\""), "the panel closes");
+    assert!(
+        banner(&html).contains("upgraded 3 agents"),
+        "{}",
+        banner(&html)
+    );
+    for agent in DEFAULT_AGENTS {
+        assert!(
+            html.contains(&format!("form=\"fv\" name=\"agent\" value=\"{agent}\"")),
+            "{agent} can revert"
+        );
+    }
+    let upgraded = hash_tree(env.hermes_home.path());
+    assert_eq!(
+        changed(&before, &upgraded),
+        CONFIGS,
+        "only config.yaml files changed"
+    );
+    for agent in DEFAULT_AGENTS {
+        assert_eq!(
+            support::profiles::yaml_str(&config_text(&env, agent), "model.default").as_deref(),
+            Some(picks[agent].as_str())
+        );
+    }
+
+    // Revert one agent, then the rest: back exactly where they were.
+    click(&s, &sid, "/agents/manage", &html, "fv", "agent", "engineer");
+    assert_eq!(db_model(&env, "engineer"), free["engineer"]);
+    assert_eq!(db_model(&env, "pm"), picks["pm"]);
+    let html = page(&s, &sid, "/agents/manage");
+    click(
+        &s,
+        &sid,
+        "/agents/manage",
+        &html,
+        "fb",
+        "action",
+        "revert_upgrade",
+    );
+    assert_eq!(models(&env), free);
+    let after: Vec<String> = DEFAULT_AGENTS
+        .iter()
+        .map(|a| config_text(&env, a))
+        .collect();
+    assert_eq!(after, cfg_before, "config.yaml byte-identical after revert");
+    assert_eq!(
+        changed(&before, &hash_tree(env.hermes_home.path())),
+        Vec::<String>::new()
+    );
+
+    // One agent, with a model chosen in the picker.
+    let chosen = picks["engineer"].clone();
+    assert_ne!(chosen, picks["pm"]);
+    let html = page(&s, &sid, "/agents/manage?agent=pm");
+    let choose = html
+        .split("id=\"choose-model\" href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .map(web_common::unescape)
+        .expect("a choose-a-model link");
+    let url = format!("{choose}&q={}", chosen.replace('/', "%2F"));
+    let html = page(&s, &sid, &url);
+    assert!(html.contains("id=\"upgrade-note\""), "{html}");
+    let fields = form_fields(&html, "upgrade_agent", &chosen).expect("a use button");
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k != "csrf")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = s.post_form(&url, Some(&sid), &pairs);
+    assert_eq!(r.status, 303, "{}", r.text());
+    assert_eq!(r.header("location"), Some("/agents/manage?agent=pm"));
+    assert_eq!(db_model(&env, "pm"), chosen);
+    assert_eq!(db_model(&env, "engineer"), free["engineer"]);
+    let html = page(&s, &sid, "/agents/manage?agent=pm");
+    assert!(
+        banner(&html).contains(&format!("pm now runs {chosen}")),
+        "{}",
+        banner(&html)
+    );
+    click(
+        &s,
+        &sid,
+        "/agents/manage?agent=pm",
+        &html,
+        "fv",
+        "agent",
+        "pm",
+    );
+    assert_eq!(models(&env), free);
+    let _ = upgraded;
 }

@@ -53,5 +53,10 @@ pub async fn store(core: &Core, key: &str) -> Result<()> {
         let _lock = p.lock()?;
         hermes::set_env(&p.env_path(), KEY_VAR, key)?;
     }
+    // The key itself stays out of the database; the change mark tells every open surface
+    // (other sessions, the TUI, browser pages) that paid models are now possible.
+    let (_conn, tx) = core.db.write().await?;
+    super::db::touch(&tx, "openrouter_key").await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -3,12 +3,12 @@
 //!
 //! URL: `?agent=NAME` selects an agent.
 
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, Render, html};
 
-use super::page::{PageCtx, action_form, score};
+use super::page::{PageCtx, Score, Text, action_form, escape_into, escaped, one_decimal};
 use crate::core::scoring::Fallback;
 use crate::core::skills::{SkillOrigin, SkillState};
-use crate::core::view::{AgentsView, Body, Screen, SkillEditorView};
+use crate::core::view::{AgentRow, AgentsView, Body, Screen, SkillEditorView};
 
 pub fn state_name(s: SkillState) -> &'static str {
     match s {
@@ -44,76 +44,166 @@ pub fn fallback_name(f: Fallback) -> &'static str {
     }
 }
 
-pub fn render(v: &AgentsView, ctx: &PageCtx) -> Markup {
-    let selected = v.rows.get(v.selected);
+/// A hidden form that the buttons of a table post through (`form="ID"` on each button), so a
+/// table carries its form token and action once, not once per row.
+fn shared_form(ctx: &PageCtx, id: &str, action: &str, fields: &[(&str, &str)]) -> Markup {
+    html! {
+        form id=(id) method="post" action=(ctx.url()) {
+            input type="hidden" name="csrf" value=(ctx.csrf);
+            input type="hidden" name="action" value=(action);
+            @for (k, v) in fields {
+                input type="hidden" name=(k) value=(v);
+            }
+        }
+    }
+}
+
+/// A score gain: "+3.3", "-1.0".
+struct Gain(f64);
+
+impl maud::Render for Gain {
+    fn render_to(&self, out: &mut String) {
+        if self.0 >= 0.0 {
+            out.push('+');
+        }
+        one_decimal(self.0, out);
+    }
+}
+
+/// The picker that upgrades `agent` to a model of the person's choosing: the routing page's
+/// picker on the main slot, all models (not only free ones), whose "use" buttons send
+/// `upgrade_agent` (see `models.rs`).
+pub fn choose_url(agent: &str) -> String {
+    super::page::build_url(
+        "/models/switch",
+        &[
+            ("agent".into(), agent.into()),
+            ("slot".into(), "main".into()),
+            ("upgrade".into(), "1".into()),
+            ("f".into(), "1".into()),
+            ("tools".into(), "1".into()),
+        ],
+    )
+}
+
+/// The page's body, written into `out` (the page buffer) section by section, one table row
+/// at a time.
+pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
+    let any_paid = v.rows.iter().any(|r| !r.free);
     html! {
         @if let Some(e) = &v.empty {
             p.empty { (e) " " a href="/agents/new" { "Create an agent" } }
         }
-        @if !v.rows.is_empty() {
-            table.agents {
-                thead { tr {
-                    th { "agent" } th { "role" } th { "model" } th { "score" }
-                    th { "recommended" } th { "score" } th { "paid pick" } th { "skills" } th {}
-                } }
-                tbody {
-                    @for (i, r) in v.rows.iter().enumerate() {
-                        tr class=(if i == v.selected { "selected" } else { "" }) data-agent=(r.name) {
-                            td { a href=(ctx.url_with(&["agent"], &[("agent", r.name.as_str())])) { (r.name) } }
-                            td { (r.role.label()) }
-                            td { code { (r.model) } }
-                            td.num { (score(r.score)) }
-                            td {
-                                code { (r.recommended) }
-                                @if let Some(f) = r.fallback { " " span.m-warning { (fallback_name(f)) } }
-                            }
-                            td.num { (score(r.recommended_score)) }
-                            td {
-                                @if let Some(p) = &r.paid {
-                                    code { (p.model) } " " span.m-muted { (p.prompt) "/" (p.completion) " per M" }
-                                    @if let Some(g) = p.gain { " " span.m-accent { "+" (format!("{g:.1}")) } }
-                                }
-                                @if let Some(f) = r.last_free.as_ref().filter(|f| **f != r.model) {
-                                    " " span.m-muted { "was " (f) }
-                                }
-                            }
-                            td.num { (r.skills) }
-                            td.actions {
-                                @if r.upgrade_available {
-                                    span.m-accent { "better model " }
-                                    (action_form(ctx, "apply_recommendation",
-                                        &[("agent", r.name.clone())], html! { "apply" }, "btn"))
-                                }
-                            }
-                        }
-                    }
+        (shared_form(ctx, "fa", "apply_recommendation", &[]))
+        (shared_form(ctx, "fu", "upgrade_agent", &[]))
+        (shared_form(ctx, "fv", "revert_upgrade", &[]))
+        form #fb method="post" action=(ctx.url()) {
+            input type="hidden" name="csrf" value=(ctx.csrf);
+        }
+        @if !v.key_configured {
+            form #key-form.key method="post" action=(ctx.url()) {
+                input type="hidden" name="csrf" value=(ctx.csrf);
+                input type="hidden" name="action" value="set_openrouter_key";
+                label {
+                    "OpenRouter key "
+                    // Never filled back in: a stored key is not in any page.
+                    input #openrouter-key type="password" name="key" autocomplete="off"
+                        spellcheck="false" size="40" required placeholder="sk-or-...";
                 }
+                " " button type="submit" { "Store key" }
+                " " span.m-muted { "Paid models need one. nxr checks it with OpenRouter, then stores it in every profile's .env." }
+            }
+        }
+        @if !v.rows.is_empty() {
+            p.buttons {
+                button.primary #bulk-open form="fb" name="action" value="open_bulk_upgrade" { "Bulk Upgrade" }
+                @if any_paid {
+                    " " button #revert-all form="fb" name="action" value="revert_upgrade" { "Revert every agent to free" }
+                }
+                @if v.key_configured { " " span.m-muted { "An OpenRouter key is stored." } }
             }
         }
         @if let Some(b) = &v.bulk {
-            section.overlay.bulk aria-label="upgrade every agent" {
+            section.overlay.bulk #bulk aria-label="upgrade every agent" {
                 h2 { "Upgrade every agent to its paid pick?" }
-                @if !b.key_configured { p.m-warning { "No OpenRouter key is stored: run nxr upgrade or nxr config set openrouter-key first." } }
+                @if !b.key_configured {
+                    p.m-warning { "No OpenRouter key is stored: store one above, or run nxr config set openrouter-key KEY, first." }
+                }
                 table {
-                    thead { tr { th { "agent" } th { "role" } th { "now" } th { "paid pick" } th { "gain" } } }
+                    thead { tr {
+                        th { "agent" } th { "role" } th { "now" } th { "$/M in/out" }
+                        th { "paid pick" } th { "$/M in/out" } th { "score gain" }
+                    } }
                     tbody {
                         @for r in &b.rows {
-                            tr {
-                                td { (r.agent) } td { (r.role.label()) }
-                                td { code { (r.current) } " " span.m-muted { (r.current_prompt) "/" (r.current_completion) } }
+                            tr data-agent=(Text(&r.agent)) {
+                                td { (Text(&r.agent)) } td { (r.role.label()) }
+                                td { code { (Text(&r.current)) } }
+                                td.num { (r.current_prompt) "/" (r.current_completion) }
                                 @if let Some(p) = &r.recommended {
-                                    td { code { (p.model) } " " span.m-muted { (p.prompt) "/" (p.completion) } }
-                                    td.num { (score(p.gain)) }
+                                    td { code { (Text(&p.model)) } }
+                                    td.num { (p.prompt) "/" (p.completion) }
+                                    td.num { @if let Some(g) = p.gain { (Gain(g)) } @else { "-" } }
                                 } @else {
-                                    td.m-muted { "no paid model qualifies" } td {}
+                                    td.m-muted colspan="3" { "no paid model qualifies (or already on it)" }
                                 }
                             }
                         }
                     }
                 }
+                p.buttons {
+                    button.primary #bulk-confirm form="fb" name="action" value="upgrade_all" { "Upgrade all" }
+                    " " button #bulk-cancel form="fb" name="action" value="cancel" { "Cancel" }
+                }
             }
         }
+    }
+    .render_to(out);
+    if !v.rows.is_empty() {
+        // This page's query with `agent=` last: each row's link (relative to this page)
+        // appends its (encoded) name.
+        let select = ctx.url_with(&["agent"], &[("agent", "")]);
+        let select = &select[select.find('?').unwrap_or(0)..];
+        out.push_str("<table class=\"agents\">");
+        html! {
+            thead { tr {
+                th { "agent" } th { "role" } th { "model" } th { "score" }
+                th { "best free" } th { "paid pick ($/M in/out, gain)" } th { "skills" } th {}
+            } }
+        }
+        .render_to(out);
+        out.push_str("<tbody>");
+        out.reserve(v.rows.len() * 400);
+        for (i, r) in v.rows.iter().enumerate() {
+            row(r, i == v.selected, select).render_to(out);
+        }
+        out.push_str("</tbody></table>");
+    }
+    let selected = v.rows.get(v.selected);
+    html! {
         @if let Some(a) = selected {
+            section.model #model aria-label="model" {
+                h2 { "Model of " (a.name) }
+                p {
+                    code { (a.model) }
+                    @if a.free { " (free)" } @else { " (paid)" }
+                    @if let Some(f) = a.last_free.as_ref().filter(|f| **f != a.model) {
+                        " · revert returns to " code { (f) }
+                    }
+                }
+                p.buttons {
+                    @if let Some(p) = &a.paid {
+                        button.primary form="fu" name="agent" value=(a.name) {
+                            "Upgrade to " (p.model)
+                        }
+                        " "
+                    }
+                    a.btn #choose-model href=(choose_url(&a.name)) { "Choose a model…" }
+                    @if !a.free && a.last_free.is_some() {
+                        " " button form="fv" name="agent" value=(a.name) { "Revert to free" }
+                    }
+                }
+            }
             section.skills aria-label="skills" {
                 h2 { "Skills of " (a.name) }
                 @if let Some(e) = &v.skills_error { p.m-error { (e) } }
@@ -121,6 +211,8 @@ pub fn render(v: &AgentsView, ctx: &PageCtx) -> Markup {
                     p.m-muted { "No skills." }
                 }
                 @if !v.skills.is_empty() {
+                    (shared_form(ctx, "fsr", "remove_skills", &[("agent", &a.name)]))
+                    (shared_form(ctx, "fsa", "add_skills", &[("agent", &a.name)]))
                     table.skill-rows {
                         thead { tr { th { "skill" } th { "state" } th { "wanted" } th { "origin" } th {} } }
                         tbody {
@@ -130,17 +222,11 @@ pub fn render(v: &AgentsView, ctx: &PageCtx) -> Markup {
                                     td class=(state_class(s.state)) { (state_name(s.state)) }
                                     td { @if s.desired { "yes" } @else { "no" } }
                                     td.m-muted { (s.origin.map(origin_name).unwrap_or("")) }
-                                    td.actions {
+                                    td {
                                         @if s.desired {
-                                            (action_form(ctx, "remove_skills", &[
-                                                ("agent", a.name.clone()),
-                                                ("skills", s.name.clone()),
-                                            ], html! { "remove" }, "btn"))
+                                            button form="fsr" name="skills" value=(s.name) { "remove" }
                                         } @else if s.managed || s.state == SkillState::External {
-                                            (action_form(ctx, "add_skills", &[
-                                                ("agent", a.name.clone()),
-                                                ("skills", s.name.clone()),
-                                            ], html! { "add" }, "btn"))
+                                            button form="fsa" name="skills" value=(s.name) { "add" }
                                         }
                                     }
                                 }
@@ -152,6 +238,63 @@ pub fn render(v: &AgentsView, ctx: &PageCtx) -> Markup {
                     (action_form(ctx, "open_skill_editor", &[], html! { "add or remove skills…" }, "btn"))
                 }
             }
+        }
+    }
+    .render_to(out);
+}
+
+/// One agent's row: its model beside the best free one and the paid pick, and the buttons
+/// (posted through the shared forms above the table).
+fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
+    let name = escaped(&r.name);
+    let name = PreEscaped(&*name);
+    html! {
+        tr class=[selected.then_some("selected")] data-agent=(name) {
+            td { a href={ (Text(select)) (Encoded(&r.name)) } { (name) } }
+            td { (Text(r.role.label())) }
+            td { (Text(&r.model)) @if !r.free { " " b { "paid" } } }
+            td { (Score(r.score)) }
+            td {
+                @if r.recommended == r.model && r.fallback.is_none() {
+                    small { @if r.free { "same" } @else { "-" } }
+                } @else {
+                    (Text(&r.recommended)) " " (Score(r.recommended_score))
+                    @if let Some(f) = r.fallback { " " span.m-warning { (fallback_name(f)) } }
+                }
+            }
+            td {
+                @if let Some(p) = &r.paid {
+                    (Text(&p.model)) " " small { (Text(&p.prompt)) "/" (Text(&p.completion)) }
+                    @if let Some(g) = p.gain { " " b { (Gain(g)) } }
+                }
+                @if let Some(f) = r.last_free.as_ref().filter(|f| **f != r.model) {
+                    @if r.paid.is_some() { " " }
+                    small { "was " (Text(f)) }
+                }
+            }
+            td { (r.skills) }
+            td {
+                @if r.upgrade_available {
+                    button form="fa" name="agent" value=(name) { "apply free" }
+                }
+                @if r.paid.is_some() {
+                    button form="fu" name="agent" value=(name) { "upgrade" }
+                }
+                @if !r.free && r.last_free.is_some() {
+                    button form="fv" name="agent" value=(name) { "revert" }
+                }
+            }
+        }
+    }
+}
+
+/// A URL query value, percent-encoded as a form would send it.
+struct Encoded<'a>(&'a str);
+
+impl maud::Render for Encoded<'_> {
+    fn render_to(&self, out: &mut String) {
+        for part in form_urlencoded::byte_serialize(self.0.as_bytes()) {
+            escape_into(part, out);
         }
     }
 }

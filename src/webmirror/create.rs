@@ -104,7 +104,7 @@ fn model(v: &CreateView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Markup {
             (picker::render(p, ctx, &[], &|pos, _row| picker::use_form(ctx, "activate", &[
                 ("row", pos.to_string()),
                 ("back", "/agents/new".to_string()),
-            ])))
+            ]), &ctx.url_with(picker::PARAMS, &[])))
         } @else {
             div.buttons {
                 (action_form(ctx, "activate", &[], html! { "use this model" }, "btn primary"))

@@ -5,6 +5,7 @@
   var busy = false;
   var seq = 0;
   var timer = null;
+  var stepping = false;
 
   function parse(html) {
     return new DOMParser().parseFromString(html, "text/html");
@@ -45,6 +46,9 @@
   }
 
   function refresh() {
+    if (stepping) {
+      return Promise.resolve();
+    }
     var form = document.getElementById("picker-form");
     if (typing()) {
       // Keep the field being typed in; refresh what it shows.
@@ -98,6 +102,56 @@
       filter(f);
     }
   });
+
+  // /setup: the form starts the run (live=1), then each step is one POST /setup/step whose
+  // answer (the page after 303) replaces the live part, so every step shows as it finishes.
+  function setupState() {
+    var s = document.getElementById("setup");
+    return s ? s.getAttribute("data-state") : null;
+  }
+
+  function show(text) {
+    var doc = parse(text);
+    replace(doc, "nav.tabs");
+    replace(doc, "#live");
+  }
+
+  function send(url, body) {
+    return fetch(url, { method: "POST", credentials: "same-origin", body: body })
+      .then(function (r) { return r.text(); });
+  }
+
+  function runSteps() {
+    if (setupState() !== "running") {
+      stepping = false;
+      return;
+    }
+    stepping = true;
+    var token = document.querySelector("#setup input[name=csrf]");
+    var body = new URLSearchParams();
+    body.set("csrf", token ? token.value : "");
+    send("/setup/step", body)
+      .then(function (text) { show(text); runSteps(); })
+      .catch(function () { stepping = false; });
+  }
+
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (!f || f.id !== "setup-form" || !window.fetch) {
+      return;
+    }
+    e.preventDefault();
+    var body = new URLSearchParams(new FormData(f));
+    body.set("live", "1");
+    stepping = true;
+    send(f.getAttribute("action"), body)
+      .then(function (text) { show(text); runSteps(); })
+      .catch(function () { stepping = false; f.submit(); });
+  });
+
+  if (setupState() === "running") {
+    runSteps();
+  }
 
   poll();
   setInterval(poll, 500);

@@ -20,6 +20,7 @@ pub mod page;
 pub mod picker;
 pub mod server;
 pub mod sessions;
+pub mod setup;
 
 pub use page::{PageCtx, render_screen};
 pub use server::{Config, Running, ServeArgs, serve, start, start_in_process};

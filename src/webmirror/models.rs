@@ -20,6 +20,10 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
     let mut drop_all: Vec<&str> = PARAMS.to_vec();
     drop_all.extend(["agent", "all"]);
     let back = ctx.url_with(&drop_all, &base);
+    // `upgrade=1`: the picker was opened from the agents page to upgrade this agent to a
+    // model of the person's choosing; "use" sends `upgrade_agent` and goes back there.
+    let upgrade = ctx.param("upgrade") == Some("1") && ctx.param("slot") == Some("main");
+    let agents_page = super::page::build_url("/agents/manage", &[("agent".into(), agent.clone())]);
     let picker_markup = match overlay {
         Some(Overlay::Picker(p)) => {
             let slot = ctx
@@ -31,7 +35,22 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
             if v.show_all {
                 keep.push(("all", "1".into()));
             }
+            if upgrade {
+                keep.push(("upgrade", "1".into()));
+            }
             let use_button = |_pos: usize, row: &crate::core::picker::PickerRow| {
+                if upgrade {
+                    return picker::use_form(
+                        ctx,
+                        "upgrade_agent",
+                        &[
+                            ("agent", agent.clone()),
+                            ("model", row.model.clone()),
+                            ("close", "1".into()),
+                            ("back", agents_page.clone()),
+                        ],
+                    );
+                }
                 picker::use_form(
                     ctx,
                     "set_slot",
@@ -45,7 +64,12 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                     ],
                 )
             };
-            Some(picker::render(p, ctx, &keep, &use_button))
+            let cancel = if upgrade {
+                agents_page.clone()
+            } else {
+                ctx.url_with(PARAMS, &[])
+            };
+            Some(picker::render(p, ctx, &keep, &use_button, &cancel))
         }
         _ => None,
     };
@@ -116,6 +140,12 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                         }
                     }
                 }
+            }
+        }
+        @if upgrade && picker_markup.is_some() {
+            p.m-accent #upgrade-note {
+                "Choosing a model here upgrades " strong { (agent) } " to it; the free model it "
+                "leaves is recorded, so \"revert\" on the agents page brings it back."
             }
         }
         @if let Some(m) = picker_markup { (m) }

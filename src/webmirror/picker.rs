@@ -10,7 +10,9 @@ use crate::core::text;
 use crate::core::view::{Comparison, PickerView, PriceCard};
 
 /// The URL parameters that carry picker state.
-pub const PARAMS: &[&str] = &["slot", "q", "sel", "f", "free", "tools", "ctx", "provider"];
+pub const PARAMS: &[&str] = &[
+    "slot", "q", "sel", "f", "free", "tools", "ctx", "provider", "upgrade",
+];
 
 /// The filters the URL asks for (`f=1` marks that the form set them).
 pub fn url_filters(ctx: &PageCtx) -> Option<Filters> {
@@ -35,12 +37,14 @@ pub fn url_filters(ctx: &PageCtx) -> Option<Filters> {
 /// How a row is chosen on this page (a `set_slot` post, or the wizard's `activate`).
 pub type UseButton<'a> = &'a dyn Fn(usize, &PickerRow) -> Markup;
 
-/// `keep` are the page's own parameters the filter form carries along (agent, slot, ...).
+/// `keep` are the page's own parameters the filter form carries along (agent, slot, ...);
+/// `cancel` is where "cancel" leads.
 pub fn render(
     p: &PickerView,
     ctx: &PageCtx,
     keep: &[(&str, String)],
     use_button: UseButton<'_>,
+    cancel: &str,
 ) -> Markup {
     let f = &p.filters;
     html! {
@@ -114,7 +118,7 @@ pub fn render(
                     (comparison(c))
                 }
             }
-            p { a.cancel href=(ctx.url_with(PARAMS, &[])) { "cancel" } }
+            p { a.cancel href=(cancel) { "cancel" } }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! on a tokio runtime handle. Security checks (bind address, access token, per-run form token,
 //! Origin/Referer, Host, size limits) happen here before anything reaches a session.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -113,6 +113,8 @@ pub(crate) struct App {
     /// only rebuilds its screen on a change). The Models tab is never cached (config.yaml
     /// can change on disk without a database write).
     pub shared_screens: std::sync::Mutex<Vec<(Tab, i64, Arc<Screen>)>>,
+    /// Whether an onboarding flow has finished, with the change mark it was read at.
+    pub onboarded: std::sync::Mutex<Option<(i64, bool)>>,
 }
 
 /// `nxr serve`: starts the mirror on this runtime and serves until Ctrl-C or SIGTERM.
@@ -216,6 +218,7 @@ pub fn start(core: Core, config: Config, rt: Handle) -> Result<Running> {
         mark: AtomicI64::new(mark),
         url: url.clone(),
         shared_screens: std::sync::Mutex::new(Vec::new()),
+        onboarded: std::sync::Mutex::new(None),
     });
     let stop = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
@@ -288,10 +291,25 @@ fn watch(app: &App, stop: &AtomicBool) {
 pub(crate) struct Reply {
     pub status: u16,
     pub content_type: &'static str,
+    /// The body, after `gap` bytes kept free for the response head.
     pub body: Vec<u8>,
+    pub gap: usize,
     pub headers: Vec<(String, String)>,
     /// A huge declared body: answer, then abandon the connection instead of draining it.
     pub abandon: bool,
+}
+
+/// Bytes kept in front of a rendered page for the response head, so head and page leave in
+/// one write (one TCP segment train, no copy).
+const HEAD_GAP: usize = 1024;
+
+thread_local! {
+    /// This worker's page buffer. A page renders into it and it comes back after the
+    /// answer is written, so a render allocates no large blocks: freeing ~50 KB per request
+    /// made glibc trim its heap and flush TLBs on the other core.
+    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// The `Date` header value and the second it was made for.
+    static DATE: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
 }
 
 impl Reply {
@@ -300,6 +318,26 @@ impl Reply {
             status,
             content_type: "text/html; charset=utf-8",
             body: markup.into_string().into_bytes(),
+            gap: 0,
+            headers: Vec::new(),
+            abandon: false,
+        }
+    }
+
+    /// A page rendered by `render` into this worker's reused buffer.
+    pub fn page(status: u16, render: impl FnOnce(&mut String)) -> Reply {
+        let mut buf = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        buf.clear();
+        buf.resize(HEAD_GAP, b' ');
+        // Spaces are UTF-8, so this cannot fail; a fresh buffer is the fallback anyway.
+        let mut out = String::from_utf8(buf).unwrap_or_else(|_| " ".repeat(HEAD_GAP));
+        out.reserve(64 * 1024);
+        render(&mut out);
+        Reply {
+            status,
+            content_type: "text/html; charset=utf-8",
+            body: out.into_bytes(),
+            gap: HEAD_GAP,
             headers: Vec::new(),
             abandon: false,
         }
@@ -310,6 +348,7 @@ impl Reply {
             status,
             content_type: "application/json",
             body: serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()),
+            gap: 0,
             headers: Vec::new(),
             abandon: false,
         }
@@ -324,6 +363,7 @@ impl Reply {
             status: 303,
             content_type: "text/plain; charset=utf-8",
             body: b"see other".to_vec(),
+            gap: 0,
             headers: vec![("Location".into(), to.to_string())],
             abandon: false,
         }
@@ -429,41 +469,118 @@ fn handle(app: &App, mut req: tiny_http::Request) {
     respond(req, reply);
 }
 
-fn respond(req: tiny_http::Request, reply: Reply) {
-    let mut resp = tiny_http::Response::from_data(reply.body)
-        .with_status_code(reply.status)
-        .with_chunked_threshold(usize::MAX);
-    let mut headers: Vec<(String, String)> = vec![
-        ("Content-Type".into(), reply.content_type.into()),
-        ("Cache-Control".into(), "no-store".into()),
-        ("X-Content-Type-Options".into(), "nosniff".into()),
-        ("X-Frame-Options".into(), "DENY".into()),
-        ("Referrer-Policy".into(), "same-origin".into()),
-        (
-            "Content-Security-Policy".into(),
-            "default-src 'none'; script-src 'self'; style-src 'self'; \
-             connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
-             frame-ancestors 'none'"
-                .into(),
-        ),
-    ];
-    headers.extend(reply.headers);
-    for (k, v) in headers {
-        if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-            resp.add_header(h);
-        }
-    }
+/// Headers every answer carries.
+const FIXED_HEADERS: &str = "Cache-Control: no-store\r\n\
+X-Content-Type-Options: nosniff\r\n\
+X-Frame-Options: DENY\r\n\
+Referrer-Policy: same-origin\r\n\
+Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; \
+connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
+frame-ancestors 'none'\r\n";
+
+/// Writes the answer: head and body in one write through the connection's writer (tiny_http
+/// would copy the body in 8 KB pieces, one send each), then gives the page buffer back.
+fn respond(req: tiny_http::Request, mut reply: Reply) {
     if reply.abandon {
         // tiny_http drains an unread body on drop with a buffer the size of the declared
         // length; for a huge declared body that would exhaust memory. Answer through the
         // upgrade path and leak the connection instead (one parked thread per such request).
+        let mut resp = tiny_http::Response::from_data(reply.body.split_off(reply.gap))
+            .with_status_code(reply.status)
+            .with_chunked_threshold(usize::MAX);
+        for (k, v) in [
+            ("Content-Type", reply.content_type),
+            ("Connection", "close"),
+        ] {
+            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
+                resp.add_header(h);
+            }
+        }
         let stream = req.upgrade("close", resp);
         std::mem::forget(stream);
         return;
     }
-    if let Err(e) = req.respond(resp) {
+    let head = head(&req, &reply);
+    let head_only = *req.method() == tiny_http::Method::Head;
+    let gap = reply.gap;
+    let mut w = req.into_writer();
+    let written = if head_only {
+        w.write_all(head.as_bytes())
+    } else if head.len() <= gap {
+        let start = gap - head.len();
+        reply.body[start..gap].copy_from_slice(head.as_bytes());
+        w.write_all(&reply.body[start..])
+    } else {
+        w.write_all(head.as_bytes())
+            .and_then(|()| w.write_all(&reply.body[gap..]))
+    };
+    if let Err(e) = written.and_then(|()| w.flush()) {
         tracing::debug!(error = %e, "web mirror: client went away");
     }
+    drop(w);
+    if gap > 0 {
+        BUFFER.with(|b| {
+            let mut b = b.borrow_mut();
+            if reply.body.capacity() >= b.capacity() {
+                *b = reply.body;
+            }
+        });
+    }
+}
+
+/// The status line and headers of an answer.
+fn head(req: &tiny_http::Request, reply: &Reply) -> String {
+    use std::fmt::Write as _;
+    let version = req.http_version();
+    let http10 = (version.0, version.1) == (1, 0);
+    let wants_close = req.headers().iter().any(|h| {
+        h.field.equiv("Connection")
+            && h.value
+                .as_str()
+                .split(',')
+                .any(|t| t.trim().eq_ignore_ascii_case("close"))
+    });
+    let keep_alive_10 = req.headers().iter().any(|h| {
+        h.field.equiv("Connection") && h.value.as_str().eq_ignore_ascii_case("keep-alive")
+    });
+    let mut head = String::with_capacity(640);
+    let reason = tiny_http::StatusCode(reply.status).default_reason_phrase();
+    let _ = write!(
+        head,
+        "HTTP/1.{} {} {reason}\r\nDate: ",
+        if http10 { 0 } else { 1 },
+        reply.status
+    );
+    DATE.with(|d| {
+        let mut d = d.borrow_mut();
+        let now = jiff::Timestamp::now();
+        if d.0 != now.as_second() {
+            d.0 = now.as_second();
+            d.1 = now
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string();
+        }
+        head.push_str(&d.1);
+    });
+    let _ = write!(
+        head,
+        "\r\nContent-Type: {}\r\nContent-Length: {}\r\n{FIXED_HEADERS}",
+        reply.content_type,
+        reply.body.len() - reply.gap
+    );
+    for (k, v) in &reply.headers {
+        let bad = |s: &str| s.is_empty() || s.chars().any(|c| c.is_control());
+        if bad(k) || v.chars().any(|c| c.is_control()) || k.contains(':') {
+            continue;
+        }
+        let _ = write!(head, "{k}: {v}\r\n");
+    }
+    if wants_close || (http10 && !keep_alive_10) {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    head
 }
 
 fn route(app: &App, raw: &mut tiny_http::Request) -> Reply {
@@ -588,11 +705,16 @@ fn get(app: &App, req: &Req) -> Reply {
         return super::api::get(app, req);
     }
     match req.path.as_str() {
-        "/" => Reply::redirect("/hermes"),
+        "/" => match onboarded(app) {
+            Ok(false) => Reply::redirect("/setup"),
+            Ok(true) | Err(_) => Reply::redirect("/hermes"),
+        },
+        "/setup" | "/setup/" => super::setup::get(app, req),
         "/static/live.js" => Reply {
             status: 200,
             content_type: "text/javascript; charset=utf-8",
             body: page::SCRIPT.as_bytes().to_vec(),
+            gap: 0,
             headers: Vec::new(),
             abandon: false,
         },
@@ -600,6 +722,7 @@ fn get(app: &App, req: &Req) -> Reply {
             status: 200,
             content_type: "text/css; charset=utf-8",
             body: page::STYLE.as_bytes().to_vec(),
+            gap: 0,
             headers: Vec::new(),
             abandon: false,
         },
@@ -628,6 +751,11 @@ fn post(app: &App, req: &Req, body: &[u8]) -> Reply {
             );
         }
         return super::api::post(app, req, body);
+    }
+    match req.path.trim_end_matches('/') {
+        "/setup" => return super::setup::post(app, req, body),
+        "/setup/step" => return super::setup::step(app, req, body),
+        _ => {}
     }
     let Some(tab) = tab_of(&req.path) else {
         return req.error(404, "no such page");
@@ -691,8 +819,23 @@ fn post(app: &App, req: &Req, body: &[u8]) -> Reply {
     with_cookie(Reply::redirect(&to), cookie)
 }
 
+/// Whether an onboarding flow has finished (read again only when the change mark moved).
+pub(crate) fn onboarded(app: &App) -> Result<bool> {
+    let mark = app.mark.load(Ordering::SeqCst);
+    if let Some((m, done)) = *sessions::lock(&app.onboarded)
+        && m == mark
+    {
+        return Ok(done);
+    }
+    let done = app
+        .rt
+        .block_on(crate::core::onboarding::completed(&app.core))?;
+    *sessions::lock(&app.onboarded) = Some((mark, done));
+    Ok(done)
+}
+
 /// The session a request uses, and a cookie to set when it is new.
-fn session_key(req: &Req, read_only: bool) -> (String, Option<String>) {
+pub(crate) fn session_key(req: &Req, read_only: bool) -> (String, Option<String>) {
     match req.cookie("nxr_sid").filter(|s| sessions::valid_id(s)) {
         Some(s) => (s, None),
         None => {
@@ -706,7 +849,7 @@ fn session_key(req: &Req, read_only: bool) -> (String, Option<String>) {
     }
 }
 
-fn with_cookie(r: Reply, cookie: Option<String>) -> Reply {
+pub(crate) fn with_cookie(r: Reply, cookie: Option<String>) -> Reply {
     match cookie {
         Some(id) => r.with(
             "Set-Cookie",
@@ -716,7 +859,7 @@ fn with_cookie(r: Reply, cookie: Option<String>) -> Reply {
     }
 }
 
-async fn ensure_session<'a>(
+pub(crate) async fn ensure_session<'a>(
     app: &App,
     guard: &'a mut std::sync::MutexGuard<'_, Entry>,
 ) -> Result<&'a mut Session> {
@@ -748,7 +891,8 @@ async fn ensure_session<'a>(
 /// Renders a page: the browser's session brought to what the URL asks for, then its screen.
 fn page_get(app: &App, req: &Req, tab: Tab) -> Reply {
     let (key, cookie) = session_key(req, true);
-    let ctx = PageCtx::new(&req.path, req.query.clone(), &app.csrf);
+    let ctx = PageCtx::new(&req.path, req.query.clone(), &app.csrf)
+        .with_setup_needed(!onboarded(app).unwrap_or(true));
     let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
         if key == SHARED && tab != Tab::Models {
             shared_screen(app, tab, &ctx)
@@ -757,7 +901,10 @@ fn page_get(app: &App, req: &Req, tab: Tab) -> Reply {
         }
     }));
     match result {
-        Ok(Ok(screen)) => with_cookie(Reply::html(200, page::render_screen(&screen, &ctx)), cookie),
+        Ok(Ok(screen)) => with_cookie(
+            Reply::page(200, |out| page::render_screen_into(&screen, &ctx, out)),
+            cookie,
+        ),
         Ok(Err(e)) => req.error(status_of(&e), &e.to_string()),
         Err(_) => {
             app.sessions.drop_session(&key);

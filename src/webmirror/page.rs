@@ -546,9 +546,11 @@ pub fn one_decimal(v: f64, out: &mut String) {
         let _ = write!(out, "{v:.1}");
         return;
     }
-    let k = t.floor();
+    // floor(t) without a libm call (|t| < 1e15 fits an i64 exactly).
+    let trunc = t as i64;
+    let k = (if (trunc as f64) > t { trunc - 1 } else { trunc }) as f64;
     let n = if (t - k - 0.5).abs() > 1e-6 {
-        t.round()
+        if t - k > 0.5 { k + 1.0 } else { k }
     } else {
         // The exact product is t + e (fma gives the product's rounding error exactly), and
         // t - (k + 0.5) is exact (Sterbenz): their sum has the sign of the exact distance

@@ -25,9 +25,10 @@ fn best_per_role(catalog: &Catalog) -> usize {
 /// Every model ranked for every role: what `models rescore` and the roster need.
 fn full_ranking_per_role(catalog: &Catalog) -> usize {
     let scorer = Scorer::new(catalog);
-    Role::ALL
+    scorer
+        .rank_all()
         .iter()
-        .map(|&r| scorer.rank(r).first().map_or(0, |s| s.index as usize))
+        .map(|(_, ranked)| ranked.first().map_or(0, |s| s.index as usize))
         .sum()
 }
 

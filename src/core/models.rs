@@ -139,9 +139,9 @@ pub async fn rescore(core: &Core) -> Result<RescoreReport> {
         .await?;
     let mut rows_written = 0;
     let mut best = Vec::new();
-    for role in Role::ALL {
+    for (role, ranked) in scorer.rank_all() {
         let (mut free_rank, mut paid_rank) = (0i64, 0i64);
-        for s in scorer.rank(role) {
+        for s in ranked {
             let m = scorer.model(&s);
             let is_free = scorer.is_free(s.index);
             let rank = if s.qualified() {

@@ -258,10 +258,15 @@ impl<'a> Scorer<'a> {
         let newest = catalog.models.iter().map(|m| m.created).max().unwrap_or(0);
         let models = &catalog.models;
         // Large catalogs are split across the cores; the result is the same either way.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let features: Vec<Features> = if models.len() < 20_000 || threads < 2 {
+        // (Asking for the core count reads cgroup files: only worth it for a large catalog.)
+        let threads = if models.len() < 20_000 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8)
+        };
+        let features: Vec<Features> = if threads < 2 {
             let mut buf = String::new();
             models
                 .iter()
@@ -299,8 +304,24 @@ impl<'a> Scorer<'a> {
     fn id_order(&self) -> &[u32] {
         self.id_order.get_or_init(|| {
             let models = &self.catalog.models;
-            let mut by_id: Vec<u32> = (0..models.len() as u32).collect();
-            by_id.sort_unstable_by(|&a, &b| models[a as usize].id.cmp(&models[b as usize].id));
+            // Sort on the ids' first 16 bytes as one integer; only equal prefixes compare
+            // the whole strings (the same order as comparing the strings).
+            let prefix = |id: &str| {
+                let mut b = [0u8; 16];
+                let n = id.len().min(16);
+                b[..n].copy_from_slice(&id.as_bytes()[..n]);
+                u128::from_be_bytes(b)
+            };
+            let mut by_id: Vec<(u128, u32)> = models
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (prefix(&m.id), i as u32))
+                .collect();
+            by_id.sort_unstable_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| models[a.1 as usize].id.cmp(&models[b.1 as usize].id))
+            });
+            let by_id: Vec<u32> = by_id.into_iter().map(|(_, i)| i).collect();
             let mut order = vec![0u32; by_id.len()];
             for (pos, &i) in by_id.iter().enumerate() {
                 order[i as usize] = pos as u32;
@@ -382,6 +403,36 @@ impl<'a> Scorer<'a> {
             .collect();
         keys.sort_unstable();
         keys.into_iter().map(|(_, i)| all[i as usize]).collect()
+    }
+
+    /// Every role's ranking, the roles split across the cores for a large catalog: what a
+    /// rescore needs.
+    pub fn rank_all(&self) -> Vec<(Role, Vec<Scored>)> {
+        let threads = if self.features.len() < 20_000 {
+            1
+        } else {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(Role::ALL.len())
+        };
+        if threads < 2 {
+            return Role::ALL.iter().map(|&r| (r, self.rank(r))).collect();
+        }
+        self.id_order();
+        let per = Role::ALL.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = Role::ALL
+                .chunks(per)
+                .map(|roles| {
+                    scope
+                        .spawn(move || roles.iter().map(|&r| (r, self.rank(r))).collect::<Vec<_>>())
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        })
     }
 
     /// The best qualified model among those `keep` accepts, if any.
@@ -569,7 +620,8 @@ const UNSTABLE_WORDS: [&str; 5] = ["preview", "alpha", "beta", "experimental", "
 /// word, at a fraction of the cost over large catalogs.
 fn find_words(hay: &[u8]) -> u16 {
     struct Table {
-        first: [bool; 256],
+        /// For each first byte, the range of `words` that start with it.
+        by_first: [(u8, u8); 256],
         words: Vec<(&'static [u8], u16)>,
     }
     static TABLE: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
@@ -583,21 +635,23 @@ fn find_words(hay: &[u8]) -> u16 {
         for w in UNSTABLE_WORDS {
             words.push((w.as_bytes(), UNSTABLE));
         }
-        let mut first = [false; 256];
-        for (w, _) in &words {
-            if let Some(&b) = w.first() {
-                first[b as usize] = true;
+        words.sort_by_key(|(w, _)| w.first().copied().unwrap_or(0));
+        let mut by_first = [(0u8, 0u8); 256];
+        for (i, (w, _)) in words.iter().enumerate() {
+            let b = w.first().copied().unwrap_or(0) as usize;
+            if by_first[b].1 == 0 {
+                by_first[b].0 = i as u8;
             }
+            by_first[b].1 += 1;
         }
-        Table { first, words }
+        Table { by_first, words }
     });
     let mut bits = 0u16;
     for i in 0..hay.len() {
-        if !t.first[hay[i] as usize] {
-            continue;
-        }
-        for (w, bit) in &t.words {
-            if bits & bit == 0 && hay[i..].starts_with(w) {
+        let (start, len) = t.by_first[hay[i] as usize];
+        for (w, bit) in &t.words[start as usize..(start + len) as usize] {
+            // The second byte rules out most candidates before a whole compare.
+            if bits & bit == 0 && hay.get(i + 1) == w.get(1) && hay[i..].starts_with(w) {
                 bits |= bit;
             }
         }
@@ -719,6 +773,25 @@ mod tests {
                 assert!(m.expiration_date.is_none());
                 assert!(!m.is_router());
             }
+        }
+    }
+
+    #[test]
+    fn ranking_all_roles_at_once_equals_ranking_each() {
+        let c = catalog("models-2026-05-01.json");
+        let mut big = c.clone();
+        big.models = (0..25_000)
+            .map(|i| {
+                let mut m = c.models[(i * 7919) % c.models.len()].clone();
+                m.id = format!("{}-{i}", m.id);
+                m
+            })
+            .collect();
+        let s = Scorer::new(&big);
+        let all = s.rank_all();
+        assert_eq!(all.len(), 6);
+        for (role, ranked) in all {
+            assert_eq!(ranked, s.rank(role), "{role}");
         }
     }
 

@@ -28,6 +28,10 @@ pub struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     pub json: bool,
+    /// With the TUI: also serve the web mirror (on ADDR, default a free loopback port) and
+    /// show its URL in the status line.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:0", env = "NXR_WEB")]
+    pub web: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -160,7 +164,7 @@ pub fn main() -> ExitCode {
         // No command: the full-screen TUI.
         let tui = async {
             let core = Core::from_env().await?;
-            crate::tabs::run(core).await
+            crate::tabs::run(core, cli.web.as_deref()).await
         };
         return match rt.block_on(tui) {
             Ok(()) => ExitCode::SUCCESS,

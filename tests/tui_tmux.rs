@@ -525,3 +525,54 @@ fn a_panic_leaves_the_terminal_usable() {
     assert!(!s.contains("[1 Hermes]"), "left the alternate screen:\n{s}");
     assert_terminal_restored(&t);
 }
+
+/// `GET path` on a loopback URL with a plain socket: (status line, body).
+fn http_get(base: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let host = base.trim_start_matches("http://").trim_end_matches('/');
+    let mut s = std::net::TcpStream::connect(host).expect("connect to the mirror");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read");
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    (
+        head.lines().next().unwrap_or("").to_string(),
+        body.to_string(),
+    )
+}
+
+#[test]
+fn the_tui_serves_the_web_mirror_and_shows_its_url() {
+    let env = initialised();
+    let t = Tmux::start(&env, 120, 40);
+    t.start_nxr("NXR_WEB=127.0.0.1:0");
+    let s = t.wait_for("the mirror's URL in the status line", |s| {
+        s.contains("web http://127.0.0.1:")
+    });
+    let url = s
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("url")
+        .to_string();
+    let (status, body) = http_get(&url, "/agents/manage");
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        body.contains("engineer"),
+        "the mirror shows the same agents"
+    );
+    // A change from another process shows in both.
+    env.nxr(&["agents", "create", "--role", "pm", "--name", "webseen"])
+        .assert_ok();
+    t.keys(&["3"]);
+    t.wait_text("webseen");
+    let (_, body) = http_get(&url, "/agents/manage");
+    assert!(body.contains("webseen"));
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}

@@ -106,12 +106,21 @@ impl Ui {
 
 /// Opens the TUI on a workspace and runs it until the person quits. The terminal is restored
 /// on every way out: return, error and panic.
-pub async fn run(core: Core) -> anyhow::Result<()> {
+pub async fn run(core: Core, web: Option<&str>) -> anyhow::Result<()> {
     let started = Instant::now();
     let _log = init_logging(&core.paths.log_file());
     tracing::info!("nxr TUI starting");
     let first_run = !crate::core::onboarding::completed(&core).await?;
+    // The web mirror in this process, kept alive as long as the TUI runs.
+    let mirror = match web {
+        Some(addr) => Some(crate::webmirror::start_in_process(
+            core.clone(),
+            Some(addr),
+        )?),
+        None => None,
+    };
     let mut session = Session::new(core).await?;
+    session.web_url = mirror.as_ref().map(|m| m.url.clone());
     if first_run {
         session.begin_setup(crate::core::onboarding::Flow::Tui);
     }

@@ -6,14 +6,11 @@
 //! `/tmp/nxr-snap/<fixture>` (removed before and after) so the paths on screen, and so the
 //! layout, are the same on every machine.
 
-use std::path::PathBuf;
+mod support;
 
-use nxr::core::Core;
-use nxr::core::action::{self, Action};
-use nxr::core::paths::{Endpoints, Paths};
-use nxr::core::scoring::Role;
-use nxr::core::session::Session;
-use nxr::core::skills::Template;
+use support::screens::{self, Fixture, apply, clock, machine_neutral};
+
+use nxr::core::action::Action;
 use nxr::core::view::{Overlay, Screen, Tab};
 use nxr::tabs::theme::Theme;
 use nxr::tabs::{self, Ui};
@@ -23,81 +20,9 @@ use ratatui::style::Color;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
-struct Fixture {
-    root: PathBuf,
-    session: Session,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn clock(s: &str) -> jiff::Timestamp {
-    s.parse().expect("timestamp")
-}
-
-/// A workspace at `/tmp/nxr-snap/<name>`; with `team`, three agents and two notifications.
+/// Screen fixtures live at `/tmp/nxr-snap/<name>`.
 async fn fixture(name: &str, team: bool) -> Fixture {
-    let root = PathBuf::from("/tmp/nxr-snap").join(name);
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("mkdir");
-    let paths = Paths {
-        nxr_home: root.join("nxr"),
-        hermes_home: root.join("hermes"),
-    };
-    std::fs::create_dir_all(&paths.nxr_home).expect("mkdir");
-    std::fs::create_dir_all(&paths.hermes_home).expect("mkdir");
-    let endpoints = Endpoints {
-        openrouter: "http://127.0.0.1:9/api/v1".into(),
-        ollama: "http://127.0.0.1:9".into(),
-        db_url: None,
-        db_token: None,
-    };
-    let core = Core::open(paths, endpoints).await.expect("open");
-    if team {
-        for (agent, role, category) in [
-            ("pm", Role::Pm, None),
-            ("eng", Role::Engineer, None),
-            ("scout", Role::Research, Some(Template::Research)),
-        ] {
-            action::apply(
-                &core,
-                Action::CreateAgent {
-                    name: agent.into(),
-                    role: Some(role),
-                    category,
-                    skills: None,
-                    model: None,
-                },
-            )
-            .await
-            .expect("create agent");
-        }
-        let (_conn, tx) = core.db.write().await.expect("write");
-        tx.execute_batch(
-            "INSERT INTO notifications (kind, title, body, created_at, read_at) VALUES
-             ('better_model', 'A better free model for eng',
-              'qwen/qwen3-coder:free scores higher for the engineer role than the current model.',
-              '2026-05-02T09:30:00Z', '2026-05-02T10:00:00Z'),
-             ('limit', 'Free-tier requests at 72 % today',
-              '36 of 50 requests used by 12:00 UTC; at this pace the day ends at 104 %.',
-              '2026-05-03T12:00:00Z', NULL);",
-        )
-        .await
-        .expect("notifications");
-        tx.commit().await.expect("commit");
-    }
-    let mut session = Session::new(core).await.expect("session");
-    session.set_clock(clock("2026-05-04T12:00:00Z"));
-    Fixture { root, session }
-}
-
-async fn apply(f: &mut Fixture, actions: impl IntoIterator<Item = Action>) {
-    for a in actions {
-        f.session.apply(a).await;
-    }
+    screens::fixture("/tmp/nxr-snap", name, team).await
 }
 
 /// The screen at a size, as the TUI draws it.
@@ -118,18 +43,6 @@ fn draw(screen: &Screen, w: u16, h: u16, theme: Theme) -> Terminal<TestBackend> 
     term.draw(|frame| tabs::draw(frame, screen, &mut ui))
         .expect("draw");
     term
-}
-
-/// What onboarding detects depends on the machine (Ollama, whisper, hermes on PATH): the
-/// detection step's report is replaced by a placeholder before snapshotting.
-fn machine_neutral(s: &mut Screen) {
-    if let Some(setup) = &mut s.setup {
-        for step in &mut setup.steps {
-            if step.step == nxr::core::onboarding::SetupStep::Detect && step.text.is_some() {
-                step.text = Some("[what this machine has]".into());
-            }
-        }
-    }
 }
 
 /// Snapshots the fixture's current screen: TUI at both sizes, view struct at 80×24.

@@ -6,98 +6,26 @@
 //! before and after) with a frozen clock, so paths and ages are the same on every machine.
 //! The form token is a fixed string.
 
-use std::path::PathBuf;
+mod support;
 
-use nxr::core::Core;
-use nxr::core::action::{self, Action};
-use nxr::core::paths::{Endpoints, Paths};
-use nxr::core::scoring::Role;
+use support::screens::{self, Fixture, apply, clock, machine_neutral};
+
+use nxr::core::action::Action;
 use nxr::core::session::{PICKER_CHROME, Session};
-use nxr::core::skills::Template;
 use nxr::core::view::{Screen, Tab};
 use nxr::webmirror::{PageCtx, render_screen};
 
-struct Fixture {
-    root: PathBuf,
-    session: Session,
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.root);
-    }
-}
-
-fn clock(s: &str) -> jiff::Timestamp {
-    s.parse().expect("timestamp")
-}
-
+/// Screen fixtures live at `/tmp/nxr-web-snap/<name>`.
 async fn fixture(name: &str, team: bool) -> Fixture {
-    let root = PathBuf::from("/tmp/nxr-web-snap").join(name);
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).expect("mkdir");
-    let paths = Paths {
-        nxr_home: root.join("nxr"),
-        hermes_home: root.join("hermes"),
-    };
-    std::fs::create_dir_all(&paths.nxr_home).expect("mkdir");
-    std::fs::create_dir_all(&paths.hermes_home).expect("mkdir");
-    let endpoints = Endpoints {
-        openrouter: "http://127.0.0.1:9/api/v1".into(),
-        ollama: "http://127.0.0.1:9".into(),
-        db_url: None,
-        db_token: None,
-    };
-    let core = Core::open(paths, endpoints).await.expect("open");
-    if team {
-        for (agent, role, category) in [
-            ("pm", Role::Pm, None),
-            ("eng", Role::Engineer, None),
-            ("scout", Role::Research, Some(Template::Research)),
-        ] {
-            action::apply(
-                &core,
-                Action::CreateAgent {
-                    name: agent.into(),
-                    role: Some(role),
-                    category,
-                    skills: None,
-                    model: None,
-                },
-            )
-            .await
-            .expect("create agent");
-        }
-        let (_conn, tx) = core.db.write().await.expect("write");
-        tx.execute_batch(
-            "INSERT INTO notifications (kind, title, body, created_at, read_at) VALUES
-             ('better_model', 'A better free model for eng',
-              'qwen/qwen3-coder:free scores higher for the engineer role than the current model.',
-              '2026-05-02T09:30:00Z', '2026-05-02T10:00:00Z'),
-             ('limit', 'Free-tier requests at 72 % today',
-              '36 of 50 requests used by 12:00 UTC; at this pace the day ends at 104 %.',
-              '2026-05-03T12:00:00Z', NULL);",
-        )
-        .await
-        .expect("notifications");
-        tx.commit().await.expect("commit");
-    }
-    let mut session = Session::new(core).await.expect("session");
-    session.set_clock(clock("2026-05-04T12:00:00Z"));
+    let mut f = screens::fixture("/tmp/nxr-web-snap", name, team).await;
     // The web shows a taller picker than a terminal.
-    session
+    f.session
         .apply(Action::Resize {
             width: 160,
             height: 12 + PICKER_CHROME,
         })
         .await;
-    Fixture { root, session }
-}
-
-async fn apply(f: &mut Fixture, actions: impl IntoIterator<Item = Action>) {
-    for a in actions {
-        f.session.apply(a).await;
-    }
+    f
 }
 
 fn screen(f: &mut Fixture) -> Screen {
@@ -108,23 +36,6 @@ fn screen(f: &mut Fixture) -> Screen {
 /// One element per line, so a snapshot diff points at the element that changed.
 fn pretty(html: &str) -> String {
     html.replace("><", ">\n<")
-}
-
-/// What onboarding detects depends on the machine (Ollama, whisper, hermes on PATH): the
-/// detection step's report is replaced by a placeholder, as in the TUI's snapshots.
-fn machine_neutral(s: &mut Screen) {
-    if let Some(setup) = &mut s.setup {
-        for step in &mut setup.steps {
-            if step.step == nxr::core::onboarding::SetupStep::Detect
-                && step
-                    .text
-                    .as_ref()
-                    .is_some_and(|t| !t.starts_with("already set up"))
-            {
-                step.text = Some("[what this machine has]".into());
-            }
-        }
-    }
 }
 
 fn snap(f: &mut Fixture, name: &str) {

@@ -6,6 +6,7 @@
 pub mod ollama;
 pub mod openrouter;
 pub mod profiles;
+pub mod screens;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

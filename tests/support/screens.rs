@@ -1,0 +1,107 @@
+//! Screen fixtures shared by the TUI and HTML snapshot tests, so both renderers draw the very
+//! same sessions: real workspaces on fixed temporary paths with a frozen clock.
+
+use std::path::PathBuf;
+
+use nxr::core::Core;
+use nxr::core::action::{self, Action};
+use nxr::core::paths::{Endpoints, Paths};
+use nxr::core::scoring::Role;
+use nxr::core::session::Session;
+use nxr::core::skills::Template;
+use nxr::core::view::Screen;
+
+pub struct Fixture {
+    pub root: PathBuf,
+    pub session: Session,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+pub fn clock(s: &str) -> jiff::Timestamp {
+    s.parse().expect("timestamp")
+}
+
+/// A workspace at `<base>/<name>` (removed before and after, so paths on screen are the
+/// same on every machine); with `team`, three agents and two notifications.
+pub async fn fixture(base: &str, name: &str, team: bool) -> Fixture {
+    let root = PathBuf::from(base).join(name);
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let paths = Paths {
+        nxr_home: root.join("nxr"),
+        hermes_home: root.join("hermes"),
+    };
+    std::fs::create_dir_all(&paths.nxr_home).expect("mkdir");
+    std::fs::create_dir_all(&paths.hermes_home).expect("mkdir");
+    let endpoints = Endpoints {
+        openrouter: "http://127.0.0.1:9/api/v1".into(),
+        ollama: "http://127.0.0.1:9".into(),
+        db_url: None,
+        db_token: None,
+    };
+    let core = Core::open(paths, endpoints).await.expect("open");
+    if team {
+        for (agent, role, category) in [
+            ("pm", Role::Pm, None),
+            ("eng", Role::Engineer, None),
+            ("scout", Role::Research, Some(Template::Research)),
+        ] {
+            action::apply(
+                &core,
+                Action::CreateAgent {
+                    name: agent.into(),
+                    role: Some(role),
+                    category,
+                    skills: None,
+                    model: None,
+                },
+            )
+            .await
+            .expect("create agent");
+        }
+        let (_conn, tx) = core.db.write().await.expect("write");
+        tx.execute_batch(
+            "INSERT INTO notifications (kind, title, body, created_at, read_at) VALUES
+             ('better_model', 'A better free model for eng',
+              'qwen/qwen3-coder:free scores higher for the engineer role than the current model.',
+              '2026-05-02T09:30:00Z', '2026-05-02T10:00:00Z'),
+             ('limit', 'Free-tier requests at 72 % today',
+              '36 of 50 requests used by 12:00 UTC; at this pace the day ends at 104 %.',
+              '2026-05-03T12:00:00Z', NULL);",
+        )
+        .await
+        .expect("notifications");
+        tx.commit().await.expect("commit");
+    }
+    let mut session = Session::new(core).await.expect("session");
+    session.set_clock(clock("2026-05-04T12:00:00Z"));
+    Fixture { root, session }
+}
+
+pub async fn apply(f: &mut Fixture, actions: impl IntoIterator<Item = Action>) {
+    for a in actions {
+        f.session.apply(a).await;
+    }
+}
+
+/// What onboarding detects depends on the machine (Ollama, whisper, hermes on PATH): the
+/// detection step's report is replaced by a placeholder before snapshotting.
+pub fn machine_neutral(s: &mut Screen) {
+    if let Some(setup) = &mut s.setup {
+        for step in &mut setup.steps {
+            if step.step == nxr::core::onboarding::SetupStep::Detect
+                && step
+                    .text
+                    .as_ref()
+                    .is_some_and(|t| !t.starts_with("already set up"))
+            {
+                step.text = Some("[what this machine has]".into());
+            }
+        }
+    }
+}

@@ -5,7 +5,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 
-use super::{Hit, Ui, note, panel, popup};
+use super::{Hit, Ui, clickable_table, note, panel, popup};
 use crate::core::scoring::Fallback;
 use crate::core::skills::{SkillOrigin, SkillState};
 use crate::core::text;
@@ -54,23 +54,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &AgentsView, ui: &mut Ui) {
             paid_detail(f, detail, r, v.key_configured, &ui.theme);
         }
         let rows: Vec<Vec<Line>> = v.rows.iter().map(|r| agent_cells(r, &ui.theme)).collect();
-        let hits = table::render(
-            f.buffer_mut(),
-            inner,
-            &COLUMNS,
-            &rows,
-            Some(v.selected),
-            &ui.theme,
-        );
-        for (r, i) in hits {
-            ui.hit(
-                r,
-                Hit::Row {
-                    index: i,
-                    selected: i == v.selected,
-                },
-            );
-        }
+        clickable_table(f, inner, &COLUMNS, &rows, v.selected, ui);
     }
     let name = v
         .rows

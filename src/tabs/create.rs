@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::{Hit, Ui, input, note, panel, steps_back};
+use super::{Hit, Ui, clickable_table, input, note, panel, steps_back};
 use crate::core::models::Breakdown;
 use crate::core::scoring::Fallback;
 use crate::core::text;
@@ -79,23 +79,7 @@ fn category(f: &mut Frame, area: Rect, v: &CreateView, ui: &mut Ui) {
             ]
         })
         .collect();
-    let hits = table::render(
-        f.buffer_mut(),
-        inner,
-        &CATEGORY_COLUMNS,
-        &rows,
-        Some(v.category),
-        &ui.theme,
-    );
-    for (r, i) in hits {
-        ui.hit(
-            r,
-            Hit::Row {
-                index: i,
-                selected: i == v.category,
-            },
-        );
-    }
+    clickable_table(f, inner, &CATEGORY_COLUMNS, &rows, v.category, ui);
     if let Some(c) = v.categories.get(v.category) {
         let inner = panel(f, detail, &format!("{} skill template", c.label), ui);
         note(f, inner, &c.skills.join(", "), ratatui::style::Style::new());

@@ -5,9 +5,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 
-use super::{Hit, Ui, note, panel};
+use super::{Ui, clickable_table, note, panel};
 use crate::core::view::HermesView;
-use crate::widgets::table::{self, Column};
+use crate::widgets::table::Column;
 
 const COLUMNS: [Column<'static>; 6] = [
     Column::fill("AGENT", 8),
@@ -47,23 +47,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &HermesView, ui: &mut Ui) {
                 ]
             })
             .collect();
-        let hits = table::render(
-            f.buffer_mut(),
-            inner,
-            &COLUMNS,
-            &rows,
-            Some(v.selected),
-            &ui.theme,
-        );
-        for (r, i) in hits {
-            ui.hit(
-                r,
-                Hit::Row {
-                    index: i,
-                    selected: i == v.selected,
-                },
-            );
-        }
+        clickable_table(f, inner, &COLUMNS, &rows, v.selected, ui);
     }
     let inner = panel(f, bottom, "Gateway processes", ui);
     note(f, inner, &v.processes_note, ui.theme.muted());

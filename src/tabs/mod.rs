@@ -425,3 +425,26 @@ pub fn steps_back(current: WizardStep, target: WizardStep) -> usize {
     let pos = |s: WizardStep| WizardStep::ALL.iter().position(|x| *x == s).unwrap_or(0);
     pos(current).saturating_sub(pos(target))
 }
+
+/// A table whose rows can be clicked: draws it and records a hit for each visible row
+/// (a click selects the row, a second click on the selected row activates it).
+pub(crate) fn clickable_table(
+    f: &mut Frame,
+    area: Rect,
+    cols: &[crate::widgets::table::Column<'_>],
+    rows: &[Vec<Line<'_>>],
+    selected: usize,
+    ui: &mut Ui,
+) {
+    let hits =
+        crate::widgets::table::render(f.buffer_mut(), area, cols, rows, Some(selected), &ui.theme);
+    for (r, index) in hits {
+        ui.hit(
+            r,
+            Hit::Row {
+                index,
+                selected: index == selected,
+            },
+        );
+    }
+}

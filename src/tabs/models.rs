@@ -5,9 +5,9 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
-use super::{Hit, Ui, note, panel};
+use super::{Hit, Ui, clickable_table, note, panel};
 use crate::core::view::{ModelsView, SlotKind};
-use crate::widgets::table::{self, Column};
+use crate::widgets::table::Column;
 use crate::widgets::{fit_left, put_line, width};
 
 const COLUMNS: [Column<'static>; 4] = [
@@ -136,21 +136,5 @@ pub fn draw(f: &mut Frame, area: Rect, v: &ModelsView, ui: &mut Ui) {
             ]
         })
         .collect();
-    let hits = table::render(
-        f.buffer_mut(),
-        list,
-        &COLUMNS,
-        &rows,
-        Some(v.selected),
-        &ui.theme,
-    );
-    for (r, i) in hits {
-        ui.hit(
-            r,
-            Hit::Row {
-                index: i,
-                selected: i == v.selected,
-            },
-        );
-    }
+    clickable_table(f, list, &COLUMNS, &rows, v.selected, ui);
 }

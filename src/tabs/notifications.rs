@@ -4,9 +4,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 
-use super::{Hit, Ui, note, panel};
+use super::{Ui, clickable_table, note, panel};
 use crate::core::view::NotificationsView;
-use crate::widgets::table::{self, Column};
+use crate::widgets::table::Column;
 
 const COLUMNS: [Column<'static>; 4] = [
     Column::fixed("NEW", 3),
@@ -46,23 +46,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &NotificationsView, ui: &mut Ui) {
             ]
         })
         .collect();
-    let hits = table::render(
-        f.buffer_mut(),
-        inner,
-        &COLUMNS,
-        &rows,
-        Some(v.selected),
-        &ui.theme,
-    );
-    for (r, i) in hits {
-        ui.hit(
-            r,
-            Hit::Row {
-                index: i,
-                selected: i == v.selected,
-            },
-        );
-    }
+    clickable_table(f, inner, &COLUMNS, &rows, v.selected, ui);
     if let Some(n) = v.rows.get(v.selected) {
         let inner = panel(f, detail, &n.title, ui);
         note(f, inner, &n.body, ratatui::style::Style::new());

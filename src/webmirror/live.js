@@ -14,7 +14,8 @@
   function replace(doc, selector) {
     var next = doc.querySelector(selector);
     var cur = document.querySelector(selector);
-    if (next && cur) {
+    // Leave an unchanged part alone: replacing it would drop a click or focus in flight.
+    if (next && cur && next.outerHTML !== cur.outerHTML) {
       cur.replaceWith(next);
     }
   }

@@ -11,42 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::openrouter::MODELS;
+use support::profiles::{ENGINEER_SKILLS, HERMES_SKILLS, PM_SKILLS};
 use support::{
     FakeOpenRouter, Fault, NXR_TIMEOUT, ROLES, TestEnv, fixture, fixture_path, skills_on_disk,
     sorted, tree,
 };
 use yaml_edit::path::YamlPath;
-
-const PM_SKILLS: [&str; 8] = [
-    "planning",
-    "task-breakdown",
-    "prioritization",
-    "status-reporting",
-    "dependency-mapping",
-    "sprint-planning",
-    "risk-assessment",
-    "stakeholder-comms",
-];
-const ENGINEER_SKILLS: [&str; 8] = [
-    "coding",
-    "debugging",
-    "git-workflow",
-    "testing",
-    "code-review",
-    "refactoring",
-    "architecture",
-    "documentation",
-];
-const HERMES_SKILLS: [&str; 8] = [
-    "memory",
-    "web-search",
-    "file-ops",
-    "cron",
-    "usage-tracker",
-    "model-scanner",
-    "skill-creator",
-    "session-search",
-];
 
 /// A scalar from YAML text at a dotted path.
 fn yaml_get(text: &str, path: &str) -> Option<String> {

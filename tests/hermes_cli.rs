@@ -11,41 +11,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Duration;
+use std::path::Path;
 
-use support::{Output, TestEnv, run, sorted, tree};
-
-const HERMES_TIMEOUT: Duration = Duration::from_secs(120);
-
-fn hermes_path() -> PathBuf {
-    match support::hermes_bin() {
-        Some(p) if p.is_file() => p,
-        Some(p) => panic!(
-            "hermes CLI {} does not exist: run `.ci/run` (it installs hermes-agent into .ci/venv) \
-             or set NXR_TEST_HERMES to a working `hermes`",
-            p.display()
-        ),
-        None => panic!(
-            "no hermes CLI found: run `.ci/run` (it installs hermes-agent into .ci/venv) or set \
-             NXR_TEST_HERMES=/path/to/hermes"
-        ),
-    }
-}
-
-/// `hermes ARGS...` with the world's HERMES_HOME and a throwaway HOME.
-fn hermes(env: &TestEnv, args: &[&str]) -> Output {
-    let mut cmd = Command::new(hermes_path());
-    cmd.args(args);
-    env.apply(&mut cmd);
-    // Rich tables are cut to the terminal width; make it wide enough for any skill name.
-    cmd.env("COLUMNS", "300")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("HERMES_INFERENCE_PROVIDER")
-        .env_remove("OPENROUTER_API_KEY");
-    run(cmd, HERMES_TIMEOUT)
-}
+use support::{Output, TestEnv, hermes, sorted, tree};
 
 fn config_get(env: &TestEnv, profile: &str, key: &str) -> Output {
     hermes(env, &["-p", profile, "config", "get", key])

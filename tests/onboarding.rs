@@ -5,8 +5,7 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -17,7 +16,7 @@ use support::profiles::{
     isolate_path, mode, profile_name, read, role_skills, stub, stub_with, yaml_str,
 };
 use support::{
-    FakeOpenRouter, Fault, NXR_TIMEOUT, Output, TestEnv, VALID_KEY, skills_on_disk, tree,
+    FakeOpenRouter, Fault, NXR_TIMEOUT, Output, TestEnv, VALID_KEY, hermes, skills_on_disk, tree,
 };
 
 /// Far under the five minutes the issue allows, even for a debug build on a busy box.
@@ -568,30 +567,6 @@ fn init_with_a_rejected_key_fails_with_openrouters_message_and_creates_nothing()
 }
 
 // ---------------------------------------------------------------- detection
-
-fn hermes_path() -> PathBuf {
-    match support::hermes_bin() {
-        Some(p) if p.is_file() => p,
-        Some(p) => panic!(
-            "hermes CLI {} does not exist: run `.ci/run` (it installs hermes-agent into .ci/venv) \
-             or set NXR_TEST_HERMES to a working `hermes`",
-            p.display()
-        ),
-        None => panic!(
-            "no hermes CLI found: run `.ci/run` (it installs hermes-agent into .ci/venv) or set \
-             NXR_TEST_HERMES=/path/to/hermes"
-        ),
-    }
-}
-
-fn hermes(env: &TestEnv, args: &[&str]) -> Output {
-    let mut cmd = Command::new(hermes_path());
-    cmd.args(args);
-    env.apply(&mut cmd);
-    cmd.env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("HERMES_INFERENCE_PROVIDER");
-    support::run(cmd, Duration::from_secs(120))
-}
 
 #[test]
 fn a_local_ollama_is_detected_and_takes_compression_and_title_generation() {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Output, TestEnv, run, skills_on_disk, tree};
+use support::{Output, TestEnv, hermes_config_get, hermes_path, run, skills_on_disk, tree};
 
 /// How long the screen may take to show something (debug build, busy 2-core machine).
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -247,35 +247,6 @@ fn the_mouse_switches_tabs_and_selects_rows() {
     });
     t.keys(&["q"]);
     t.wait_text("nxr-exit=0");
-}
-
-fn hermes_path() -> PathBuf {
-    match support::hermes_bin() {
-        Some(p) if p.is_file() => p,
-        Some(p) => panic!(
-            "hermes CLI {} does not exist: run `.ci/run` (it installs hermes-agent into \
-             .ci/venv) or set NXR_TEST_HERMES to a working `hermes`",
-            p.display()
-        ),
-        None => panic!(
-            "no hermes CLI found: run `.ci/run` (it installs hermes-agent into .ci/venv) or \
-             set NXR_TEST_HERMES=/path/to/hermes"
-        ),
-    }
-}
-
-/// `hermes -p PROFILE config get KEY` → the value it prints.
-fn hermes_config_get(env: &TestEnv, profile: &str, key: &str) -> String {
-    let mut cmd = Command::new(hermes_path());
-    cmd.args(["-p", profile, "config", "get", key]);
-    env.apply(&mut cmd);
-    cmd.env("COLUMNS", "300")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("HERMES_INFERENCE_PROVIDER")
-        .env_remove("OPENROUTER_API_KEY");
-    let out = run(cmd, Duration::from_secs(120));
-    out.assert_ok();
-    out.stdout.trim().to_string()
 }
 
 #[test]

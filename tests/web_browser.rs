@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use support::TestEnv;
+use support::{TestEnv, hermes_config_get};
 use web_common::{Server, send_with};
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -198,22 +198,6 @@ impl Browser {
         let v = self.call("GET", "/alert/text", None);
         v.as_str().map(str::to_string)
     }
-}
-
-fn hermes_config_get(env: &TestEnv, profile: &str, key: &str) -> String {
-    let hermes = support::hermes_bin().expect(
-        "no hermes CLI: run .ci/run (it installs hermes-agent into .ci/venv) or set NXR_TEST_HERMES",
-    );
-    let mut cmd = Command::new(hermes);
-    cmd.args(["-p", profile, "config", "get", key]);
-    env.apply(&mut cmd);
-    cmd.env("COLUMNS", "300")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("HERMES_INFERENCE_PROVIDER")
-        .env_remove("OPENROUTER_API_KEY");
-    let out = support::run(cmd, Duration::from_secs(120));
-    out.assert_ok();
-    out.stdout.trim().to_string()
 }
 
 #[test]

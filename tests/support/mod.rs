@@ -368,6 +368,42 @@ pub fn hermes_bin() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The `hermes` CLI to test against, or a failure that says how to get one.
+pub fn hermes_path() -> PathBuf {
+    match hermes_bin() {
+        Some(p) if p.is_file() => p,
+        Some(p) => panic!(
+            "hermes CLI {} does not exist: run `.ci/run` (it installs hermes-agent into \
+             .ci/venv) or set NXR_TEST_HERMES to a working `hermes`",
+            p.display()
+        ),
+        None => panic!(
+            "no hermes CLI found: run `.ci/run` (it installs hermes-agent into .ci/venv) or \
+             set NXR_TEST_HERMES=/path/to/hermes"
+        ),
+    }
+}
+
+/// `hermes ARGS...` in a world's environment (its HERMES_HOME, a throwaway HOME), with
+/// output wide enough for any skill name and no provider or key from the runner's shell.
+pub fn hermes(env: &TestEnv, args: &[&str]) -> Output {
+    let mut cmd = Command::new(hermes_path());
+    cmd.args(args);
+    env.apply(&mut cmd);
+    cmd.env("COLUMNS", "300")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HERMES_INFERENCE_PROVIDER")
+        .env_remove("OPENROUTER_API_KEY");
+    run(cmd, Duration::from_secs(120))
+}
+
+/// `hermes -p PROFILE config get KEY`: the value it prints (asserting exit 0).
+pub fn hermes_config_get(env: &TestEnv, profile: &str, key: &str) -> String {
+    let out = hermes(env, &["-p", profile, "config", "get", key]);
+    out.assert_ok();
+    out.stdout.trim().to_string()
+}
+
 /// Every `SKILL.md` under a profile's `skills/`, as the skill folder names.
 pub fn skills_on_disk(profile_dir: &Path) -> Vec<String> {
     fn walk(dir: &Path, out: &mut Vec<String>) {

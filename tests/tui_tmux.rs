@@ -94,15 +94,20 @@ impl Tmux {
             .stdout
     }
 
-    /// Polls the screen until `ok` holds; panics with the screen and nxr's log at the
-    /// deadline.
+    /// Polls the screen until `ok` holds on a settled frame (two captures alike: a capture
+    /// can land while a frame is still being painted); panics with the screen and nxr's log
+    /// at the deadline.
     #[track_caller]
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
             if ok(&s) {
-                return s;
+                std::thread::sleep(Duration::from_millis(40));
+                if self.screen() == s {
+                    return s;
+                }
+                continue;
             }
             if start.elapsed() > DEADLINE {
                 let log = std::fs::read_to_string(&self.log).unwrap_or_default();
@@ -342,11 +347,10 @@ fn the_create_wizard_makes_the_same_agent_as_the_cli() {
     t.keys(&["j", "j", "j"]);
     t.wait_text("Research skill template");
     t.keys(&["Enter"]);
-    let s = t.wait_text("[2 Model]");
-    assert!(
-        s.contains("why") && s.contains("total"),
-        "the reason is shown:\n{s}"
-    );
+    // Wait for the whole frame: a capture can land while tmux is still painting it.
+    t.wait_for("step 2 with the reason for the model", |s| {
+        s.contains("[2 Model]") && s.contains("why") && s.contains("total")
+    });
     t.keys(&["Enter"]);
     t.wait_text("[3 Skills]");
     t.keys(&["Space"]);

@@ -267,6 +267,9 @@ fn keystroke_100k(
         total: picker.total(),
         rows,
         comparison: None,
+        needs: None,
+        can_pay: true,
+        warning: None,
     };
     term.draw(|f| {
         let area = Rect {

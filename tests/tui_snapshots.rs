@@ -358,3 +358,250 @@ async fn the_bulk_upgrade_confirmation() {
     )
     .await;
 }
+
+/// The picker's rows for the open picker (panics when it is not open).
+fn picker_of(s: &Screen) -> &nxr::core::view::PickerView {
+    match &s.overlay {
+        Some(Overlay::Picker(p)) => p,
+        other => panic!("picker open: {other:?} {:?}", s.banner),
+    }
+}
+
+fn pm_config(f: &Fixture) -> String {
+    std::fs::read_to_string(f.root.join("hermes/profiles/pm/config.yaml")).expect("pm config")
+}
+
+#[tokio::test]
+async fn without_a_paying_key_the_picker_marks_paid_models_unusable_and_never_highlights_one() {
+    let mut f = fixture("paid-marks", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Models },
+            Action::OpenPicker,
+            // The main slot opens on free models; with them all shown, paid ones appear.
+            Action::TogglePickerFilter {
+                filter: nxr::core::picker::FilterKind::Free,
+            },
+        ],
+    )
+    .await;
+    let s = screen(&mut f, 120, 40).await;
+    let p = picker_of(&s);
+    assert!(!p.can_pay);
+    let sel = p
+        .selected
+        .and_then(|i| p.rows.get(i))
+        .expect("a highlighted row");
+    assert!(sel.usable && sel.free, "{sel:?}");
+    apply(
+        &mut f,
+        [Action::SetPickerQuery {
+            query: "claude sonnet".into(),
+        }],
+    )
+    .await;
+    let s = screen(&mut f, 120, 40).await;
+    let p = picker_of(&s);
+    assert!(!p.rows.is_empty());
+    for r in &p.rows {
+        assert_eq!(r.usable, r.free, "{r:?}");
+        assert_eq!(r.reason.is_some(), !r.free, "{r:?}");
+    }
+    let sel = p.selected.and_then(|i| p.rows.get(i)).expect("highlighted");
+    assert!(!sel.usable);
+    assert!(p.warning.as_deref().is_some_and(|w| w.contains("key")));
+    // Both renderers say it from the same fact.
+    let term = draw(&s, 120, 40, Theme::no_color());
+    assert!(term.backend().to_string().contains("need key"));
+    let html = nxr::webmirror::page::render_screen(
+        &s,
+        &nxr::webmirror::page::PageCtx::new("/models/switch", vec![], "t"),
+    )
+    .into_string();
+    assert!(html.contains("needs a paying key"), "{html}");
+    let before = pm_config(&f);
+    apply(&mut f, [Action::Activate]).await;
+    assert_eq!(pm_config(&f), before, "nothing written");
+    let s = screen(&mut f, 120, 40).await;
+    assert!(
+        s.banner
+            .as_ref()
+            .is_some_and(|b| b.text.contains("openrouter-key")),
+        "{:?}",
+        s.banner
+    );
+    assert!(
+        matches!(s.overlay, Some(Overlay::Picker(_))),
+        "picker stays open"
+    );
+}
+
+#[tokio::test]
+async fn the_vision_picker_ranks_image_models_first_and_warns_before_writing_a_text_only_one() {
+    let mut f = fixture("vision-slot", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Models },
+            Action::MoveSelection { delta: 1 },
+            Action::OpenPicker,
+        ],
+    )
+    .await;
+    snap(
+        &mut f,
+        "the_vision_picker_shows_image_input_and_ranks_by_it",
+    )
+    .await;
+    let s = screen(&mut f, 120, 40).await;
+    let p = picker_of(&s);
+    assert!(p.title.contains("aux:vision"), "{}", p.title);
+    assert!(p.filters.image_only);
+    assert!(p.needs.as_deref().is_some_and(|n| n.contains("image")));
+    assert!(p.rows.iter().all(|r| r.image && r.lacks.is_none()));
+    // With the filter off, image models still come first.
+    apply(
+        &mut f,
+        [Action::TogglePickerFilter {
+            filter: nxr::core::picker::FilterKind::Image,
+        }],
+    )
+    .await;
+    let s = screen(&mut f, 120, 40).await;
+    let p = picker_of(&s);
+    let first_text_only = p.rows.iter().position(|r| !r.image);
+    if let Some(i) = first_text_only {
+        assert!(p.rows[i..].iter().all(|r| !r.image), "image models first");
+    }
+    apply(
+        &mut f,
+        [Action::SetPickerQuery {
+            query: "qwen3-coder:free".into(),
+        }],
+    )
+    .await;
+    let s = screen(&mut f, 120, 40).await;
+    let p = picker_of(&s);
+    let sel = p.selected.and_then(|i| p.rows.get(i)).expect("highlighted");
+    assert!(!sel.image, "{sel:?}");
+    assert!(
+        p.warning
+            .as_deref()
+            .is_some_and(|w| w.contains("no image input"))
+    );
+    let model = sel.model.clone();
+    let before = pm_config(&f);
+    apply(&mut f, [Action::Activate]).await;
+    let s = screen(&mut f, 120, 40).await;
+    assert_eq!(pm_config(&f), before, "a warning first, nothing written");
+    assert!(
+        s.banner
+            .as_ref()
+            .is_some_and(|b| b.text.contains("no image input") && b.text.contains("again")),
+        "{:?}",
+        s.banner
+    );
+    apply(&mut f, [Action::Activate]).await;
+    assert!(pm_config(&f).contains(&model), "the second Enter writes it");
+}
+
+#[tokio::test]
+async fn the_models_tab_marks_an_auto_vision_slot_that_would_reach_a_paid_model() {
+    let mut f = fixture("auto-vision", true).await;
+    // A profile from before vision was pinned: `auxiliary.vision` on auto.
+    let path = f.root.join("hermes/profiles/pm/config.yaml");
+    let text = std::fs::read_to_string(&path).expect("config");
+    let mut doc = nxr::core::hermes::ConfigDoc::parse(&path, &text).expect("parse");
+    doc.remove_aux("vision").expect("remove");
+    doc.save().expect("save");
+    f.session.poll().await;
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Models }]).await;
+    let s = screen(&mut f, 120, 40).await;
+    let nxr::core::view::Body::Models(v) = &s.body else {
+        panic!("models")
+    };
+    let vision = v
+        .slots
+        .iter()
+        .find(|r| r.key == "aux:vision")
+        .expect("vision");
+    assert!(vision.auto);
+    assert!(
+        vision
+            .paid
+            .as_deref()
+            .is_some_and(|p| p.contains("google/gemini-3-flash-preview")),
+        "{vision:?}"
+    );
+    for r in v.slots.iter().filter(|r| r.key != "aux:vision") {
+        assert_eq!(r.paid, None, "a free main model keeps {} free", r.key);
+    }
+    apply(&mut f, [Action::MoveSelection { delta: 1 }]).await;
+    snap(
+        &mut f,
+        "the_models_tab_marks_the_auto_vision_slot_as_reaching_a_paid_model",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_message_stays_on_its_tab_and_a_later_success_clears_the_last_error() {
+    let mut f = fixture("status", true).await;
+    apply(
+        &mut f,
+        [
+            Action::SwitchTab { tab: Tab::Models },
+            Action::RemoveSelectedSlot,
+        ],
+    )
+    .await;
+    let s = screen(&mut f, 120, 40).await;
+    assert!(s.status.last_error.is_some());
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    let s = screen(&mut f, 120, 40).await;
+    assert_eq!(s.banner, None, "the Models tab's message stays there");
+    assert!(
+        s.status.last_error.is_some(),
+        "the status line keeps the error"
+    );
+    apply(&mut f, [Action::Refresh]).await;
+    let s = screen(&mut f, 120, 40).await;
+    assert_eq!(s.status.last_error, None, "a later success clears it");
+    let term = draw(&s, 120, 40, Theme::no_color());
+    let text = term.backend().to_string();
+    let status = text.lines().last().expect("status line");
+    assert_eq!(status.matches("catalog").count(), 1, "{status}");
+}
+
+#[tokio::test]
+async fn at_120_columns_the_agents_table_shows_whole_model_ids() {
+    let mut f = fixture("wide-agents", true).await;
+    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    let s = screen(&mut f, 120, 40).await;
+    let term = draw(&s, 120, 40, Theme::no_color());
+    let text = term.backend().to_string();
+    let nxr::core::view::Body::Agents(v) = &s.body else {
+        panic!("agents")
+    };
+    for r in &v.rows {
+        assert!(text.contains(&r.model), "{} cut:\n{text}", r.model);
+    }
+    for sk in &v.skills {
+        assert!(text.contains(&sk.name), "{} cut:\n{text}", sk.name);
+    }
+}
+
+#[tokio::test]
+async fn the_first_run_summary_says_the_free_tier_limits_once() {
+    let mut f = fixture("setup-once", false).await;
+    f.session.begin_setup(nxr::core::onboarding::Flow::Tui);
+    apply(&mut f, [Action::Activate]).await;
+    while f.session.busy() {
+        f.session.advance().await;
+    }
+    let s = screen(&mut f, 120, 40).await;
+    let term = draw(&s, 120, 40, Theme::no_color());
+    let text = term.backend().to_string();
+    assert_eq!(text.matches("requests/minute").count(), 1, "{text}");
+}

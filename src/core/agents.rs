@@ -202,7 +202,8 @@ pub async fn create(core: &Core, new: NewAgent) -> Result<Created> {
     .await?;
     db::touch(&tx, "agents").await?;
 
-    let undo = match write_profile(&profile, &pick, &desired) {
+    let vision = super::routing::vision_pick(&catalog);
+    let undo = match write_profile(&profile, &pick, &desired, vision.as_ref()) {
         Ok(u) => u,
         Err(e) => {
             tx.rollback().await?;
@@ -293,7 +294,12 @@ fn main_slot(pick: &Pick) -> RouteSlot {
     }
 }
 
-fn write_profile(profile: &Profile, pick: &Pick, desired: &[String]) -> Result<ProfileUndo> {
+fn write_profile(
+    profile: &Profile,
+    pick: &Pick,
+    desired: &[String],
+    vision: Option<&RouteSlot>,
+) -> Result<ProfileUndo> {
     let dir_existed = profile.dir.exists();
     let _lock = profile.lock()?;
     let config_before = fs::read_to_string(profile.config_path()).ok();
@@ -312,6 +318,12 @@ fn write_profile(profile: &Profile, pick: &Pick, desired: &[String]) -> Result<P
                 model: catalog::FREE_ROUTER_ID.into(),
                 base_url: None,
             }])?;
+        }
+        // Left on `auto`, images from a text-only main model go to a paid default model.
+        if let Some(v) = vision
+            && config.aux_slot("vision").is_none()
+        {
+            config.set_aux("vision", v)?;
         }
         config.save()?;
         skills::apply(profile, &mut config, desired)

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use yaml_edit::path::YamlPath;
-use yaml_edit::{Document, Mapping, MappingBuilder, SequenceBuilder, YamlNode};
+use yaml_edit::{Document, Mapping, YamlNode};
 
 use super::error::{CoreError, Result};
 
@@ -313,15 +313,10 @@ impl ConfigDoc {
                 set_or_remove(&m, "base_url", slot.base_url.as_deref());
             }
             None => {
-                let mut b = MappingBuilder::new()
-                    .pair("provider", slot.provider.as_str())
-                    .pair("default", slot.model.as_str());
-                if let Some(u) = &slot.base_url {
-                    b = b.pair("base_url", u.as_str());
-                }
-                let new = b.build_document();
+                let new = self.block(&block_mapping(&route_pairs(slot, "default"), 1))?;
                 let m = new
                     .as_mapping()
+                    .and_then(|m| m.get_mapping("x"))
                     .ok_or_else(|| self.internal("model mapping"))?;
                 root.set("model", &m);
             }
@@ -338,11 +333,19 @@ impl ConfigDoc {
         let aux = match root.get_mapping("auxiliary") {
             Some(a) => a,
             None => {
-                let new = MappingBuilder::new().build_document();
-                let m = new.as_mapping().ok_or_else(|| self.internal("auxiliary"))?;
+                // Built with the task inside: an empty mapping would be written `{}`.
+                let text = format!(
+                    "x:\n  {}:\n{}",
+                    yaml_scalar(task),
+                    block_mapping(&route_pairs(slot, "model"), 2)
+                );
+                let new = self.block(&text)?;
+                let m = new
+                    .as_mapping()
+                    .and_then(|m| m.get_mapping("x"))
+                    .ok_or_else(|| self.internal("auxiliary"))?;
                 root.set("auxiliary", &m);
-                root.get_mapping("auxiliary")
-                    .ok_or_else(|| self.internal("auxiliary"))?
+                return Ok(());
             }
         };
         match aux.get_mapping(task) {
@@ -352,16 +355,22 @@ impl ConfigDoc {
                 set_or_remove(&m, "base_url", slot.base_url.as_deref());
             }
             None => {
-                let mut b = MappingBuilder::new()
-                    .pair("provider", slot.provider.as_str())
-                    .pair("model", slot.model.as_str());
-                if let Some(u) = &slot.base_url {
-                    b = b.pair("base_url", u.as_str());
-                }
-                let new = b.build_document();
-                let m = new.as_mapping().ok_or_else(|| self.internal("aux task"))?;
+                let new = self.block(&block_mapping(&route_pairs(slot, "model"), 1))?;
+                let m = new
+                    .as_mapping()
+                    .and_then(|m| m.get_mapping("x"))
+                    .ok_or_else(|| self.internal("aux task"))?;
                 aux.set(task, &m);
             }
+        }
+        Ok(())
+    }
+
+    /// Removes `auxiliary.<task>`, so Hermes routes the task itself (`auto`).
+    pub fn remove_aux(&mut self, task: &str) -> Result<()> {
+        check_key(task)?;
+        if let Some(aux) = self.root()?.get_mapping("auxiliary") {
+            aux.remove(task);
         }
         Ok(())
     }
@@ -372,31 +381,25 @@ impl ConfigDoc {
             check_value("provider", &s.provider)?;
         }
         let root = self.root()?;
-        let mut b = SequenceBuilder::new();
-        for s in chain {
-            let s = s.clone();
-            b = b.mapping(move |m| {
-                let m = m
-                    .pair("provider", s.provider.as_str())
-                    .pair("model", s.model.as_str());
-                match &s.base_url {
-                    Some(u) => m.pair("base_url", u.as_str()),
-                    None => m,
-                }
-            });
-        }
-        let new = b.build_document();
-        match new.as_sequence() {
-            Some(seq) if !chain.is_empty() => root.set("fallback_providers", &seq),
-            _ => {
-                let empty = Document::from_str("x: []\n").map_err(|_| self.internal("seq"))?;
-                let seq = empty
-                    .as_mapping()
-                    .and_then(|m| m.get_sequence("x"))
-                    .ok_or_else(|| self.internal("empty seq"))?;
-                root.set("fallback_providers", &seq);
+        // Block style, one `- provider: ...` item per entry, as Hermes writes it; an empty
+        // chain is `[]`.
+        let mut text = String::from("x:");
+        if chain.is_empty() {
+            text.push_str(" []\n");
+        } else {
+            text.push('\n');
+            for s in chain {
+                let item = block_mapping(&route_pairs(s, "model"), 2);
+                text.push_str("  - ");
+                text.push_str(item.trim_start());
             }
         }
+        let new = self.block(&text)?;
+        let seq = new
+            .as_mapping()
+            .and_then(|m| m.get_sequence("x"))
+            .ok_or_else(|| self.internal("fallback list"))?;
+        root.set("fallback_providers", &seq);
         Ok(())
     }
 
@@ -406,29 +409,33 @@ impl ConfigDoc {
             check_value("skill", n)?;
         }
         let root = self.root()?;
-        let list = format!(
-            "x: [{}]\n",
-            names
-                .iter()
-                .map(|n| serde_json::to_string(n).unwrap_or_default())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let tmp = Document::from_str(&list).map_err(|_| self.internal("skills list"))?;
-        let seq = tmp
-            .as_mapping()
-            .and_then(|m| m.get_sequence("x"))
-            .ok_or_else(|| self.internal("skills list"))?;
+        // A block list (`- name` lines), as Hermes writes it; empty is `[]`.
+        let items = |indent: &str| -> String {
+            if names.is_empty() {
+                return " []\n".to_string();
+            }
+            let mut t = String::from("\n");
+            for n in names {
+                t.push_str(&format!("{indent}- {}\n", yaml_scalar(n)));
+            }
+            t
+        };
         match root.get_mapping("skills") {
-            Some(s) => s.set("disabled", &seq),
-            None => {
-                let new = MappingBuilder::new().build_document();
-                let m = new.as_mapping().ok_or_else(|| self.internal("skills"))?;
-                root.set("skills", &m);
-                let s = root
-                    .get_mapping("skills")
-                    .ok_or_else(|| self.internal("skills"))?;
+            Some(s) => {
+                let tmp = self.block(&format!("x:{}", items("  ")))?;
+                let seq = tmp
+                    .as_mapping()
+                    .and_then(|m| m.get_sequence("x"))
+                    .ok_or_else(|| self.internal("skills list"))?;
                 s.set("disabled", &seq);
+            }
+            None => {
+                let tmp = self.block(&format!("x:\n  disabled:{}", items("    ")))?;
+                let m = tmp
+                    .as_mapping()
+                    .and_then(|m| m.get_mapping("x"))
+                    .ok_or_else(|| self.internal("skills"))?;
+                root.set("skills", &m);
             }
         }
         Ok(())
@@ -458,11 +465,64 @@ impl ConfigDoc {
         atomic_write(&self.path, text.as_bytes(), None)
     }
 
+    /// A node built from block-style YAML text (`x: ...`): nodes parsed from text keep
+    /// their block layout when set into the file, where built ones are written in flow
+    /// style (`{provider: ...}`) or with a bare `-` line.
+    fn block(&self, text: &str) -> Result<Document> {
+        Document::from_str(text).map_err(|_| self.internal("block node"))
+    }
+
     fn internal(&self, what: &str) -> CoreError {
         CoreError::Yaml {
             path: self.path.clone(),
             message: format!("could not build the {what} node"),
         }
+    }
+}
+
+/// A route's keys in the order Hermes writes them; `model_key` is `default` for `model:`.
+fn route_pairs<'a>(slot: &'a RouteSlot, model_key: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut v = vec![
+        ("provider", slot.provider.as_str()),
+        (model_key, slot.model.as_str()),
+    ];
+    if let Some(u) = &slot.base_url {
+        v.push(("base_url", u.as_str()));
+    }
+    v
+}
+
+/// `x:` followed by the pairs as a block mapping `depth` levels deep (two spaces a level);
+/// with `depth` 2 only the pairs (for a mapping under a key the caller writes).
+fn block_mapping(pairs: &[(&str, &str)], depth: usize) -> String {
+    let indent = "  ".repeat(depth);
+    let mut out = if depth == 1 {
+        String::from("x:\n")
+    } else {
+        String::new()
+    };
+    for (k, v) in pairs {
+        out.push_str(&format!("{indent}{k}: {}\n", yaml_scalar(v)));
+    }
+    out
+}
+
+/// A string as a YAML scalar: plain when it reads back as the same string, else
+/// double-quoted (JSON's quoting is valid YAML), so a hostile id is never interpreted.
+fn yaml_scalar(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._/-".contains(c) || c == ':')
+        && !s.ends_with(':')
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
+        );
+    if plain {
+        s.to_string()
+    } else {
+        serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
     }
 }
 
@@ -746,6 +806,71 @@ display:
                 Some("m/x:free")
             );
         }
+    }
+
+    #[test]
+    fn a_fresh_profile_is_written_in_block_style_as_hermes_writes_it() {
+        let mut d = doc("");
+        d.set_main(&RouteSlot {
+            provider: "openrouter".into(),
+            model: "a/b:free".into(),
+            base_url: None,
+        })
+        .expect("main");
+        d.set_fallback_providers(&[RouteSlot {
+            provider: "openrouter".into(),
+            model: "openrouter/free".into(),
+            base_url: None,
+        }])
+        .expect("chain");
+        d.set_aux(
+            "vision",
+            &RouteSlot {
+                provider: "openrouter".into(),
+                model: "g/v:free".into(),
+                base_url: None,
+            },
+        )
+        .expect("vision");
+        d.set_aux(
+            "compression",
+            &RouteSlot {
+                provider: "custom".into(),
+                model: "qwen3:8b".into(),
+                base_url: Some("http://localhost:11434/v1".into()),
+            },
+        )
+        .expect("compression");
+        d.set_disabled_skills(&["x-y".into()]).expect("skills");
+        let text = d.render();
+        assert_eq!(
+            text,
+            "model:\n  provider: openrouter\n  default: a/b:free\n\
+             fallback_providers:\n  - provider: openrouter\n    model: openrouter/free\n\
+             auxiliary:\n  vision:\n    provider: openrouter\n    model: g/v:free\n\
+             \x20 compression:\n    provider: custom\n    model: qwen3:8b\n\
+             \x20   base_url: http://localhost:11434/v1\n\
+             skills:\n  disabled:\n    - x-y\n"
+        );
+        assert!(!text.contains('{') && !text.lines().any(|l| l.trim() == "-"));
+        let back = doc(&text);
+        assert_eq!(back.fallback_providers().len(), 1);
+        assert_eq!(back.disabled_skills(), vec!["x-y".to_string()]);
+        assert_eq!(
+            back.aux_slot("compression")
+                .and_then(|s| s.base_url)
+                .as_deref(),
+            Some("http://localhost:11434/v1")
+        );
+    }
+
+    #[test]
+    fn removing_an_auxiliary_task_leaves_it_to_hermes() {
+        let mut d = doc(USER_CONFIG);
+        d.remove_aux("vision").expect("remove");
+        let text = d.render();
+        assert_eq!(doc(&text).aux_slot("vision"), None, "{text}");
+        assert!(text.contains("# My Hermes settings"), "{text}");
     }
 
     #[test]

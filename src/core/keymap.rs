@@ -413,9 +413,18 @@ pub fn bindings() -> &'static [Binding] {
             ),
             b!(
                 Context::Picker,
+                ["ctrl-g"],
+                "image input",
+                false,
+                Action::TogglePickerFilter {
+                    filter: FilterKind::Image
+                }
+            ),
+            b!(
+                Context::Picker,
                 ["ctrl-x"],
-                "min context",
-                true,
+                "min context: any, 32k, 65k, 131k, 262k",
+                false,
                 Action::TogglePickerFilter {
                     filter: FilterKind::Context
                 }
@@ -493,6 +502,8 @@ pub fn hint(b: &Binding) -> Hint {
             .keys
             .iter()
             .map(|k| match *k {
+                // Key names as a person reads them, not as crossterm reports them.
+                "backtab" => "shift-tab",
                 "down" => "↓",
                 "up" => "↑",
                 "left" => "←",
@@ -564,6 +575,25 @@ mod tests {
             None,
             "letters type into the query"
         );
+    }
+
+    #[test]
+    fn help_names_keys_as_people_do_and_says_what_min_context_cycles() {
+        let global = all(Context::Global);
+        assert!(global.iter().any(|h| h.keys.starts_with("shift-tab")));
+        assert!(global.iter().all(|h| !h.keys.contains("backtab")));
+        let ctx = all(Context::Picker)
+            .into_iter()
+            .find(|h| h.keys == "ctrl-x")
+            .expect("ctrl-x");
+        for step in super::super::picker::CONTEXT_STEPS {
+            let word = if step == 0 {
+                "any".to_string()
+            } else {
+                super::super::text::tokens(step)
+            };
+            assert!(ctx.label.contains(&word), "{} lacks {word}", ctx.label);
+        }
     }
 
     #[test]

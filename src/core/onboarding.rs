@@ -536,7 +536,9 @@ impl Onboarding {
         Ok(StepReport {
             step: SetupStep::Summary,
             ok: true,
-            text: format!("{} agents ready. {}", self.agents.len(), limits().text),
+            // The limits are their own part of the summary (`report().limits`); saying them
+            // here too printed the sentence twice.
+            text: format!("{} agents ready.", self.agents.len()),
         })
     }
 

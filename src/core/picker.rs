@@ -9,6 +9,7 @@ use nucleo::{Config, Matcher, Nucleo};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, Model};
+use super::routing::{Needs, takes_images};
 use super::scoring::{Role, Scorer};
 use super::text;
 
@@ -25,12 +26,31 @@ pub struct Filters {
     pub min_context: u64,
     #[serde(default)]
     pub provider: Option<String>,
+    /// Only models that take images (what the vision slot needs).
+    #[serde(default)]
+    pub image_only: bool,
 }
 
 impl Filters {
+    /// The filters a picker on a slot with these needs opens with: they show only the
+    /// models that meet them, and each can be turned off.
+    pub fn for_needs(mut self, needs: &Needs) -> Filters {
+        self.image_only |= needs.image_input;
+        self.min_context = self.min_context.max(
+            CONTEXT_STEPS
+                .iter()
+                .copied()
+                .filter(|&c| c <= needs.min_context)
+                .max()
+                .unwrap_or(0),
+        );
+        self
+    }
+
     pub fn keep(&self, m: &Model) -> bool {
         (!self.free_only || m.is_free())
             && (!self.tools_only || m.supports("tools"))
+            && (!self.image_only || takes_images(m))
             && m.context() >= self.min_context
             && self.provider.as_deref().is_none_or(|p| m.provider() == p)
     }
@@ -44,7 +64,12 @@ pub enum FilterKind {
     Tools,
     Context,
     Provider,
+    Image,
 }
+
+/// Why a paid model cannot be chosen yet: the same words on every surface.
+pub const PAID_NEEDS_KEY: &str =
+    "paid: needs an OpenRouter key with credits (nxr config set openrouter-key KEY)";
 
 /// One candidate as the picker shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -60,6 +85,14 @@ pub struct PickerRow {
     pub completion: String,
     pub score: Option<f64>,
     pub qualified: bool,
+    /// Takes image input.
+    pub image: bool,
+    /// Can be written now: a paid model needs a key whose account can pay.
+    pub usable: bool,
+    /// Why not, when not usable.
+    pub reason: Option<String>,
+    /// What the slot needs that this model lacks ("no image input").
+    pub lacks: Option<String>,
 }
 
 struct Item {
@@ -71,9 +104,27 @@ struct Item {
     qualified: bool,
 }
 
+/// What the picker is choosing for: the slot's needs and whether paid models can be used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fit {
+    pub needs: Needs,
+    /// A stored key whose account can pay: without one, paid models are shown but unusable.
+    pub can_pay: bool,
+}
+
+impl Default for Fit {
+    fn default() -> Fit {
+        Fit {
+            needs: Needs::default(),
+            can_pay: true,
+        }
+    }
+}
+
 pub struct Picker {
     catalog: Arc<Catalog>,
     role: Role,
+    fit: Fit,
     nucleo: Nucleo<Item>,
     matcher: Matcher,
     query: String,
@@ -93,6 +144,18 @@ impl Picker {
         filters: Filters,
         notify: Arc<dyn Fn() + Sync + Send>,
     ) -> Picker {
+        Picker::fitted(catalog, role, filters, Fit::default(), notify)
+    }
+
+    /// A picker for a slot: models that can be used and meet the slot's needs rank first,
+    /// each in the role's order.
+    pub fn fitted(
+        catalog: Arc<Catalog>,
+        role: Role,
+        filters: Filters,
+        fit: Fit,
+        notify: Arc<dyn Fn() + Sync + Send>,
+    ) -> Picker {
         let nucleo = Nucleo::new(Config::DEFAULT, notify, None, 1);
         let mut providers: Vec<String> = catalog
             .models
@@ -104,6 +167,7 @@ impl Picker {
         let mut p = Picker {
             catalog,
             role,
+            fit,
             nucleo,
             matcher: Matcher::new(Config::DEFAULT),
             query: String::new(),
@@ -119,12 +183,23 @@ impl Picker {
     fn inject(&mut self) {
         self.nucleo.restart(true);
         let scorer = Scorer::new(&self.catalog);
-        let ranked: Vec<(u32, Option<f64>, bool)> = scorer
+        let mut ranked: Vec<(u32, Option<f64>, bool)> = scorer
             .rank(self.role)
             .into_iter()
             .filter(|s| self.filters.keep(scorer.model(s)))
             .map(|s| (s.index, Some(s.total), s.qualified()))
             .collect();
+        // Models that can be written and meet the slot's needs first, so the one highlighted
+        // on opening is one the person can use; within each group the role's order (a
+        // stable sort keeps it).
+        if !self.fit.can_pay || !self.fit.needs.is_empty() {
+            let fit = self.fit;
+            let models = &self.catalog.models;
+            ranked.sort_by_key(|(i, _, _)| {
+                let m = &models[*i as usize];
+                (!(fit.can_pay || m.is_free()), fit.needs.lacks(m).is_some())
+            });
+        }
         // Qualified first, best first; rank() already sorts that way. Only the id is matched
         // (the name is shown beside it): half the text to match, so a keystroke over a
         // 100,000-model catalog fits in a frame; ids carry the family, size and `:free`.
@@ -168,6 +243,15 @@ impl Picker {
         self.role
     }
 
+    pub fn fit(&self) -> Fit {
+        self.fit
+    }
+
+    /// Why `m` cannot be written now, if it cannot.
+    pub fn unusable(&self, m: &Model) -> Option<&'static str> {
+        (!self.fit.can_pay && !m.is_free()).then_some(PAID_NEEDS_KEY)
+    }
+
     pub fn set_query(&mut self, query: &str) {
         if query == self.query {
             return;
@@ -193,6 +277,7 @@ impl Picker {
         match kind {
             FilterKind::Free => f.free_only = !f.free_only,
             FilterKind::Tools => f.tools_only = !f.tools_only,
+            FilterKind::Image => f.image_only = !f.image_only,
             FilterKind::Context => {
                 let i = CONTEXT_STEPS
                     .iter()
@@ -299,8 +384,10 @@ impl Picker {
             indices.sort_unstable();
             indices.dedup();
             let m = &self.catalog.models[data.index as usize];
+            let reason = self.unusable(m).map(str::to_string);
             rows.push(PickerRow {
-                model: m.id.clone(),
+                // Cleaned like the label: the id is shown and sent back by the web page.
+                model: text::clean_max(&m.id, m.id.len()),
                 label: data.label.clone(),
                 matches: indices.clone(),
                 free: m.is_free(),
@@ -310,6 +397,10 @@ impl Picker {
                 completion: text::per_million(m.completion_per_million()),
                 score: data.score,
                 qualified: data.qualified,
+                image: takes_images(m),
+                usable: reason.is_none(),
+                reason,
+                lacks: self.fit.needs.lacks(m),
             });
         }
         rows

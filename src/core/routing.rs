@@ -5,10 +5,154 @@ use serde::Serialize;
 
 use super::Core;
 use super::agents;
+use super::catalog::{Catalog, Model};
 use super::db;
 use super::error::{CoreError, Result};
 use super::hermes::{ConfigDoc, Profile, RouteSlot};
+use super::scoring::{Role, Scorer};
+use super::text;
 use super::view::{SlotKind, SlotRow};
+
+/// The context `web_extract` and `compression` need: they read whole pages and whole
+/// conversations.
+pub const LONG_CONTEXT: u64 = 131_072;
+
+/// Blended price (3 parts input, 1 part output) per million tokens under which a model is
+/// cheap enough for titles, which run on every new conversation.
+pub const CHEAP_PER_MILLION: f64 = 0.5;
+
+/// The model Hermes 0.19 falls through to for `auxiliary.vision` on `auto` when the main
+/// model takes no images (`_OPENROUTER_MODEL` in `agent/auxiliary_client.py`).
+pub const HERMES_VISION_DEFAULT: &str = "google/gemini-3-flash-preview";
+
+/// What a routing slot needs from its model, so the picker ranks by it, shows it and warns
+/// before writing a model that lacks it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Needs {
+    pub image_input: bool,
+    pub min_context: u64,
+    pub cheap: bool,
+}
+
+impl Needs {
+    /// The needs of an auxiliary task (other tasks and the main slot need nothing special).
+    pub fn of_task(task: &str) -> Needs {
+        match task {
+            "vision" => Needs {
+                image_input: true,
+                ..Needs::default()
+            },
+            "web_extract" | "compression" => Needs {
+                min_context: LONG_CONTEXT,
+                ..Needs::default()
+            },
+            "title_generation" => Needs {
+                cheap: true,
+                ..Needs::default()
+            },
+            _ => Needs::default(),
+        }
+    }
+
+    pub fn of_slot(key: &SlotKey) -> Needs {
+        match key {
+            SlotKey::Aux(task) => Needs::of_task(task),
+            SlotKey::Main | SlotKey::Fallback(_) | SlotKey::NewFallback => Needs::default(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Needs::default()
+    }
+
+    /// "needs image input", "needs 131k+ context", "should be cheap: free or under $0.50/M".
+    pub fn describe(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.image_input {
+            parts.push("needs image input".to_string());
+        }
+        if self.min_context > 0 {
+            parts.push(format!("needs {}+ context", text::tokens(self.min_context)));
+        }
+        if self.cheap {
+            parts.push(format!(
+                "should be cheap and fast: free or under ${CHEAP_PER_MILLION:.2}/M"
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    /// What `m` lacks of these needs, in words ("no image input"), or `None`.
+    pub fn lacks(&self, m: &Model) -> Option<String> {
+        let mut parts = Vec::new();
+        if self.image_input && !takes_images(m) {
+            parts.push("no image input".to_string());
+        }
+        // Describing an image is writing text (image and music generators take images too).
+        if self.image_input && !m.outputs_text() {
+            parts.push("no text output".to_string());
+        }
+        if self.min_context > 0 && m.context() < self.min_context {
+            parts.push(format!(
+                "{} context, under {}",
+                text::tokens(m.context()),
+                text::tokens(self.min_context)
+            ));
+        }
+        if self.cheap && !is_cheap(m) {
+            parts.push(format!(
+                "{} in, {} out per million: not cheap",
+                text::per_million(m.prompt_per_million()),
+                text::per_million(m.completion_per_million())
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// The model accepts images (`architecture.input_modalities`, or an older `image->text`
+/// modality string).
+pub fn takes_images(m: &Model) -> bool {
+    m.architecture.input_modalities.iter().any(|x| x == "image")
+        || m.architecture
+            .modality
+            .split("->")
+            .next()
+            .is_some_and(|input| input.contains("image"))
+}
+
+fn is_cheap(m: &Model) -> bool {
+    if m.is_free() {
+        return true;
+    }
+    match (m.prompt_per_million(), m.completion_per_million()) {
+        (Some(i), Some(o)) => (3.0 * i + o) / 4.0 < CHEAP_PER_MILLION,
+        _ => false,
+    }
+}
+
+/// The slot a fresh profile pins `auxiliary.vision` to: the best free model that takes
+/// images (scored as a custom agent, else the one with the longest context). Left on `auto`,
+/// Hermes sends images from a text-only main model to a paid default.
+pub fn vision_pick(catalog: &Catalog) -> Option<RouteSlot> {
+    let usable = |m: &Model| m.is_free() && !m.is_router() && m.outputs_text() && takes_images(m);
+    let scorer = Scorer::new(catalog);
+    let best = scorer
+        .best(Role::Custom, |m, _| usable(m))
+        .map(|s| scorer.model(&s))
+        .or_else(|| {
+            catalog
+                .models
+                .iter()
+                .filter(|m| usable(m) && m.expiration_date.is_none())
+                .max_by(|a, b| a.context().cmp(&b.context()).then(b.id.cmp(&a.id)))
+        })?;
+    Some(RouteSlot {
+        provider: "openrouter".into(),
+        model: best.id.clone(),
+        base_url: None,
+    })
+}
 
 /// The seven slots shown by default: the main model and six auxiliary tasks.
 pub const CORE_AUX: [&str; 6] = [
@@ -119,8 +263,9 @@ pub fn read(agent: &str, profile: &Profile) -> Result<Slots> {
     })
 }
 
-/// The rows Tab 2 and `/models/switch` show: the seven core slots, or everything.
-pub fn rows(slots: &Slots, show_all: bool) -> Vec<SlotRow> {
+/// The rows Tab 2 and `/models/switch` show: the seven core slots, or everything. Each row
+/// says what its slot needs and whether its resolution could reach a paid model.
+pub fn rows(slots: &Slots, show_all: bool, catalog: &Catalog) -> Vec<SlotRow> {
     let mut out = vec![SlotRow {
         key: "main".into(),
         label: "main".into(),
@@ -129,6 +274,8 @@ pub fn rows(slots: &Slots, show_all: bool) -> Vec<SlotRow> {
         model: slots.main.model.clone(),
         base_url: slots.main.base_url.clone(),
         auto: slots.main.model.is_empty(),
+        needs: None,
+        paid: paid_reason(&slots.main, catalog),
     }];
     let mut tasks: Vec<String> = if show_all {
         ALL_AUX.iter().map(|s| s.to_string()).collect()
@@ -152,14 +299,29 @@ pub fn rows(slots: &Slots, show_all: bool) -> Vec<SlotRow> {
             Some(s) => (s.provider, s.model, s.base_url),
             None => ("auto".to_string(), String::new(), None),
         };
+        let auto = model.is_empty() && (provider.is_empty() || provider == "auto");
+        let paid = if auto {
+            auto_paid_reason(&task, &slots.main, catalog)
+        } else {
+            paid_reason(
+                &RouteSlot {
+                    provider: provider.clone(),
+                    model: model.clone(),
+                    base_url: base_url.clone(),
+                },
+                catalog,
+            )
+        };
         out.push(SlotRow {
             key: format!("aux:{task}"),
+            needs: Needs::of_task(&task).describe(),
             label: task,
             kind: SlotKind::Auxiliary,
-            auto: model.is_empty() && (provider.is_empty() || provider == "auto"),
+            auto,
             provider,
             model,
             base_url,
+            paid,
         });
     }
     if show_all {
@@ -172,6 +334,8 @@ pub fn rows(slots: &Slots, show_all: bool) -> Vec<SlotRow> {
                 model: f.model.clone(),
                 base_url: f.base_url.clone(),
                 auto: false,
+                needs: None,
+                paid: paid_reason(f, catalog),
             });
         }
         out.push(SlotRow {
@@ -182,9 +346,51 @@ pub fn rows(slots: &Slots, show_all: bool) -> Vec<SlotRow> {
             model: String::new(),
             base_url: None,
             auto: false,
+            needs: None,
+            paid: None,
         });
     }
     out
+}
+
+/// Whether a slot routed to OpenRouter names a model that costs money. A local or custom
+/// endpoint never bills OpenRouter.
+fn paid_reason(slot: &RouteSlot, catalog: &Catalog) -> Option<String> {
+    let via_openrouter =
+        matches!(slot.provider.as_str(), "" | "auto" | "openrouter") && slot.base_url.is_none();
+    if !via_openrouter || slot.model.is_empty() {
+        return None;
+    }
+    match catalog.get(&slot.model) {
+        Some(m) if m.is_free() => None,
+        Some(m) => Some(format!(
+            "paid model: {} in, {} out per million tokens",
+            text::per_million(m.prompt_per_million()),
+            text::per_million(m.completion_per_million())
+        )),
+        None => Some("not in the catalog: its price is unknown".into()),
+    }
+}
+
+/// Where Hermes 0.19 sends an `auto` auxiliary task, and whether that costs money: every
+/// task uses the main model, except vision when the main model takes no images, which falls
+/// through to OpenRouter's default vision model (`agent/auxiliary_client.py`).
+fn auto_paid_reason(task: &str, main: &RouteSlot, catalog: &Catalog) -> Option<String> {
+    let main_takes_images = catalog.get(&main.model).is_some_and(takes_images);
+    let local_main = main.base_url.is_some() || main.provider == "custom";
+    if task == "vision" && !main_takes_images && !local_main {
+        let free = catalog
+            .get(HERMES_VISION_DEFAULT)
+            .is_some_and(|m| m.is_free());
+        if !free {
+            return Some(format!(
+                "auto: the main model takes no images, so Hermes uses {HERMES_VISION_DEFAULT} \
+                 (paid): pin a free image model"
+            ));
+        }
+        return None;
+    }
+    paid_reason(main, catalog).map(|why| format!("auto: uses the main model, a {why}"))
 }
 
 /// Writes one slot. The main slot also updates the agent's row and history.
@@ -311,10 +517,11 @@ mod tests {
                 base_url: None,
             }],
         };
-        let core = rows(&slots, false);
+        let catalog = Catalog::bundled();
+        let core = rows(&slots, false, &catalog);
         assert_eq!(core.len(), 7);
         assert!(core[1..].iter().all(|r| r.auto));
-        let all = rows(&slots, true);
+        let all = rows(&slots, true, &catalog);
         assert_eq!(all.len(), 1 + 18 + 1 + 1 + 1);
         assert_eq!(all.last().map(|r| r.kind), Some(SlotKind::NewFallback));
         assert!(all.iter().any(|r| r.key == "aux:custom_task"));

@@ -18,8 +18,8 @@ use super::keymap::{self, Context};
 use super::models;
 use super::notifications::{self, Notification};
 use super::onboarding::{Flow, InitOptions, Onboarding, SetupStep};
-use super::picker::{Filters, Picker};
-use super::routing::{self, Slots};
+use super::picker::{Filters, Fit, Picker};
+use super::routing::{self, Needs, SlotKey, Slots};
 use super::scoring::{Pick, Role, Scorer};
 use super::secrets;
 use super::skills::{self, SkillSnapshot, SkillState, Template};
@@ -32,6 +32,9 @@ use super::{Core, time};
 /// line (3), the overlay's borders (2), query and filters (2), the column header (1) and
 /// the price comparison (4). With a banner the TUI drops the comparison's rule instead.
 pub const PICKER_CHROME: u16 = 12;
+
+/// Said by every surface, so it names no key: the TUI and the web both have a Create tab.
+const NO_AGENTS: &str = "No agents yet: create one on the Create tab.";
 
 struct Data {
     mark: i64,
@@ -70,6 +73,9 @@ struct PickerState {
     /// The current model's price card, worked out once per picker (scoring one model
     /// needs a scorer over the whole catalog; the candidates carry their scores already).
     current_card: Option<Option<PriceCard>>,
+    /// The model the person was warned about (it lacks what the slot needs): a second
+    /// Enter on it writes it anyway.
+    warned: Option<String>,
 }
 
 #[derive(Clone, PartialEq)]
@@ -262,6 +268,12 @@ impl Session {
         }
     }
 
+    /// Paid models can be written: the one fact every picker marks paid rows by. A stored
+    /// key is what this session knows; the write itself is checked again in core.
+    fn can_pay(&self) -> bool {
+        self.data.key_configured
+    }
+
     fn profile_of(&self, a: &Agent) -> Profile {
         Profile::resolve(&self.core.paths.hermes_home, &a.profile)
     }
@@ -312,7 +324,9 @@ impl Session {
 
     fn slot_rows(&self) -> Vec<SlotRow> {
         match &self.data.slots {
-            Some((_, _, Ok(slots))) => routing::rows(slots, self.show_all_slots),
+            Some((_, _, Ok(slots))) => {
+                routing::rows(slots, self.show_all_slots, &self.data.catalog)
+            }
             _ => Vec::new(),
         }
     }
@@ -341,7 +355,28 @@ impl Session {
         self.last_error = Some(text);
     }
 
+    /// A message belongs to the tab it was said on: leaving the tab drops it.
+    fn switch_tab(&mut self, tab: Tab) {
+        self.overlay = None;
+        if tab != self.tab {
+            self.banner = None;
+        }
+        self.tab = tab;
+    }
+
+    fn clear_error_banner(&mut self) {
+        if self
+            .banner
+            .as_ref()
+            .is_some_and(|b| b.meaning == Meaning::Error)
+        {
+            self.banner = None;
+        }
+    }
+
     fn ok(&mut self, text: impl Into<String>) {
+        // A later success supersedes the last error.
+        self.last_error = None;
         self.banner = Some(Banner {
             meaning: Meaning::Success,
             text: text.into(),
@@ -474,18 +509,9 @@ impl Session {
 
     async fn apply_inner(&mut self, action: Action) -> Result<()> {
         match action {
-            Action::SwitchTab { tab } => {
-                self.overlay = None;
-                self.tab = tab;
-            }
-            Action::NextTab => {
-                self.overlay = None;
-                self.tab = self.tab.next();
-            }
-            Action::PrevTab => {
-                self.overlay = None;
-                self.tab = self.tab.prev();
-            }
+            Action::SwitchTab { tab } => self.switch_tab(tab),
+            Action::NextTab => self.switch_tab(self.tab.next()),
+            Action::PrevTab => self.switch_tab(self.tab.prev()),
             Action::MoveSelection { delta } => self.move_selection(delta),
             Action::SelectRow { index } => self.select_row(index),
             Action::ToggleHelp => {
@@ -553,7 +579,7 @@ impl Session {
                     .and_then(|n| n.parse::<usize>().ok())
                 else {
                     return Err(CoreError::usage(
-                        "only fallback entries can be removed (press a to show them)",
+                        "only fallback entries can be removed (show all slots to see them)",
                     ));
                 };
                 let agent = self
@@ -623,6 +649,9 @@ impl Session {
             }
             Action::SetWizardName { name } => {
                 self.wizard.name = name.chars().filter(|c| !c.is_control()).take(64).collect();
+                // An error about the old name is not about this one: the page checks the
+                // new name itself (`name_error`).
+                self.clear_error_banner();
             }
             Action::WizardBack => self.wizard_back(),
             Action::Activate => self.activate().await?,
@@ -746,7 +775,10 @@ impl Session {
             Outcome::Upgraded { agents } => match agents.as_slice() {
                 [] => "no agent had a paid recommendation".to_string(),
                 [a] => format!("{} now runs {}", a.name, text::clean(&a.model)),
-                many => format!("upgraded {} agents to paid models (revert: v)", many.len()),
+                many => format!(
+                    "upgraded {} agents to paid models (the Agents tab reverts them)",
+                    many.len()
+                ),
             },
             Outcome::Reverted { agents } => match agents.as_slice() {
                 [] => "every agent is already on a free model".to_string(),
@@ -869,30 +901,43 @@ impl Session {
                 tools_only: true,
                 ..Filters::default()
             };
-            let picker = Picker::new(catalog, template.role(), filters, notify);
+            let fit = Fit {
+                needs: Needs::default(),
+                can_pay: self.can_pay(),
+            };
+            let picker = Picker::fitted(catalog, template.role(), filters, fit, notify);
             self.overlay = Some(OverlayState::Picker(Box::new(PickerState {
                 picker,
                 target: PickTarget::Wizard,
                 current_card: None,
+                warned: None,
             })));
             return Ok(());
         }
         let agent = self
             .models_agent()
             .cloned()
-            .ok_or_else(|| CoreError::usage("create an agent first (tab 5)"))?;
+            .ok_or_else(|| CoreError::usage("create an agent first, on the Create tab"))?;
         let rows = self.slot_rows();
         let row = rows
             .get(self.slot_selected)
             .cloned()
             .ok_or_else(|| CoreError::usage("no slot selected"))?;
         let current_free = catalog.get(&row.model).is_some_and(|m| m.is_free());
+        let needs = SlotKey::parse(&row.key)
+            .map(|k| Needs::of_slot(&k))
+            .unwrap_or_default();
         let filters = Filters {
-            free_only: current_free || row.model.is_empty(),
+            free_only: current_free || row.model.is_empty() || !self.can_pay(),
             tools_only: row.kind == SlotKind::Main,
             ..Filters::default()
+        }
+        .for_needs(&needs);
+        let fit = Fit {
+            needs,
+            can_pay: self.can_pay(),
         };
-        let picker = Picker::new(catalog, agent.role, filters, notify);
+        let picker = Picker::fitted(catalog, agent.role, filters, fit, notify);
         self.overlay = Some(OverlayState::Picker(Box::new(PickerState {
             picker,
             target: PickTarget::Slot {
@@ -901,6 +946,7 @@ impl Session {
                 current: row.model,
             },
             current_card: None,
+            warned: None,
         })));
         Ok(())
     }
@@ -921,13 +967,32 @@ impl Session {
         }
         match self.overlay.take() {
             Some(OverlayState::Help) => return Ok(()),
-            Some(OverlayState::Picker(p)) => {
+            Some(OverlayState::Picker(mut p)) => {
                 let Some(model) = p.picker.selected().cloned() else {
                     self.overlay = Some(OverlayState::Picker(p));
                     return Err(CoreError::usage(
                         "no model matches; change the query or filters",
                     ));
                 };
+                if let Some(why) = p.picker.unusable(&model) {
+                    let msg = format!("{} cannot be used: {why}", text::clean(&model.id));
+                    self.overlay = Some(OverlayState::Picker(p));
+                    return Err(CoreError::usage(msg));
+                }
+                if let Some(lacks) = p.picker.fit().needs.lacks(&model)
+                    && p.warned.as_deref() != Some(model.id.as_str())
+                {
+                    self.banner = Some(Banner {
+                        meaning: Meaning::Warning,
+                        text: format!(
+                            "{}: {lacks}. Press Enter again to use it anyway, or pick another.",
+                            text::clean(&model.id)
+                        ),
+                    });
+                    p.warned = Some(model.id.clone());
+                    self.overlay = Some(OverlayState::Picker(p));
+                    return Ok(());
+                }
                 match &p.target {
                     PickTarget::Slot { agent, slot, .. } => {
                         let action = Action::SetSlot {
@@ -1045,6 +1110,7 @@ impl Session {
             self.wizard.skill_selected = 0;
         }
         self.wizard.step = step;
+        self.clear_error_banner();
         Ok(())
     }
 
@@ -1248,7 +1314,7 @@ impl Session {
             .collect();
         HermesView {
             hermes_home: shorten_home(&self.core.paths.hermes_home.display().to_string()),
-            empty: rows.is_empty().then(|| "No agents yet. Press 5 to create one, or run `nxr --no-tui agents create --role pm --name pm`.".to_string()),
+            empty: rows.is_empty().then(|| "No agents yet: create one on the Create tab, or run `nxr --no-tui agents create --role pm --name pm`.".to_string()),
             rows,
             selected: self.hermes_selected,
             processes_note: "Gateway processes (PID, uptime, tmux viewers) are not tracked by this version; start them with `hermes -p <profile> gateway run`.".into(),
@@ -1259,7 +1325,7 @@ impl Session {
         let agent = self.models_agent();
         let (slots, error, config_path) = match &self.data.slots {
             Some((_, _, Ok(s))) => (
-                routing::rows(s, self.show_all_slots),
+                routing::rows(s, self.show_all_slots, &self.data.catalog),
                 None,
                 Some(shorten_home(&s.config_path)),
             ),
@@ -1283,9 +1349,7 @@ impl Session {
             selected: self.slot_selected,
             show_all: self.show_all_slots,
             error,
-            empty: agent
-                .is_none()
-                .then(|| "No agents yet. Press 5 to create one.".to_string()),
+            empty: agent.is_none().then(|| NO_AGENTS.to_string()),
         }
     }
 
@@ -1352,9 +1416,7 @@ impl Session {
             None => (Vec::new(), None),
         };
         AgentsView {
-            empty: rows
-                .is_empty()
-                .then(|| "No agents yet. Press 5 to create one.".to_string()),
+            empty: rows.is_empty().then(|| NO_AGENTS.to_string()),
             rows,
             selected: self.agents_selected,
             skills,
@@ -1545,18 +1607,31 @@ impl Session {
                         candidate,
                     }
                 });
+                let fit = p.picker.fit();
+                let warning = selected.and_then(|i| window.get(i)).and_then(|r| {
+                    r.reason.clone().or_else(|| {
+                        r.lacks.as_ref().map(|l| {
+                            format!("{l}: the slot {}", fit.needs.describe().unwrap_or_default())
+                        })
+                    })
+                });
+                let mut filters = p.picker.filters().clone();
+                filters.provider = filters.provider.as_deref().map(text::clean);
                 Some(Overlay::Picker(PickerView {
                     title,
                     target,
                     role,
                     query: p.picker.query().to_string(),
-                    filters: p.picker.filters().clone(),
+                    filters,
                     rows: window,
                     selected,
                     offset: p.picker.offset,
                     matched: p.picker.matched(),
                     total: p.picker.total(),
                     comparison,
+                    needs: fit.needs.describe(),
+                    can_pay: fit.can_pay,
+                    warning,
                 }))
             }
         }
@@ -1670,18 +1745,32 @@ pub fn cli_of(action: &Action) -> String {
     }
     s.push_str(&format!(
         " --name {}",
-        if name.is_empty() { "NAME" } else { name }
+        if name.is_empty() {
+            "NAME".to_string()
+        } else {
+            shell_quote(name)
+        }
     ));
     if let Some(c) = category {
         s.push_str(&format!(" --category {}", c.key()));
     }
     if let Some(sk) = skills {
-        s.push_str(&format!(" --skills {}", sk.join(",")));
+        s.push_str(&format!(" --skills {}", shell_quote(&sk.join(","))));
     }
     if let Some(m) = model {
-        s.push_str(&format!(" --model {m}"));
+        s.push_str(&format!(" --model {}", shell_quote(m)));
     }
     s
+}
+
+/// `s` as one POSIX shell word: bare when every character is safe, else in single quotes
+/// (a quote inside becomes `'\''`).
+pub fn shell_quote(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        return s.to_string();
+    }
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 impl Role {

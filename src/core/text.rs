@@ -3,8 +3,9 @@
 
 use super::catalog::clip;
 
-/// Text from the network or a profile, made safe for a terminal: control characters
-/// (escape sequences included) become '?', and very long strings are cut.
+/// Text from the network or a profile, made safe for a terminal and a web page: control
+/// characters (escape sequences included) become '?', bidirectional overrides are dropped,
+/// and very long strings are cut. Every renderer shows catalog text through this.
 pub fn clean(s: &str) -> String {
     clean_max(s, 200)
 }
@@ -12,9 +13,16 @@ pub fn clean(s: &str) -> String {
 pub fn clean_max(s: &str, max: usize) -> String {
     let s: String = s
         .chars()
+        .filter(|c| !is_bidi_control(*c))
         .map(|c| if c.is_control() { '?' } else { c })
         .collect();
     clip(&s, max)
+}
+
+/// The embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069): they reorder the
+/// text around them, so a model's name could pass for another's.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// 262144 → "262k", 1048576 → "1M".
@@ -50,6 +58,16 @@ mod tests {
     fn control_characters_never_reach_a_terminal() {
         assert_eq!(clean("a\u{1b}[2Jb\nc\u{7}"), "a?[2Jb?c?");
         assert!(clean(&"x".repeat(500)).len() <= 203);
+    }
+
+    #[test]
+    fn bidirectional_overrides_never_reach_a_renderer() {
+        let spoof = "openai/gpt\u{202E}eerf:\u{202C} \u{2066}x\u{2069}\u{202A}\u{202B}\u{202D}\u{2067}\u{2068}";
+        let out = clean(spoof);
+        assert!(!out.chars().any(is_bidi_control), "{out:?}");
+        assert_eq!(out, "openai/gpteerf: x");
+        // Neighbours that are not overrides stay (the left-to-right mark, Arabic text).
+        assert_eq!(clean("a\u{200E}b \u{0645}"), "a\u{200E}b \u{0645}");
     }
 
     #[test]

@@ -196,6 +196,11 @@ pub struct SlotRow {
     pub base_url: Option<String>,
     /// Hermes chooses (provider `auto`, no model).
     pub auto: bool,
+    /// What the slot's model needs ("needs image input"), for the slots that need more
+    /// than the main model's basics.
+    pub needs: Option<String>,
+    /// Why this slot's resolution could reach a paid model (an `auto` slot included).
+    pub paid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -248,6 +253,12 @@ pub struct PickerView {
     pub matched: usize,
     pub total: usize,
     pub comparison: Option<Comparison>,
+    /// What the slot needs from its model ("vision needs image input").
+    pub needs: Option<String>,
+    /// Paid models can be written (a key whose account can pay is stored).
+    pub can_pay: bool,
+    /// Why the highlighted model should not or cannot be written, said before Enter.
+    pub warning: Option<String>,
 }
 
 // ---- Tab 3: Agents ----

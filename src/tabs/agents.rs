@@ -14,25 +14,30 @@ use crate::tabs::theme::Theme;
 use crate::widgets::table::{self, Column};
 use crate::widgets::{centered, put_line};
 
+// The room goes to the two model columns (ids run to 40 characters); the best free
+// model's score and the skill count (also in the skills panel's title) show once there is
+// room beyond that.
 const COLUMNS: [Column<'static>; 8] = [
-    Column::fill("AGENT", 10),
+    Column::fixed("AGENT", 12),
     Column::fixed("ROLE", 8),
-    Column::fill("MODEL", 14).weight(3),
+    Column::fill("MODEL", 14),
     Column::fixed("SCORE", 5).right(),
-    Column::fill("BEST FREE", 14).weight(3),
-    Column::fixed("SCORE", 5).right().from_width(90),
+    Column::fill("BEST FREE", 14),
+    Column::fixed("SCORE", 5).right().from_width(140),
     Column::fixed("UPGRADE", 7),
-    Column::fixed("SKILLS", 6).right().from_width(100),
+    Column::fixed("SKILLS", 6).right().from_width(150),
 ];
 
 const SKILL_COLUMNS: [Column<'static>; 3] = [
-    Column::fill("SKILL", 12).weight(2),
+    Column::fill("SKILL", 12),
     Column::fixed("STATE", 10),
-    Column::fill("ORIGIN", 9),
+    Column::fixed("ORIGIN", 8),
 ];
 
 pub fn draw(f: &mut Frame, area: Rect, v: &AgentsView, ui: &mut Ui) {
-    let wide = area.width >= 110;
+    // Side by side only when the agents table keeps room for whole model ids; at 120
+    // columns the table takes the full width and the skills go below.
+    let wide = area.width >= 160;
     let [list_area, skills_area] = if wide {
         Layout::horizontal([Constraint::Min(70), Constraint::Length(44)]).areas(area)
     } else {

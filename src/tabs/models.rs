@@ -10,12 +10,16 @@ use crate::core::view::{ModelsView, SlotKind};
 use crate::widgets::table::Column;
 use crate::widgets::{fit_left, put_line, width};
 
-const COLUMNS: [Column<'static>; 4] = [
+const COLUMNS: [Column<'static>; 5] = [
     Column::fill("SLOT", 12),
-    Column::fixed("PROVIDER", 12),
-    Column::fill("MODEL", 20).weight(2),
+    Column::fixed("PROVIDER", 10),
+    Column::fill("MODEL", 20).weight(3),
+    Column::fixed("COST", 4),
     Column::fill("BASE URL", 16).from_width(110),
 ];
+
+/// Rows under the table for the selected slot: what it needs and what it could cost.
+const DETAIL_ROWS: u16 = 2;
 
 pub fn draw(f: &mut Frame, area: Rect, v: &ModelsView, ui: &mut Ui) {
     let title = match (&v.agent, v.role) {
@@ -98,9 +102,10 @@ pub fn draw(f: &mut Frame, area: Rect, v: &ModelsView, ui: &mut Ui) {
             Span::raw(fit_left(cfg, room)),
         ]),
     );
+    let detail_h = if inner.height >= 8 { DETAIL_ROWS } else { 0 };
     let list = Rect {
         y: inner.y + 2,
-        height: inner.height - 2,
+        height: inner.height - 2 - detail_h,
         ..inner
     };
     if let Some(e) = &v.error {
@@ -132,9 +137,39 @@ pub fn draw(f: &mut Frame, area: Rect, v: &ModelsView, ui: &mut Ui) {
                 slot,
                 Line::from(s.provider.clone()),
                 model,
+                match s.paid {
+                    Some(_) => Line::styled("paid", ui.theme.warn()),
+                    None => Line::from(""),
+                },
                 Line::styled(s.base_url.clone().unwrap_or_default(), ui.theme.muted()),
             ]
         })
         .collect();
     clickable_table(f, list, &COLUMNS, &rows, v.selected, ui);
+    if detail_h > 0
+        && let Some(s) = v.slots.get(v.selected)
+    {
+        let y = list.y + list.height;
+        let w = inner.width.saturating_sub(2);
+        let needs = match &s.needs {
+            Some(n) => format!("{}: {n}", s.label),
+            None => format!("{}: no special needs", s.label),
+        };
+        put_line(
+            f.buffer_mut(),
+            inner.x + 1,
+            y,
+            w,
+            &Line::styled(needs, ui.theme.muted()),
+        );
+        if let Some(p) = &s.paid {
+            put_line(
+                f.buffer_mut(),
+                inner.x + 1,
+                y + 1,
+                w,
+                &Line::styled(format!("! {p}"), ui.theme.warn()),
+            );
+        }
+    }
 }

@@ -16,10 +16,14 @@ use crate::widgets::{self, fit, put_line, width};
 const COMPARE_ROWS: u16 = 4;
 
 pub fn draw(f: &mut Frame, area: Rect, v: &PickerView, ui: &mut Ui) {
+    let title = match &v.needs {
+        Some(n) => format!("{} · role {} · {n}", v.title, v.role.label()),
+        None => format!("{} · role {}", v.title, v.role.label()),
+    };
     let inner = popup(
         f,
         area,
-        &format!("{} · role {}", v.title, v.role.label()),
+        &title,
         "type to search · ↑/↓ move · enter picks · esc cancels",
         ui,
     );
@@ -41,7 +45,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &PickerView, ui: &mut Ui) {
     };
     if v.rows.is_empty() {
         let msg = if v.total == 0 {
-            "No model passes the filters: turn one off (^f free, ^t tools, ^x context, ^o provider)."
+            "No model passes the filters: turn one off (^f free, ^t tools, ^g image, ^x context, ^o provider)."
         } else {
             "No model matches the query."
         };
@@ -81,7 +85,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &PickerView, ui: &mut Ui) {
             height: compare_h,
             ..inner
         };
-        comparison(f, cmp, v.comparison.as_ref(), ui);
+        comparison(f, cmp, v.comparison.as_ref(), v.warning.as_deref(), ui);
     }
 }
 
@@ -123,6 +127,7 @@ fn filter_line(f: &mut Frame, area: Rect, v: &PickerView, ui: &mut Ui) {
     let chips = [
         ("ctrl-f", format!("{} free ^f", tick(fl.free_only))),
         ("ctrl-t", format!("{} tools ^t", tick(fl.tools_only))),
+        ("ctrl-g", format!("{} image ^g", tick(fl.image_only))),
         (
             "ctrl-x",
             if fl.min_context == 0 {
@@ -184,7 +189,7 @@ fn card_line<'a>(tag: &str, c: &PriceCard, delta: Option<f64>, ui: &Ui, w: u16) 
     ])
 }
 
-fn comparison(f: &mut Frame, area: Rect, c: Option<&Comparison>, ui: &Ui) {
+fn comparison(f: &mut Frame, area: Rect, c: Option<&Comparison>, warning: Option<&str>, ui: &Ui) {
     let ruled = area.height >= COMPARE_ROWS;
     if ruled {
         let rule = "─".repeat(area.width as usize);
@@ -217,9 +222,14 @@ fn comparison(f: &mut Frame, area: Rect, c: Option<&Comparison>, ui: &Ui) {
         )),
     }
     lines.push(card_line("new  ", &c.candidate, c.score_delta, ui, w));
+    // A reason not to pick the highlighted model comes before its price verdict.
+    let last = match warning {
+        Some(w) => format!("! {w}"),
+        None => c.verdict.clone(),
+    };
     lines.push(Line::from(vec![
         Span::styled("     ", ui.theme.muted()),
-        Span::styled(c.verdict.clone(), ui.theme.warn()),
+        Span::styled(last, ui.theme.warn()),
     ]));
     for (i, l) in lines.iter().enumerate() {
         let y = top + i as u16;

@@ -101,10 +101,10 @@ fn model(v: &CreateView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Markup {
         h2 { "Model for a " (v.role.label()) " agent" }
         @if let Some(m) = &v.model { (model_card(m)) }
         @if let Some(Overlay::Picker(p)) = overlay {
-            (picker::render(p, ctx, &[], &|pos, _row| picker::use_form(ctx, "activate", &[
+            (picker::render(p, ctx, &[], &|pos, row| picker::use_form(ctx, "activate", &[
                 ("row", pos.to_string()),
                 ("back", "/agents/new".to_string()),
-            ]), &ctx.url_with(picker::PARAMS, &[])))
+            ], row), &ctx.url_with(picker::PARAMS, &[])))
         } @else {
             div.buttons {
                 (action_form(ctx, "activate", &[], html! { "use this model" }, "btn primary"))

@@ -49,6 +49,7 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                             ("close", "1".into()),
                             ("back", agents_page.clone()),
                         ],
+                        row,
                     );
                 }
                 picker::use_form(
@@ -62,6 +63,7 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                         ("close", "1".into()),
                         ("back", back.clone()),
                     ],
+                    row,
                 )
             };
             let cancel = if upgrade {
@@ -107,16 +109,24 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
         }
         @if !v.slots.is_empty() {
             table.slots {
-                thead { tr { th { "slot" } th { "provider" } th { "model" } th { "base url" } th {} } }
+                thead { tr {
+                    th { "slot" } th { "provider" } th { "model" } th { "cost" } th { "base url" } th {}
+                } }
                 tbody {
                     @for (i, s) in v.slots.iter().enumerate() {
                         tr class=(if i == v.selected { "selected" } else { "" }) data-slot=(s.key) {
-                            td { (s.label) }
-                            td { (s.provider) }
                             td {
+                                (s.label)
+                                @if let Some(n) = &s.needs { br; span.m-muted.needs { (n) } }
+                            }
+                            td { (s.provider) }
+                            td.model {
                                 @if s.auto { span.m-muted { "auto (Hermes chooses)" } }
                                 @else if s.model.is_empty() { span.m-muted { "-" } }
-                                @else { code { (s.model) } }
+                                @else { code title=(s.model) { (s.model) } }
+                            }
+                            td.cost {
+                                @if let Some(p) = &s.paid { span.m-warning.paid { (p) } }
                             }
                             td { @if let Some(u) = &s.base_url { code { (u) } } }
                             td.actions {

@@ -274,7 +274,7 @@ fn overlay(screen: &Screen, o: &Overlay, ctx: &PageCtx) -> Markup {
     match o {
         Overlay::Help(h) => html! {
             section.overlay.help aria-label="help" {
-                h2 { "Keys and actions" }
+                h2 { "Keys in the terminal app, and what they do" }
                 @for s in &h.sections {
                     h3 { (s.title) }
                     dl {
@@ -365,7 +365,8 @@ fn hint_bar(screen: &Screen, ctx: &PageCtx) -> Markup {
                 }
             }
             @for h in &screen.hints {
-                @if h.action != "quit" {
+                // Quitting is the terminal's; the picker's filters are the form's controls.
+                @if h.action != "quit" && h.action != "toggle_picker_filter" {
                     (hint_button(h, screen, ctx))
                 }
             }
@@ -374,7 +375,9 @@ fn hint_bar(screen: &Screen, ctx: &PageCtx) -> Markup {
 }
 
 fn hint_button(h: &Hint, screen: &Screen, ctx: &PageCtx) -> Markup {
-    let label = html! { kbd { (h.keys) } " " (h.label) };
+    // The web says what to click: terminal keys (`ctrl-f` is the browser's Find) stay in
+    // the terminal.
+    let label = html! { (h.label) };
     let Some(entry) = hint_entry(h) else {
         return html! { span.hint.m-muted { (label) } };
     };

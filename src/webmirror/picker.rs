@@ -11,7 +11,7 @@ use crate::core::view::{Comparison, PickerView, PriceCard};
 
 /// The URL parameters that carry picker state.
 pub const PARAMS: &[&str] = &[
-    "slot", "q", "sel", "f", "free", "tools", "ctx", "provider", "upgrade",
+    "slot", "q", "sel", "f", "free", "tools", "image", "ctx", "provider", "upgrade",
 ];
 
 /// The filters the URL asks for (`f=1` marks that the form set them).
@@ -21,6 +21,7 @@ pub fn url_filters(ctx: &PageCtx) -> Option<Filters> {
     Some(Filters {
         free_only: on("free"),
         tools_only: on("tools"),
+        image_only: on("image"),
         min_context: ctx
             .param("ctx")
             .and_then(|v| v.parse().ok())
@@ -51,6 +52,15 @@ pub fn render(
         section.picker #picker aria-label="model picker" {
             h2 { (p.title) }
             p.m-muted { "Writes: " (p.target) " · ranked for " (p.role.label()) }
+            @if let Some(n) = &p.needs {
+                p.needs { "This slot " (n) ": models that do are listed first." }
+            }
+            @if !p.can_pay {
+                p.m-warning.paid-note {
+                    "Paid models are listed but cannot be used until an OpenRouter key with "
+                    "credits is stored (" code { "nxr config set openrouter-key KEY" } ")."
+                }
+            }
             form #picker-form method="get" action=(ctx.path) {
                 @for (k, v) in keep {
                     input type="hidden" name=(k) value=(v);
@@ -63,6 +73,7 @@ pub fn render(
                 }
                 label { input type="checkbox" name="free" value="1" checked[f.free_only]; " free only" }
                 label { input type="checkbox" name="tools" value="1" checked[f.tools_only]; " tools" }
+                label { input type="checkbox" name="image" value="1" checked[f.image_only]; " image input" }
                 label {
                     " min context "
                     select name="ctx" {
@@ -88,27 +99,38 @@ pub fn render(
                 } @else {
                     table.picker-rows {
                         thead { tr {
-                            th { "model" } th { "free" } th { "tools" } th { "context" }
+                            th { "model" } th { "free" } th { "tools" } th { "image" } th { "context" }
                             th { "in $/M" } th { "out $/M" } th { "score" } th {}
                         } }
                         tbody {
                             @for (i, r) in p.rows.iter().enumerate() {
                                 @let pos = p.offset + i;
                                 @let sel = p.selected == Some(i);
-                                tr class=(if sel { "selected" } else if r.qualified { "" } else { "m-muted" })
-                                    data-model=(r.model) {
+                                tr class=(row_class(sel, r))
+                                    data-model=(r.model) data-usable=(r.usable) {
                                     td.label {
-                                        a href=(ctx.url_with(&["sel"], &[("sel", &pos.to_string())])) {
+                                        a href=(ctx.url_with(&["sel"], &[("sel", &pos.to_string())]))
+                                            title=(r.label) {
                                             (marked(&r.label, &r.matches))
+                                        }
+                                        @if let Some(l) = &r.lacks {
+                                            br; span.m-warning.lacks { "lacks: " (l) }
                                         }
                                     }
                                     td { @if r.free { span.m-success { "free" } } }
                                     td { @if r.tools { "tools" } }
+                                    td { @if r.image { "image" } }
                                     td.num { (text::tokens(r.context)) }
                                     td.num { (r.prompt) }
                                     td.num { (r.completion) }
                                     td.num { (score(r.score)) }
-                                    td { (use_button(pos, r)) }
+                                    td.actions {
+                                        @if let Some(why) = &r.reason {
+                                            span.m-warning.unusable title=(why) { "needs a paying key" }
+                                        } @else {
+                                            (use_button(pos, r))
+                                        }
+                                    }
                                 }
                             }
                         }
@@ -117,9 +139,20 @@ pub fn render(
                 @if let Some(c) = &p.comparison {
                     (comparison(c))
                 }
+                @if let Some(w) = &p.warning {
+                    p.m-warning #picker-warning { "Highlighted model: " (w) }
+                }
             }
             p { a.cancel href=(cancel) { "cancel" } }
         }
+    }
+}
+
+fn row_class(selected: bool, r: &PickerRow) -> &'static str {
+    match (selected, r.usable && r.qualified) {
+        (true, _) => "selected",
+        (false, true) => "",
+        (false, false) => "m-muted",
     }
 }
 
@@ -159,7 +192,13 @@ fn comparison(c: &Comparison) -> Markup {
     }
 }
 
-/// A "use" button posting `action` with `fields`.
-pub fn use_form(ctx: &PageCtx, action: &str, fields: &[(&str, String)]) -> Markup {
-    action_form(ctx, action, fields, html! { "use" }, "use")
+/// A "use" button posting `action` with `fields`; "use anyway" for a model that lacks what
+/// the slot needs (the row says what).
+pub fn use_form(ctx: &PageCtx, action: &str, fields: &[(&str, String)], row: &PickerRow) -> Markup {
+    let label = if row.lacks.is_some() {
+        "use anyway"
+    } else {
+        "use"
+    };
+    action_form(ctx, action, fields, html! { (label) }, "use")
 }

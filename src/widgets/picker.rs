@@ -12,14 +12,28 @@ use crate::core::picker::PickerRow;
 use crate::core::text;
 use crate::tabs::theme::Theme;
 
-pub const COLUMNS: [Column<'static>; 6] = [
+pub const COLUMNS: [Column<'static>; 8] = [
     Column::fill("MODEL", 16),
     Column::fixed("IN/M", 7).right(),
     Column::fixed("OUT/M", 7).right(),
     Column::fixed("CTX", 5).right(),
     Column::fixed("SCORE", 5).right(),
+    Column::fixed("IMAGE", 5),
     Column::fixed("TOOLS", 5).from_width(70),
+    Column::fixed("NOTE", 8).from_width(90),
 ];
+
+/// The NOTE cell: why a row cannot be used, or that it misses the slot's needs (the
+/// highlighted row's full reason shows under the list).
+pub fn note(r: &PickerRow) -> &'static str {
+    if !r.usable {
+        "need key"
+    } else if r.lacks.is_some() {
+        "misfit"
+    } else {
+        ""
+    }
+}
 
 /// The label with matched characters in the match style.
 pub fn highlighted<'a>(label: &str, matches: &[u32], base: Style, theme: &Theme) -> Line<'a> {
@@ -63,8 +77,20 @@ pub fn cells<'a>(r: &PickerRow, theme: &Theme) -> Vec<Line<'a>> {
             Line::from(p.to_string())
         }
     };
+    let base = if r.usable {
+        Style::new()
+    } else {
+        theme.muted()
+    };
+    let yes_no = |b: bool| {
+        if b {
+            Line::from("yes")
+        } else {
+            Line::styled("no", theme.muted())
+        }
+    };
     vec![
-        highlighted(&r.label, &r.matches, Style::new(), theme),
+        highlighted(&r.label, &r.matches, base, theme),
         price(&r.prompt),
         price(&r.completion),
         Line::from(text::tokens(r.context)),
@@ -73,11 +99,9 @@ pub fn cells<'a>(r: &PickerRow, theme: &Theme) -> Vec<Line<'a>> {
         } else {
             Line::styled("-", theme.muted())
         },
-        if r.tools {
-            Line::from("yes")
-        } else {
-            Line::styled("no", theme.muted())
-        },
+        yes_no(r.image),
+        yes_no(r.tools),
+        Line::styled(note(r), theme.warn()),
     ]
 }
 

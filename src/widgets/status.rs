@@ -1,6 +1,7 @@
 //! The status line: workspace, catalog age (with a stale marker), the last error and the web
 //! mirror's address. Each part is cut to what is left so the line never wraps; the web
-//! address is kept whole when it fits, the catalog summary only shows when there is room.
+//! address is kept whole when it fits; the catalog's date and size join its age when there
+//! is room, so the catalog is mentioned once.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -49,7 +50,12 @@ pub fn render(buf: &mut Buffer, area: Rect, s: &Status, theme: &Theme) {
         fit_left(&s.workspace, ws_max),
         theme.muted(),
     );
-    let age = if width(&long) + SEP.len() + web_w + err_min <= room {
+    // The catalog is named once: with its date, size and age when there is room, else
+    // its age alone.
+    let full = format!("{} · {}", s.catalog, long.trim_start_matches("catalog "));
+    let age = if width(&full) + SEP.len() + web_w + err_min <= room {
+        full
+    } else if width(&long) + SEP.len() + web_w + err_min <= room {
         long
     } else {
         short
@@ -76,10 +82,6 @@ pub fn render(buf: &mut Buffer, area: Rect, s: &Status, theme: &Theme) {
         push(&mut spans, &mut room, SEP.to_string(), theme.muted());
         let w = fit(&w, room);
         push(&mut spans, &mut room, w, theme.key());
-    }
-    if s.last_error.is_none() && room >= SEP.len() + width(&s.catalog) {
-        push(&mut spans, &mut room, SEP.to_string(), theme.muted());
-        push(&mut spans, &mut room, s.catalog.clone(), theme.muted());
     }
     put_line(buf, area.x, area.y, area.width, &Line::from(spans));
 }

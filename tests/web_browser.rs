@@ -508,3 +508,218 @@ fn bulk_upgrade_in_the_browser_puts_every_agent_on_its_paid_pick_and_hermes_read
     );
     assert_eq!(hermes_config_get(&env, "engineer", "model.default"), free);
 }
+
+/// Problems with the page's tables at the current window size: an element wider than its
+/// cell, a word (a run of up to 30 letters) broken across lines inside a cell, the page
+/// wider than the window.
+const LAYOUT_PROBLEMS: &str = r#"
+var problems = [];
+document.querySelectorAll('main td, main th').forEach(function (cell) {
+  var box = cell.getBoundingClientRect();
+  var where = ' in "' + cell.innerText.slice(0, 50) + '"';
+  cell.querySelectorAll('*').forEach(function (e) {
+    var r = e.getBoundingClientRect();
+    if (r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1)) {
+      problems.push('wider than its cell: <' + e.tagName.toLowerCase() + '>' + where);
+    }
+  });
+  var walk = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  var node;
+  while ((node = walk.nextNode())) {
+    var re = /[A-Za-z]{2,}/g, m;
+    while ((m = re.exec(node.data))) {
+      // A run longer than any word is an id's body: it may only wrap, within its cell.
+      if (m[0].length > 30) { continue; }
+      var range = document.createRange();
+      range.setStart(node, m.index);
+      range.setEnd(node, m.index + m[0].length);
+      var tops = {};
+      Array.prototype.forEach.call(range.getClientRects(), function (r) {
+        if (r.width > 0) { tops[Math.round(r.top)] = 1; }
+      });
+      if (Object.keys(tops).length > 1) { problems.push('word broken: ' + m[0] + where); }
+    }
+  }
+});
+if (document.documentElement.scrollWidth > document.documentElement.clientWidth + 1) {
+  problems.push('page wider than the window: ' + document.documentElement.scrollWidth);
+}
+return problems.slice(0, 12);
+"#;
+
+impl Browser {
+    fn resize(&self, width: u32, height: u32) {
+        self.call(
+            "POST",
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        );
+    }
+}
+
+/// A catalog with a free model whose id runs to 5,000 characters, and whose free models'
+/// names carry bidirectional overrides.
+fn long_id_catalog(env: &TestEnv) -> std::path::PathBuf {
+    let mut v: Value =
+        serde_json::from_str(&support::fixture("models-2026-05-01.json")).expect("fixture");
+    let data = v["data"].as_array_mut().expect("data");
+    let mut long = data
+        .iter()
+        .find(|m| m["id"] == "qwen/qwen3-coder:free")
+        .cloned()
+        .expect("qwen3-coder");
+    long["id"] = json!(format!("qwen/{}:free", "coder".repeat(1000)));
+    // Without tool calling no agent is put on it; the picker lists it.
+    long["supported_parameters"] = json!(["temperature"]);
+    data.push(long);
+    for m in data.iter_mut() {
+        if m["id"].as_str().is_some_and(|id| id.ends_with(":free")) {
+            let name = m["name"].as_str().unwrap_or("").to_string();
+            m["name"] = json!(format!("\u{202E}{name}\u{202C} \u{2066}x\u{2069}"));
+        }
+    }
+    let p = env.home.path().join("long-id.json");
+    std::fs::write(&p, v.to_string()).expect("write");
+    p
+}
+
+#[test]
+fn tables_keep_words_whole_and_long_ids_inside_their_columns_at_1280_and_800_wide() {
+    let env = TestEnv::new();
+    let file = long_id_catalog(&env);
+    env.nxr(&["models", "scan", "--from", file.to_str().expect("path")])
+        .assert_ok();
+    for (role, name) in [
+        ("engineer", "engineer"),
+        ("research", "research"),
+        ("pm", "pm"),
+    ] {
+        env.nxr(&["agents", "create", "--role", role, "--name", name])
+            .assert_ok();
+    }
+    let s = Server::start(&env);
+    let b = Browser::start();
+    let pages = [
+        "/agents/manage",
+        "/models/switch?agent=engineer",
+        "/models/switch?agent=engineer&all=1&slot=main&q=coder",
+        "/models/switch?agent=engineer&slot=aux:approval&q=codercoder",
+        "/hermes",
+        "/agents/new",
+    ];
+    for (w, h) in [(1280, 900), (800, 600)] {
+        b.resize(w, h);
+        for path in pages {
+            b.go(&format!("{}{path}", s.url));
+            b.wait_find("main#main");
+            let problems = b.js(LAYOUT_PROBLEMS);
+            assert_eq!(problems, json!([]), "{path} at {w}x{h}");
+        }
+    }
+    // The long id is in the picker's results, within its column.
+    b.go(&format!(
+        "{}/models/switch?agent=engineer&slot=aux:approval&q=codercoder",
+        s.url
+    ));
+    assert!(b.text().contains("codercoder"), "{}", b.text());
+}
+
+#[test]
+fn the_browser_gets_no_terminal_wording_and_no_bidirectional_overrides() {
+    let env = TestEnv::new();
+    let file = long_id_catalog(&env);
+    env.nxr(&["models", "scan", "--from", file.to_str().expect("path")])
+        .assert_ok();
+    let s = Server::start(&env);
+    let b = Browser::start();
+    // No agents yet: the empty pages say what to click.
+    for path in ["/models/switch", "/agents/manage", "/hermes"] {
+        b.go(&format!("{}{path}", s.url));
+        b.wait_find("main#main");
+        let text = b.text();
+        assert!(!text.contains("Press 5"), "{path}: {text}");
+        assert!(text.contains("Create tab"), "{path}: {text}");
+    }
+    env.nxr(&["agents", "create", "--role", "engineer", "--name", "eng"])
+        .assert_ok();
+    for path in [
+        "/models/switch?agent=eng&slot=main&q=free",
+        "/models/switch?agent=eng&slot=aux:vision",
+        "/agents/manage",
+        "/agents/new",
+        "/hermes",
+    ] {
+        b.go(&format!("{}{path}", s.url));
+        b.wait_find("main#main");
+        let text = b.text();
+        for terminal in ["ctrl-f", "ctrl-t", "^f", "revert: v", "Press 5", "backtab"] {
+            assert!(
+                !text.contains(terminal),
+                "{path} says {terminal:?}:\n{text}"
+            );
+        }
+        assert_eq!(
+            b.js(
+                "return /[\\u202A-\\u202E\\u2066-\\u2069]/.test(document.documentElement.outerHTML)"
+            ),
+            json!(false),
+            "{path}: a bidirectional override reached the page"
+        );
+    }
+}
+
+#[test]
+fn setup_numbers_steps_once_and_the_wizard_forgets_an_error_once_the_name_changes() {
+    let env = TestEnv::new();
+    let s = Server::start(&env);
+    let b = Browser::start();
+    b.go(&format!("{}/setup", s.url));
+    b.wait_find("#setup");
+    let steps = b.js(
+        "return Array.prototype.map.call(document.querySelectorAll('ol.setup-steps li'), \
+         function (li) { return [getComputedStyle(li).listStyleType, li.innerText]; })",
+    );
+    let steps = steps.as_array().expect("steps").clone();
+    assert_eq!(steps.len(), 5);
+    for (i, st) in steps.iter().enumerate() {
+        let n = i + 1;
+        let text = st[1].as_str().unwrap_or("");
+        assert!(text.starts_with(&format!("{n}. ")), "{text}");
+        assert!(!text.starts_with(&format!("{n}. {n}. ")), "{text}");
+        assert_eq!(
+            st[0],
+            json!("none"),
+            "the list adds no second number: {text}"
+        );
+    }
+    env.nxr(&["agents", "create", "--role", "creative", "--name", "quest"])
+        .assert_ok();
+    b.go(&format!("{}/agents/new", s.url));
+    b.click("li[data-category='creative'] button");
+    b.click("[data-step='model'] button.primary");
+    b.click("[data-step='skills'] button.primary");
+    b.type_into("#wizard-name", "My Writer\u{E007}");
+    b.wait_find("#name-error");
+    let cli = b
+        .js("return document.querySelector('p.cli').innerText")
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        cli.contains("--name 'My Writer'"),
+        "quoted for a shell: {cli}"
+    );
+    b.js("document.querySelector('#wizard-name').value = ''");
+    b.type_into("#wizard-name", "quest\u{E007}");
+    b.wait_js(
+        "the name is taken",
+        "document.body.innerText.indexOf('already exists') >= 0",
+        Duration::from_secs(10),
+    );
+    b.js("document.querySelector('#wizard-name').value = ''");
+    b.type_into("#wizard-name", "writer\u{E007}");
+    b.wait_find("[data-step='confirm']");
+    let text = b.text();
+    assert!(!text.contains("already exists"), "a stale error:\n{text}");
+    assert!(text.contains("--name writer"), "{text}");
+}

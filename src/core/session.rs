@@ -364,13 +364,13 @@ impl Session {
         self.tab = tab;
     }
 
+    /// Withdraws an error that no longer holds (the name it was about changed): from the
+    /// banner, and from the status line when it is the last error.
     fn clear_error_banner(&mut self) {
-        if self
-            .banner
-            .as_ref()
-            .is_some_and(|b| b.meaning == Meaning::Error)
+        if let Some(b) = self.banner.take_if(|b| b.meaning == Meaning::Error)
+            && self.last_error.as_deref() == Some(b.text.as_str())
         {
-            self.banner = None;
+            self.last_error = None;
         }
     }
 

@@ -214,9 +214,11 @@ fn filtering_the_picker_and_confirming_writes_what_hermes_reads() {
     // Filter as you type (JavaScript fetches the results; no reload).
     b.js("window.__same_page = 1");
     b.type_into("#picker-q", "gemma 31b");
+    // (The vision slot lists gemma-4-31b first before any query: wait for the filtering.)
     b.wait_js(
         "the results follow the query",
-        "document.querySelector('#picker-results tbody tr') && \
+        "location.search.indexOf('q=gemma+31b') >= 0 && \
+         document.querySelector('#picker-results tbody tr') && \
          document.querySelector('#picker-results tbody tr').dataset.model.indexOf('gemma-4-31b') >= 0",
         Duration::from_secs(10),
     );

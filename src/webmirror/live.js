@@ -6,6 +6,7 @@
   var seq = 0;
   var timer = null;
   var stepping = false;
+  var leaving = false;
 
   function parse(html) {
     return new DOMParser().parseFromString(html, "text/html");
@@ -31,6 +32,9 @@
   }
 
   function filter(form) {
+    if (leaving) {
+      return Promise.resolve();
+    }
     var params = new URLSearchParams(new FormData(form));
     var url = form.getAttribute("action") + "?" + params.toString();
     var mine = ++seq;
@@ -47,7 +51,7 @@
   }
 
   function refresh() {
-    if (stepping) {
+    if (stepping || leaving) {
       return Promise.resolve();
     }
     var form = document.getElementById("picker-form");
@@ -69,7 +73,7 @@
   }
 
   function poll() {
-    if (busy) {
+    if (busy || leaving) {
       return;
     }
     busy = true;
@@ -138,6 +142,11 @@
 
   document.addEventListener("submit", function (e) {
     var f = e.target;
+    if (f && f.id !== "setup-form" && f.id !== "picker-form") {
+      // The page is being left for a post: a refresh of this page's URL landing after the
+      // post would put back what it changed (reopen the picker it closed).
+      leaving = true;
+    }
     if (!f || f.id !== "setup-form" || !window.fetch) {
       return;
     }

@@ -546,7 +546,7 @@ async fn the_models_tab_marks_an_auto_vision_slot_that_would_reach_a_paid_model(
 }
 
 #[tokio::test]
-async fn a_message_stays_on_its_tab_and_a_later_success_clears_the_last_error() {
+async fn a_message_fades_and_a_later_success_clears_the_last_error() {
     let mut f = fixture("status", true).await;
     apply(
         &mut f,
@@ -558,9 +558,17 @@ async fn a_message_stays_on_its_tab_and_a_later_success_clears_the_last_error() 
     .await;
     let s = screen(&mut f, 120, 40).await;
     assert!(s.status.last_error.is_some());
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    assert!(s.banner.is_some());
+    // The fixture's clock stands at 12:00:00 when the message is said.
+    f.session.set_clock(clock("2026-05-04T12:00:14Z"));
+    assert!(
+        screen(&mut f, 120, 40).await.banner.is_some(),
+        "still there at 14 s"
+    );
+    f.session.set_clock(clock("2026-05-04T12:00:15Z"));
+    assert!(f.session.poll().await, "the fading asks for a redraw");
     let s = screen(&mut f, 120, 40).await;
-    assert_eq!(s.banner, None, "the Models tab's message stays there");
+    assert_eq!(s.banner, None, "the message faded");
     assert!(
         s.status.last_error.is_some(),
         "the status line keeps the error"

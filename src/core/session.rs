@@ -33,6 +33,10 @@ use super::{Core, time};
 /// the price comparison (4). With a banner the TUI drops the comparison's rule instead.
 pub const PICKER_CHROME: u16 = 12;
 
+/// How long a message stays in the banner. The status line keeps the last error longer (until
+/// a later success).
+pub const BANNER_SECONDS: i64 = 15;
+
 /// Said by every surface, so it names no key: the TUI and the web both have a Create tab.
 const NO_AGENTS: &str = "No agents yet: create one on the Create tab.";
 
@@ -140,6 +144,8 @@ pub struct Session {
     wizard: Wizard,
     overlay: Option<OverlayState>,
     banner: Option<Banner>,
+    /// When the banner's message was said (it fades).
+    banner_at: Option<Timestamp>,
     last_error: Option<String>,
     width: u16,
     height: u16,
@@ -179,6 +185,7 @@ impl Session {
             wizard: Wizard::new(),
             overlay: None,
             banner: None,
+            banner_at: None,
             last_error: None,
             width: 80,
             height: 24,
@@ -223,13 +230,15 @@ impl Session {
     /// re-reads the shown agent's config.yaml when its file changed. Returns true when the
     /// screen needs a redraw.
     pub async fn poll(&mut self) -> bool {
-        match self.refresh(false).await {
+        let faded = self.fade_banner();
+        let changed = match self.refresh(false).await {
             Ok(changed) => changed,
             Err(e) => {
                 self.fail(e);
                 true
             }
-        }
+        };
+        faded || changed
     }
 
     async fn refresh(&mut self, force: bool) -> Result<bool> {
@@ -348,20 +357,31 @@ impl Session {
     fn fail(&mut self, e: CoreError) {
         let text = e.to_string();
         tracing::warn!(error = %text, "action failed");
-        self.banner = Some(Banner {
-            meaning: Meaning::Error,
-            text: text.clone(),
-        });
+        self.say(Meaning::Error, text.clone());
         self.last_error = Some(text);
     }
 
-    /// A message belongs to the tab it was said on: leaving the tab drops it.
     fn switch_tab(&mut self, tab: Tab) {
         self.overlay = None;
-        if tab != self.tab {
-            self.banner = None;
-        }
         self.tab = tab;
+    }
+
+    /// Shows a message in the banner; it fades after [`BANNER_SECONDS`].
+    fn say(&mut self, meaning: Meaning, text: String) {
+        self.banner = Some(Banner { meaning, text });
+        self.banner_at = Some(self.now());
+    }
+
+    /// Drops a banner older than [`BANNER_SECONDS`]; true when one went.
+    fn fade_banner(&mut self) -> bool {
+        let old = self
+            .banner_at
+            .is_some_and(|at| self.now().as_second() - at.as_second() >= BANNER_SECONDS);
+        if old && self.banner.is_some() {
+            self.banner = None;
+            return true;
+        }
+        false
     }
 
     /// Withdraws an error that no longer holds (the name it was about changed): from the
@@ -377,10 +397,7 @@ impl Session {
     fn ok(&mut self, text: impl Into<String>) {
         // A later success supersedes the last error.
         self.last_error = None;
-        self.banner = Some(Banner {
-            meaning: Meaning::Success,
-            text: text.into(),
-        });
+        self.say(Meaning::Success, text.into());
     }
 
     /// The contexts that decide what keys do, most specific first.
@@ -982,13 +999,13 @@ impl Session {
                 if let Some(lacks) = p.picker.fit().needs.lacks(&model)
                     && p.warned.as_deref() != Some(model.id.as_str())
                 {
-                    self.banner = Some(Banner {
-                        meaning: Meaning::Warning,
-                        text: format!(
+                    self.say(
+                        Meaning::Warning,
+                        format!(
                             "{}: {lacks}. Press Enter again to use it anyway, or pick another.",
                             text::clean(&model.id)
                         ),
-                    });
+                    );
                     p.warned = Some(model.id.clone());
                     self.overlay = Some(OverlayState::Picker(p));
                     return Ok(());
@@ -1194,6 +1211,7 @@ impl Session {
     // ---- building the screen ----
 
     pub fn view(&mut self) -> Screen {
+        self.fade_banner();
         let body = match self.tab {
             Tab::Hermes => Body::Hermes(self.hermes_view()),
             Tab::Models => Body::Models(self.models_view()),

@@ -207,3 +207,34 @@ fn hermes_reads_a_users_config_yaml_that_nxr_edited() {
         "hermes found config.yaml corrupt: {backups:?}"
     );
 }
+
+#[test]
+fn a_fresh_profile_is_block_style_yaml_with_vision_on_a_free_image_model_and_hermes_reads_it() {
+    let env = TestEnv::new();
+    env.nxr(&["agents", "create", "--role", "pm", "--name", "pm"])
+        .assert_ok();
+    let text = std::fs::read_to_string(env.profile_dir("pm").join("config.yaml")).expect("config");
+    assert!(
+        !text.lines().any(|l| l.trim() == "-"),
+        "no bare `-` line:\n{text}"
+    );
+    assert!(!text.contains('{'), "no flow mappings:\n{text}");
+    assert!(text.lines().any(|l| l == "auxiliary:"), "{text}");
+    // Pinned, so `auto` cannot send images to Hermes's paid default vision model.
+    let vision = config_get(&env, "pm", "auxiliary.vision.model");
+    vision.assert_ok();
+    let vision = vision.stdout.trim().to_string();
+    // The workspace runs on the bundled catalog (no scan).
+    let catalog = nxr::core::catalog::Catalog::bundled();
+    let m = catalog.get(&vision).expect("in the catalog");
+    assert!(m.is_free(), "{vision}");
+    assert!(nxr::core::routing::takes_images(m), "{vision} takes images");
+    let provider = config_get(&env, "pm", "auxiliary.vision.provider");
+    assert_eq!(provider.stdout.trim(), "openrouter");
+    let fallback = config_get(&env, "pm", "fallback_providers");
+    fallback.assert_ok();
+    assert!(
+        fallback.stdout.contains("openrouter/free"),
+        "hermes reads the fallback chain: {fallback}"
+    );
+}

@@ -17,7 +17,7 @@ use super::hermes::{self, Profile};
 use super::keymap::{self, Context};
 use super::models;
 use super::notifications::{self, Notification};
-use super::onboarding::{Flow, InitOptions, Onboarding, SetupStep};
+use super::onboarding::{self, Flow, InitOptions, Onboarding, SetupStep};
 use super::picker::{Filters, Fit, Picker};
 use super::routing::{self, Needs, SlotKey, Slots};
 use super::scoring::{Pick, Role, Scorer};
@@ -611,7 +611,7 @@ impl Session {
                 if let Some(OverlayState::Picker(p)) = &mut self.overlay {
                     let q: String = query
                         .chars()
-                        .filter(|c| !c.is_control())
+                        .filter(|c| !c.is_control() && !text::is_bidi_control(*c))
                         .take(200)
                         .collect();
                     p.picker.set_query(&q);
@@ -1277,7 +1277,14 @@ impl Session {
             done: o.done(),
             already_done: report.already_done,
             error: state.error.clone(),
-            agents: report.agents.clone(),
+            agents: report
+                .agents
+                .iter()
+                .map(|a| onboarding::AgentSummary {
+                    model: text::clean(&a.model),
+                    ..a.clone()
+                })
+                .collect(),
             limits: report.limits.clone(),
             key: report.key.clone(),
         })

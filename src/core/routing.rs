@@ -493,6 +493,94 @@ mod tests {
         }
     }
 
+    fn on(model: &str) -> RouteSlot {
+        RouteSlot {
+            provider: "openrouter".into(),
+            model: model.into(),
+            base_url: None,
+        }
+    }
+
+    #[test]
+    fn every_slot_whose_resolution_could_reach_a_paid_model_is_marked() {
+        let catalog = Catalog::bundled();
+        let slots = |main: &str, aux: Vec<(String, RouteSlot)>| Slots {
+            agent: "pm".into(),
+            config_path: "c".into(),
+            main: on(main),
+            aux,
+            fallbacks: vec![on("openrouter/free")],
+        };
+        let marked = |s: &Slots| -> Vec<String> {
+            rows(s, true, &catalog)
+                .into_iter()
+                .filter(|r| r.paid.is_some())
+                .map(|r| r.key)
+                .collect()
+        };
+        // A free text-only main model: only an auto vision slot leaks (to Hermes's default).
+        let text_only = slots("qwen/qwen3-coder:free", vec![]);
+        assert_eq!(marked(&text_only), vec!["aux:vision".to_string()]);
+        // Pinned to a free image model: nothing.
+        let pinned = slots(
+            "qwen/qwen3-coder:free",
+            vec![("vision".into(), on("google/gemma-4-31b-it:free"))],
+        );
+        assert!(marked(&pinned).is_empty());
+        // A free main model that takes images: auto vision stays on it.
+        assert!(marked(&slots("google/gemma-4-31b-it:free", vec![])).is_empty());
+        // A paid main model: the main slot and every auto slot reach it.
+        let paid = slots("anthropic/claude-sonnet-4", pinned.aux.clone());
+        let m = marked(&paid);
+        assert!(m.contains(&"main".to_string()));
+        assert!(m.contains(&"aux:compression".to_string()));
+        assert!(
+            !m.contains(&"aux:vision".to_string()),
+            "pinned to a free model"
+        );
+        // A local endpoint never bills OpenRouter.
+        let local = Slots {
+            aux: vec![(
+                "compression".into(),
+                RouteSlot {
+                    provider: "custom".into(),
+                    model: "qwen3:8b".into(),
+                    base_url: Some("http://localhost:11434/v1".into()),
+                },
+            )],
+            ..paid.clone()
+        };
+        assert!(!marked(&local).contains(&"aux:compression".to_string()));
+    }
+
+    #[test]
+    fn each_slot_says_what_it_needs_and_what_a_model_lacks() {
+        let catalog = Catalog::bundled();
+        let m = |id: &str| catalog.get(id).expect(id);
+        let vision = Needs::of_task("vision");
+        assert_eq!(vision.lacks(m("google/gemma-4-31b-it:free")), None);
+        assert_eq!(
+            vision.lacks(m("qwen/qwen3-coder:free")).as_deref(),
+            Some("no image input")
+        );
+        let long = Needs::of_task("compression");
+        assert_eq!(long, Needs::of_task("web_extract"));
+        assert!(
+            long.lacks(m("meta-llama/llama-3.3-70b-instruct:free"))
+                .is_some_and(|l| l.contains("under 131k"))
+        );
+        let titles = Needs::of_task("title_generation");
+        assert_eq!(titles.lacks(m("qwen/qwen3-coder:free")), None);
+        assert!(titles.lacks(m("anthropic/claude-sonnet-4")).is_some());
+        assert!(Needs::of_task("approval").is_empty());
+        assert_eq!(Needs::of_slot(&SlotKey::Main).describe(), None);
+        assert_eq!(vision.describe().as_deref(), Some("needs image input"));
+        // The slot a fresh profile pins vision to takes images and is free.
+        let pin = vision_pick(&catalog).expect("a free image model");
+        let pm = m(&pin.model);
+        assert!(pm.is_free() && takes_images(pm), "{}", pin.model);
+    }
+
     #[test]
     fn the_default_view_has_seven_slots_and_all_adds_the_rest() {
         let slots = Slots {

@@ -128,11 +128,7 @@ pub fn atomic_write(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o644)
     });
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{file_name}.nxr-{}.tmp", std::process::id()));
+    let tmp = temp_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = OpenOptions::new()
             .create(true)
@@ -152,6 +148,198 @@ pub fn atomic_write(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
         return Err(CoreError::io(path, e));
     }
     Ok(())
+}
+
+/// The temp name a write of `path` goes through: `.NAME.nxr-PID.tmp` beside it. The PID lets
+/// [`sweep_leftovers`] tell a crashed writer's leftovers from a live writer's work.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    path.with_file_name(format!(
+        ".{name}{TEMP_INFIX}{}{TEMP_SUFFIX}",
+        std::process::id()
+    ))
+}
+
+const TEMP_INFIX: &str = ".nxr-";
+const TEMP_SUFFIX: &str = ".tmp";
+/// Left inside a new profile from its creation until the database row is committed.
+const CREATING_PREFIX: &str = ".nxr-creating-";
+
+/// The PID in a name nxr gave a temp file or folder, or in a creation marker.
+fn owner_pid(name: &str) -> Option<i32> {
+    let pid = match name.strip_prefix(CREATING_PREFIX) {
+        Some(pid) => pid,
+        None => {
+            let rest = name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)?;
+            rest.rsplit_once(TEMP_INFIX)?.1
+        }
+    };
+    pid.parse().ok().filter(|p| *p > 0)
+}
+
+/// True when no process has this PID (a PID we may not signal belongs to a live process).
+fn is_dead(pid: i32) -> bool {
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+/// Creates the folder `dir` whole or not at all: `fill` writes its contents into a temp
+/// folder beside it, which is then renamed into place. A crash part-way leaves only the temp
+/// folder (named after this process), which [`sweep_leftovers`] removes later; Hermes skips
+/// dot-folders, so it never shows a half-made profile or skill. Fails if `dir` is not empty.
+pub fn create_dir_atomically(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| CoreError::io(parent, e))?;
+    let tmp = temp_path(dir);
+    // Our own leftover from an earlier failed attempt in this process.
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
+    let result = fill(&tmp).and_then(|()| {
+        fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| CoreError::io(parent, e))
+    });
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Removes a folder in one step as Hermes sees it: renamed to a temp name first (Hermes
+/// skips dot-folders, and the sweep finishes the job after a crash), then deleted. A plain
+/// `remove_dir_all` killed half-way leaves a skill folder without its SKILL.md.
+pub fn remove_dir_atomically(dir: &Path) -> Result<()> {
+    let tmp = temp_path(dir);
+    let _ = fs::remove_dir_all(&tmp);
+    fs::rename(dir, &tmp).map_err(|e| CoreError::io(dir, e))?;
+    fs::remove_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))
+}
+
+/// Marks a profile being created (see [`sweep_leftovers`]); the mark goes once its database
+/// row is committed.
+pub fn mark_creating(dir: &Path) -> Result<()> {
+    let path = dir.join(format!("{CREATING_PREFIX}{}", std::process::id()));
+    File::create(&path).map_err(|e| CoreError::io(&path, e))?;
+    Ok(())
+}
+
+pub fn unmark_creating(dir: &Path) {
+    let _ = fs::remove_file(dir.join(format!("{CREATING_PREFIX}{}", std::process::id())));
+}
+
+/// A profile whose creator died after renaming it into place: whether its database row was
+/// committed decides if it stays (the caller checks, then calls [`UnfinishedCreate::keep`]
+/// or [`UnfinishedCreate::discard`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedCreate {
+    pub profile: String,
+    pub dir: PathBuf,
+    marker: PathBuf,
+}
+
+impl UnfinishedCreate {
+    pub fn keep(&self) {
+        let _ = fs::remove_file(&self.marker);
+    }
+
+    pub fn discard(&self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes what writers killed mid-write left behind (`kill -9`, a power cut): temp files
+/// and temp folders named after a dead PID, in the Hermes root, every profile, the skill
+/// folders nxr writes (`skills/<category>/<skill>/` for the names in `skill_dirs`) and
+/// `nxr_home`. Returns the profiles whose creator died before finishing. Best effort: a
+/// file another process removed first, or one nxr may not delete, is left alone.
+pub fn sweep_leftovers(
+    hermes_home: &Path,
+    nxr_home: &Path,
+    skill_dirs: &dyn Fn(&str) -> bool,
+) -> Vec<UnfinishedCreate> {
+    let mut unfinished = Vec::new();
+    sweep_dir(nxr_home);
+    let mut profiles = vec![hermes_home.to_path_buf()];
+    let root = hermes_home.join("profiles");
+    sweep_dir(&root);
+    if let Ok(entries) = fs::read_dir(&root) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) && !is_temp(&e.file_name()) {
+                profiles.push(e.path());
+            }
+        }
+    }
+    for dir in profiles {
+        for marker in sweep_dir(&dir) {
+            unfinished.push(UnfinishedCreate {
+                profile: dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                dir: dir.clone(),
+                marker,
+            });
+        }
+        let Ok(categories) = fs::read_dir(dir.join("skills")) else {
+            continue;
+        };
+        for c in categories.flatten().filter(|c| c.path().is_dir()) {
+            sweep_dir(&c.path());
+            let Ok(skills) = fs::read_dir(c.path()) else {
+                continue;
+            };
+            for s in skills.flatten() {
+                if skill_dirs(&s.file_name().to_string_lossy()) && s.path().is_dir() {
+                    sweep_dir(&s.path());
+                }
+            }
+        }
+    }
+    unfinished
+}
+
+fn is_temp(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with('.') && name.ends_with(TEMP_SUFFIX) && name.contains(TEMP_INFIX)
+}
+
+/// Removes one folder's dead temp entries; returns its creation markers of dead PIDs.
+fn sweep_dir(dir: &Path) -> Vec<PathBuf> {
+    let mut markers = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return markers;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with('.') {
+            continue;
+        }
+        let Some(pid) = owner_pid(&name) else {
+            continue;
+        };
+        if !is_dead(pid) {
+            continue;
+        }
+        let path = e.path();
+        if name.starts_with(CREATING_PREFIX) {
+            markers.push(path);
+        } else if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir_all(&path);
+        } else {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    markers
 }
 
 /// One routing slot: which provider and model Hermes uses for a task.

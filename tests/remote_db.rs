@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use support::hrana::HranaServer;
-use support::{NXR_TIMEOUT, Output, TestEnv, db_i64, db_rows, wait};
+use support::{FakeOpenRouter, NXR_TIMEOUT, Output, TestEnv, VALID_KEY, db_i64, db_rows, wait};
 
 const TOKEN: &str = "team-token-0123456789";
 /// The name of the test below that turns into the server when HranaServer starts it.
@@ -73,7 +73,7 @@ fn assert_clear_db_error(out: &Output, what: &str) {
 fn item_6_remote_mode_shares_one_database_between_two_machines_over_http() {
     let server = HranaServer::start(CHILD, TOKEN);
     let a = machine(&server);
-    let b = machine(&server);
+    let mut b = machine(&server);
 
     // Both machines start at once on an empty server: the schema is created exactly once.
     let list = vec!["agents".to_string(), "list".into(), "--json".into()];
@@ -99,6 +99,15 @@ fn item_6_remote_mode_shares_one_database_between_two_machines_over_http() {
     assert_eq!(names(&b.json(&["agents", "list"])), vec!["eng-a"]);
     assert!(a.profile_dir("eng-a").join("config.yaml").is_file());
     assert!(!b.profile_dir("eng-a").exists(), "profiles stay local");
+    // A key stored on B goes into B's profiles only: none appears for A's agent.
+    let openrouter = FakeOpenRouter::start();
+    b.set("NXR_OPENROUTER_URL", &openrouter.base_url());
+    b.nxr(&["config", "set", "openrouter-key", VALID_KEY])
+        .assert_ok();
+    assert!(
+        !b.profile_dir("eng-a").exists(),
+        "storing a key made a hollow profile for another machine's agent"
+    );
 
     // 2 machines x 4 concurrent writers, two creates each: nothing is lost.
     let mut runs = Vec::new();

@@ -371,8 +371,19 @@ impl ConfigDoc {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<ConfigDoc> {
+        // A byte-order mark past the start: Hermes' YAML reader (libyaml) and nxr's disagree
+        // on what follows it, so an edit could be read back differently (tests/props.rs).
+        if text.trim_start_matches('\u{feff}').contains('\u{feff}') {
+            return Err(CoreError::Yaml {
+                path: path.to_path_buf(),
+                message:
+                    "holds a byte-order mark (U+FEFF) after its start, left untouched: remove it"
+                        .into(),
+            });
+        }
+        // YAML breaks lines at a lone CR too (`str::lines` does not): "#\r key: v" holds a key.
         let only_comments = text
-            .lines()
+            .split(['\n', '\r'])
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
         if only_comments {
             return Ok(ConfigDoc {
@@ -385,10 +396,18 @@ impl ConfigDoc {
             path: path.to_path_buf(),
             message: format!("not valid YAML, left untouched: {e}"),
         })?;
-        if doc.as_mapping().is_none() {
+        let Some(root) = doc.as_mapping() else {
             return Err(CoreError::Yaml {
                 path: path.to_path_buf(),
                 message: "the top level is not a mapping, left untouched".into(),
+            });
+        };
+        if let Some(key) = duplicate_key(&root) {
+            return Err(CoreError::Yaml {
+                path: path.to_path_buf(),
+                message: format!(
+                    "`{key}` appears twice; Hermes reads only the last one and nxr would edit the first, so the file is left untouched: remove one"
+                ),
             });
         }
         Ok(ConfigDoc {
@@ -639,11 +658,38 @@ impl ConfigDoc {
     /// Writes the file atomically after checking that what is written reads back.
     pub fn save(&self) -> Result<()> {
         let text = self.render();
-        ConfigDoc::parse(&self.path, &text).map_err(|e| CoreError::Yaml {
+        let back = ConfigDoc::parse(&self.path, &text).map_err(|e| CoreError::Yaml {
             path: self.path.clone(),
             message: format!("nxr produced YAML it cannot read back, nothing written: {e}"),
         })?;
+        // A damaged file (a stray tab, a line of garbage) can make the editor indent new keys
+        // where they mean something else: what is written must read back as what was set.
+        if back.owned() != self.owned() {
+            return Err(CoreError::Yaml {
+                path: self.path.clone(),
+                message: "nxr's edit would not read back as intended in this file's layout, nothing written: fix the YAML by hand (`hermes config edit`) and try again".into(),
+            });
+        }
         atomic_write(&self.path, text.as_bytes(), None)
+    }
+
+    /// Everything nxr sets in the file, for comparing a document with its written form.
+    #[allow(clippy::type_complexity)]
+    fn owned(
+        &self,
+    ) -> (
+        RouteSlot,
+        Vec<Option<RouteSlot>>,
+        Vec<RouteSlot>,
+        Vec<String>,
+    ) {
+        let aux = self.aux_tasks().iter().map(|t| self.aux_slot(t)).collect();
+        (
+            self.main_slot(),
+            aux,
+            self.fallback_providers(),
+            self.disabled_skills(),
+        )
     }
 
     fn internal(&self, what: &str) -> CoreError {
@@ -654,12 +700,41 @@ impl ConfigDoc {
     }
 }
 
+/// The first key that appears twice in the top-level mapping or in a mapping nxr edits
+/// (`model`, `skills`, `auxiliary` and its tasks), as a dotted path.
+fn duplicate_key(root: &Mapping) -> Option<String> {
+    fn first_twice(m: &Mapping) -> Option<String> {
+        let mut seen = std::collections::HashSet::new();
+        m.keys()
+            .filter_map(|k| k.as_scalar().map(|s| s.as_string()))
+            .find(|k| !seen.insert(k.clone()))
+    }
+    if let Some(k) = first_twice(root) {
+        return Some(k);
+    }
+    for key in ["model", "skills", "auxiliary"] {
+        let Some(m) = root.get_mapping(key) else {
+            continue;
+        };
+        if let Some(k) = first_twice(&m) {
+            return Some(format!("{key}.{k}"));
+        }
+    }
+    let aux = root.get_mapping("auxiliary")?;
+    aux.keys().filter_map(|k| scalar(&k)).find_map(|task| {
+        let m = aux.get_mapping(&task)?;
+        first_twice(&m).map(|k| format!("auxiliary.{task}.{k}"))
+    })
+}
+
 fn scalar(node: &YamlNode) -> Option<String> {
-    let s = node.as_scalar()?.as_string();
-    if s == "~" || s == "null" {
+    let s = node.as_scalar()?;
+    // Only a plain null is absent: a quoted "null" is a name like any other (a skill or a
+    // model may be called that, and nxr quotes such names when it writes them).
+    if s.is_null() {
         None
     } else {
-        Some(s)
+        Some(s.as_string())
     }
 }
 
@@ -674,9 +749,13 @@ fn set_or_remove(m: &Mapping, key: &str, value: Option<&str>) {
 
 /// Values nxr writes into YAML come from the network; refuse the ones no model id has.
 fn check_value(what: &str, v: &str) -> Result<()> {
-    if v.chars().any(|c| c.is_control()) || v.len() > 512 {
+    // Hermes reads config.yaml with PyYAML (YAML 1.1), which fails on a plain `=` and on `?`
+    // inside a flow mapping where nxr's YAML 1.2 writer leaves them unquoted; no model id,
+    // provider or skill name holds them (found by tests/props.rs).
+    let misread = v == "=" || v.contains('?');
+    if misread || v.chars().any(|c| c.is_control()) || v.len() > 512 {
         return Err(CoreError::usage(format!(
-            "refusing to write {what} {:?}: control characters or over 512 bytes",
+            "refusing to write {what} {:?}: control characters, '?', a bare '=' or over 512 bytes",
             super::catalog::clip(v, 60)
         )));
     }
@@ -946,6 +1025,80 @@ display:
             fs::read_to_string(&p).expect("read"),
             "model: [unclosed\n  x: {"
         );
+    }
+
+    // Found by tests/props.rs: inputs where Hermes (PyYAML on libyaml) and nxr disagreed.
+
+    #[test]
+    fn a_key_that_appears_twice_is_refused_because_hermes_reads_the_other_one() {
+        let refused = |text: &str| {
+            ConfigDoc::parse(Path::new("config.yaml"), text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(refused("model: a\nx: 1\nmodel: b\n").contains("`model` appears twice"));
+        assert!(
+            refused("model:\n  default: a\n  default: b\n").contains("`model.default` appears")
+        );
+        assert!(
+            refused("auxiliary:\n  vision: {model: a, model: b}\n").contains("auxiliary.vision")
+        );
+    }
+
+    #[test]
+    fn a_quoted_null_is_a_name_and_a_plain_null_is_nothing() {
+        let mut d = doc("skills:\n  disabled: [a]\n");
+        d.set_disabled_skills(&["null".to_string(), "~".to_string()])
+            .expect("set");
+        let back = doc(&d.render());
+        assert_eq!(back.disabled_skills(), vec!["null", "~"]);
+        assert_eq!(
+            doc("model:\n  default: null\n").get_str("model.default"),
+            None
+        );
+    }
+
+    #[test]
+    fn values_hermes_would_misread_are_refused() {
+        let mut d = doc("");
+        for bad in ["=", "a?b", "Z?"] {
+            let slot = RouteSlot {
+                provider: "openrouter".into(),
+                model: bad.into(),
+                base_url: None,
+            };
+            assert!(d.set_main(&slot).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_comment_line() {
+        // "#\r key: v" is a comment and then a key: not a comment-only file.
+        let d = ConfigDoc::parse(Path::new("config.yaml"), "#\rmodel: x\n").expect("parse");
+        assert_eq!(d.main_slot().model, "x");
+    }
+
+    #[test]
+    fn a_byte_order_mark_after_the_start_is_refused() {
+        assert!(ConfigDoc::parse(Path::new("c.yaml"), "\u{feff}a: 1\n").is_ok());
+        assert!(ConfigDoc::parse(Path::new("c.yaml"), "a: 1\n\u{feff}b: 2\n").is_err());
+    }
+
+    #[test]
+    fn a_save_that_would_read_back_differently_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("config.yaml");
+        let text = "toolsets: [\"hermes-cli\"]\n\tbad: tab\n,fallback_providers:\n- provider: openrouter\n  model: openrouter/free\n# a comment";
+        let mut d = ConfigDoc::parse(&p, text).expect("nxr's parser takes this damaged file");
+        let slot = RouteSlot {
+            provider: "openrouter".into(),
+            model: "qwen/qwen3-coder:free".into(),
+            base_url: None,
+        };
+        d.set_main(&slot).expect("set");
+        assert!(d.save().is_err());
+        assert!(!p.exists(), "nothing written");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! on sqld or Turso would.
 
 mod support;
+mod web_common;
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -263,5 +264,39 @@ fn item_6_killing_the_server_mid_write_leaves_a_clear_error_and_a_consistent_dat
     assert_eq!(
         db_i64(&server.db_path, "SELECT COUNT(*) FROM agent_model_history"),
         db_i64(&server.db_path, "SELECT COUNT(*) FROM agents")
+    );
+}
+
+#[test]
+fn item_6_an_agent_created_on_one_machine_shows_on_the_other_machines_open_web_page_within_a_second()
+ {
+    let server = HranaServer::start(CHILD, TOKEN);
+    let a = machine(&server);
+    let b = machine(&server);
+    a.json(&["agents", "list"]);
+    // B has the web mirror open; A creates an agent.
+    let web = web_common::Server::start(&b);
+    let before = web.get("/api/changes").json()["mark"]
+        .as_i64()
+        .expect("mark");
+    assert!(!web.get("/agents/manage").text().contains("live-one"));
+    a.json(&["agents", "create", "--role", "pm", "--name", "live-one"]);
+    let created = std::time::Instant::now();
+    loop {
+        let mark = web.get("/api/changes").json()["mark"]
+            .as_i64()
+            .expect("mark");
+        if mark > before {
+            break;
+        }
+        assert!(
+            created.elapsed() < Duration::from_secs(1),
+            "B's page did not see A's change within 1 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        web.get("/agents/manage").text().contains("live-one"),
+        "B's page lists the agent A created"
     );
 }

@@ -72,7 +72,7 @@ impl From<libsql::Error> for CoreError {
             && (text.contains("http error") || text.contains("api error"));
         if unreachable {
             CoreError::Db(format!(
-                "the libSQL server did not answer ({text}); check that it is running at NXR_DB_URL and that NXR_DB_TOKEN is valid"
+                "the libSQL server at NXR_DB_URL failed the request ({text}); check that it is running and reachable, and that NXR_DB_TOKEN is valid"
             ))
         } else {
             CoreError::Db(text)

@@ -19,7 +19,8 @@ pub struct InitArgs {
     /// Never ask for a key: free models only.
     #[arg(long, conflicts_with = "key")]
     pub free: bool,
-    /// An OpenRouter key to validate and store (non-interactive).
+    /// An OpenRouter key to validate and store (non-interactive). `-` reads it from standard
+    /// input; without the flag, NXR_OPENROUTER_KEY is used when set.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
     /// Seconds to wait for a fresh catalog before using the bundled one.
@@ -29,7 +30,8 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
-    /// Use (and store) this key instead of the stored one.
+    /// Use (and store) this key instead of the stored one. `-` reads it from standard input;
+    /// without the flag, NXR_OPENROUTER_KEY is used when set.
     #[arg(long, value_name = "KEY")]
     pub key: Option<String>,
     /// Upgrade every agent to its recommended paid model without asking.
@@ -50,14 +52,57 @@ pub struct UpgradeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
-    /// Set a value: openrouter-key KEY | ollama-model NAME
+    /// Set a value: openrouter-key KEY (or `-` to read it from standard input) | ollama-model NAME
     Set { key: String, value: String },
     /// Show a value (keys are masked): openrouter-key | ollama-model
     Get { key: String },
 }
 
+/// The environment variable an OpenRouter key can come from, so that it never has to sit on
+/// a command line, where `ps` shows it to every user of the machine and shell history keeps it.
+pub const KEY_ENV: &str = "NXR_OPENROUTER_KEY";
+
+/// The key a `--key` flag stands for: `-` reads one line from standard input; a key typed
+/// on the command line still works but earns a warning; no flag falls back to [`KEY_ENV`].
+fn resolve_key(arg: Option<&str>) -> Result<Option<String>, CoreError> {
+    match arg {
+        Some("-") => read_key_from_stdin().map(Some),
+        Some(k) => {
+            warn_key_on_command_line();
+            Ok(Some(k.to_string()))
+        }
+        None => Ok(std::env::var(KEY_ENV).ok().filter(|k| !k.trim().is_empty())),
+    }
+}
+
+fn read_key_from_stdin() -> Result<String, CoreError> {
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| CoreError::io("stdin", e))?;
+    let key = line.trim();
+    if key.is_empty() {
+        return Err(CoreError::usage(format!(
+            "`--key -` found no key on standard input: pipe one in (`nxr init --key - < key.txt`) or set {KEY_ENV}"
+        )));
+    }
+    Ok(key.to_string())
+}
+
+fn warn_key_on_command_line() {
+    eprintln!(
+        "nxr: warning: a key on the command line is visible to other users (ps) and kept in shell history; next time use `--key -` (standard input) or {KEY_ENV}"
+    );
+}
+
 pub async fn init(core: &Core, args: InitArgs, json: bool) -> Result<(), CoreError> {
-    let mut key = args.key.clone();
+    // --free means no key at all, not even one from the environment.
+    let mut key = if args.free {
+        None
+    } else {
+        resolve_key(args.key.as_deref())?
+    };
     let interactive = !json && !args.free && key.is_none() && std::io::stdin().is_terminal();
     if interactive && !onboarding::completed(core).await? {
         eprintln!("nxr works without a key on free models. Paste an OpenRouter key to use it now,");
@@ -123,6 +168,12 @@ pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreE
     match cmd {
         ConfigCmd::Set { key, value } => match key.as_str() {
             "openrouter-key" => {
+                let value = if value == "-" {
+                    read_key_from_stdin()?
+                } else {
+                    warn_key_on_command_line();
+                    value
+                };
                 let info =
                     secrets::set_openrouter_key(core, &value, Duration::from_secs(15)).await?;
                 let or = core.openrouter(Duration::from_secs(15))?;
@@ -178,7 +229,7 @@ pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreE
     }
 }
 
-pub async fn upgrade(core: &Core, args: UpgradeArgs, json: bool) -> Result<(), CoreError> {
+pub async fn upgrade(core: &Core, mut args: UpgradeArgs, json: bool) -> Result<(), CoreError> {
     let timeout = Duration::from_secs(args.timeout);
     if args.revert {
         let reverted = upgrade::revert(core, args.agent.as_deref()).await?;
@@ -192,6 +243,7 @@ pub async fn upgrade(core: &Core, args: UpgradeArgs, json: bool) -> Result<(), C
             Ok(())
         });
     }
+    args.key = resolve_key(args.key.as_deref())?;
     // A mistyped agent or model is a usage error before any network call, and before a
     // --key is stored: a failed upgrade changes nothing.
     if let Some(name) = &args.agent {

@@ -203,23 +203,35 @@ pub async fn create(core: &Core, new: NewAgent) -> Result<Created> {
     db::touch(&tx, "agents").await?;
 
     let vision = super::routing::vision_pick(&catalog);
-    let undo = match write_profile(&profile, &pick, &desired, vision.as_ref()) {
+    let key = super::secrets::openrouter_key(core);
+    let fresh = !profile.dir.exists() && profile.name != hermes::DEFAULT_PROFILE;
+    let written = if fresh {
+        write_new_profile(&profile, &pick, &desired, vision.as_ref(), key.as_deref())
+    } else {
+        write_profile(&profile, &pick, &desired, vision.as_ref()).and_then(|undo| match &key {
+            Some(k) => match hermes::set_env(&profile.env_path(), super::secrets::KEY_VAR, k) {
+                Ok(()) => Ok(undo),
+                Err(e) => {
+                    undo.undo();
+                    Err(e)
+                }
+            },
+            None => Ok(undo),
+        })
+    };
+    let undo = match written {
         Ok(u) => u,
         Err(e) => {
             tx.rollback().await?;
             return Err(e);
         }
     };
-    if let Some(key) = super::secrets::openrouter_key(core)
-        && let Err(e) = hermes::set_env(&profile.env_path(), super::secrets::KEY_VAR, &key)
-    {
-        tx.rollback().await?;
-        undo.undo();
-        return Err(e);
-    }
     if let Err(e) = tx.commit().await {
         undo.undo();
         return Err(e.into());
+    }
+    if fresh {
+        hermes::unmark_creating(&profile.dir);
     }
     let agent = find(&conn, &new.name).await?;
     Ok(Created {
@@ -270,7 +282,7 @@ struct ProfileUndo {
 impl ProfileUndo {
     fn undo(self) {
         if !self.dir_existed && self.profile.name != hermes::DEFAULT_PROFILE {
-            let _ = fs::remove_dir_all(&self.profile.dir);
+            let _ = hermes::remove_dir_atomically(&self.profile.dir);
             return;
         }
         self.skills.undo();
@@ -291,6 +303,71 @@ fn main_slot(pick: &Pick) -> RouteSlot {
         provider: pick.provider.clone(),
         model: pick.model.clone(),
         base_url: pick.base_url.clone(),
+    }
+}
+
+/// A new profile is built in a temp folder and renamed into place, so a crash part-way
+/// leaves no half profile that `hermes profile list` would show. Until the database row is
+/// committed it carries a creation mark: if nxr dies in between, the start-up sweep
+/// ([`sweep_leftovers`]) removes the profile unless its row landed.
+fn write_new_profile(
+    profile: &Profile,
+    pick: &Pick,
+    desired: &[String],
+    vision: Option<&RouteSlot>,
+    key: Option<&str>,
+) -> Result<ProfileUndo> {
+    hermes::create_dir_atomically(&profile.dir, |tmp| {
+        let staged = Profile {
+            name: profile.name.clone(),
+            dir: tmp.to_path_buf(),
+        };
+        hermes::mark_creating(tmp)?;
+        // Nothing to undo inside the temp folder: a failure removes it whole.
+        write_profile(&staged, pick, desired, vision)?;
+        if let Some(k) = key {
+            hermes::set_env(&staged.env_path(), super::secrets::KEY_VAR, k)?;
+        }
+        Ok(())
+    })?;
+    Ok(ProfileUndo {
+        profile: profile.clone(),
+        dir_existed: false,
+        config_before: None,
+        skills: skills::SyncUndo::default(),
+    })
+}
+
+/// Clears what crashed nxr processes left in the Hermes profiles and `NXR_HOME` (see
+/// [`hermes::sweep_leftovers`]); a profile whose creator died keeps living only if its agent
+/// row was committed. Runs when a workspace opens; it never fails the caller.
+pub async fn sweep_leftovers(core: &Core) {
+    let unfinished = hermes::sweep_leftovers(
+        &core.paths.hermes_home,
+        &core.paths.nxr_home,
+        &skills::is_curated_dir,
+    );
+    if unfinished.is_empty() {
+        return;
+    }
+    let Ok(conn) = core.db.conn().await else {
+        return;
+    };
+    for u in unfinished {
+        match db::scalar_i64(
+            &conn,
+            "SELECT id FROM agents WHERE profile = ?1",
+            [u.profile.as_str()],
+        )
+        .await
+        {
+            Ok(Some(_)) => u.keep(),
+            Ok(None) => {
+                tracing::warn!(profile = %u.profile, "removing a profile whose creation was interrupted");
+                u.discard();
+            }
+            Err(e) => tracing::warn!("cannot check interrupted profile {}: {e}", u.profile),
+        }
     }
 }
 

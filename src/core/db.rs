@@ -48,10 +48,20 @@ impl Db {
         Ok(db)
     }
 
-    /// Opens a libSQL server (sqld / Turso) by URL and token.
+    /// Opens a libSQL server (sqld / Turso) by URL and token: `http://` plain, `https://`
+    /// (or `libsql://`, its alias) over rustls with the bundled web PKI roots.
     #[cfg(feature = "remote")]
     pub async fn open_remote(url: &str, token: &str) -> Result<Db> {
+        let scheme = url.split_once("://").map(|(s, _)| s);
+        if !matches!(scheme, Some("http" | "https" | "libsql")) {
+            return Err(CoreError::usage(format!(
+                "NXR_DB_URL={url} is not a libSQL server URL: use http://HOST:PORT (sqld), https://HOST or libsql://NAME.turso.io"
+            )));
+        }
+        // libsql's own connector panics unless its `tls` feature (a second rustls and hyper
+        // stack) is compiled in; ours reuses the rustls that reqwest already brings.
         let db = libsql::Builder::new_remote(url.to_string(), token.to_string())
+            .connector(remote::Connector::new()?)
             .build()
             .await
             .map_err(|e| CoreError::Db(format!("cannot open {url}: {e}")))?;
@@ -159,6 +169,154 @@ impl Db {
 
     pub fn local_path(&self) -> Option<PathBuf> {
         self.local.then(|| PathBuf::from(&self.location))
+    }
+}
+
+#[cfg(feature = "remote")]
+mod remote {
+    //! The HTTP(S) connector libsql's remote client sends its Hrana requests through.
+
+    use std::future::Future;
+    use std::io;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio::net::TcpStream;
+    use tokio_rustls::client::TlsStream;
+    use tokio_rustls::{TlsConnector, rustls};
+
+    use crate::core::error::{CoreError, Result};
+
+    /// A server that does not accept (or finish the TLS handshake) within this long is
+    /// reported as unreachable instead of hanging the command.
+    const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    #[derive(Clone)]
+    pub struct Connector {
+        tls: TlsConnector,
+    }
+
+    impl Connector {
+        pub fn new() -> Result<Connector> {
+            let roots = rustls::RootCertStore {
+                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            };
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| CoreError::Db(format!("TLS setup failed: {e}")))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Connector {
+                tls: TlsConnector::from(Arc::new(config)),
+            })
+        }
+    }
+
+    impl tower_service::Service<http02::Uri> for Connector {
+        type Response = Stream;
+        type Error = io::Error;
+        type Future = Pin<Box<dyn Future<Output = io::Result<Stream>> + Send>>;
+
+        fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, uri: http02::Uri) -> Self::Future {
+            let tls = self.tls.clone();
+            Box::pin(async move {
+                tokio::time::timeout(CONNECT_TIMEOUT, connect(tls, uri))
+                    .await
+                    .map_err(|_| {
+                        io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+                        )
+                    })?
+            })
+        }
+    }
+
+    async fn connect(tls: TlsConnector, uri: http02::Uri) -> io::Result<Stream> {
+        let https = match uri.scheme_str() {
+            Some("https") => true,
+            Some("http") => false,
+            other => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("unsupported URL scheme {other:?}"),
+                ));
+            }
+        };
+        let host = uri
+            .host()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the URL has no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let tcp = TcpStream::connect((host.as_str(), port)).await?;
+        tcp.set_nodelay(true)?;
+        if !https {
+            return Ok(Stream::Plain(tcp));
+        }
+        let name = rustls::pki_types::ServerName::try_from(host)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Ok(Stream::Tls(Box::new(tls.connect(name, tcp).await?)))
+    }
+
+    pub enum Stream {
+        Plain(TcpStream),
+        Tls(Box<TlsStream<TcpStream>>),
+    }
+
+    impl hyper014::client::connect::Connection for Stream {
+        fn connected(&self) -> hyper014::client::connect::Connected {
+            hyper014::client::connect::Connected::new()
+        }
+    }
+
+    impl AsyncRead for Stream {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            match self.get_mut() {
+                Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+                Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+            }
+        }
+    }
+
+    impl AsyncWrite for Stream {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            match self.get_mut() {
+                Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+                Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+            }
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            match self.get_mut() {
+                Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+                Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+            }
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            match self.get_mut() {
+                Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+                Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+            }
+        }
     }
 }
 

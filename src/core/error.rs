@@ -65,7 +65,18 @@ impl CoreError {
 
 impl From<libsql::Error> for CoreError {
     fn from(e: libsql::Error) -> Self {
-        CoreError::Db(e.to_string())
+        let text = e.to_string();
+        // Only the remote client (NXR_DB_URL) reports transport ("http error") and status
+        // ("api error", e.g. 401) failures: the server is down, gone or refused the token.
+        let unreachable = matches!(e, libsql::Error::Hrana(_))
+            && (text.contains("http error") || text.contains("api error"));
+        if unreachable {
+            CoreError::Db(format!(
+                "the libSQL server at NXR_DB_URL failed the request ({text}); check that it is running and reachable, and that NXR_DB_TOKEN is valid"
+            ))
+        } else {
+            CoreError::Db(text)
+        }
     }
 }
 

@@ -128,11 +128,7 @@ pub fn atomic_write(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
             .map(|m| m.permissions().mode() & 0o7777)
             .unwrap_or(0o644)
     });
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "file".into());
-    let tmp = dir.join(format!(".{file_name}.nxr-{}.tmp", std::process::id()));
+    let tmp = temp_path(path);
     let result = (|| -> std::io::Result<()> {
         let mut f = OpenOptions::new()
             .create(true)
@@ -152,6 +148,198 @@ pub fn atomic_write(path: &Path, contents: &[u8], mode: Option<u32>) -> Result<(
         return Err(CoreError::io(path, e));
     }
     Ok(())
+}
+
+/// The temp name a write of `path` goes through: `.NAME.nxr-PID.tmp` beside it. The PID lets
+/// [`sweep_leftovers`] tell a crashed writer's leftovers from a live writer's work.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    path.with_file_name(format!(
+        ".{name}{TEMP_INFIX}{}{TEMP_SUFFIX}",
+        std::process::id()
+    ))
+}
+
+const TEMP_INFIX: &str = ".nxr-";
+const TEMP_SUFFIX: &str = ".tmp";
+/// Left inside a new profile from its creation until the database row is committed.
+const CREATING_PREFIX: &str = ".nxr-creating-";
+
+/// The PID in a name nxr gave a temp file or folder, or in a creation marker.
+fn owner_pid(name: &str) -> Option<i32> {
+    let pid = match name.strip_prefix(CREATING_PREFIX) {
+        Some(pid) => pid,
+        None => {
+            let rest = name.strip_prefix('.')?.strip_suffix(TEMP_SUFFIX)?;
+            rest.rsplit_once(TEMP_INFIX)?.1
+        }
+    };
+    pid.parse().ok().filter(|p| *p > 0)
+}
+
+/// True when no process has this PID (a PID we may not signal belongs to a live process).
+fn is_dead(pid: i32) -> bool {
+    matches!(
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None),
+        Err(nix::errno::Errno::ESRCH)
+    )
+}
+
+/// Creates the folder `dir` whole or not at all: `fill` writes its contents into a temp
+/// folder beside it, which is then renamed into place. A crash part-way leaves only the temp
+/// folder (named after this process), which [`sweep_leftovers`] removes later; Hermes skips
+/// dot-folders, so it never shows a half-made profile or skill. Fails if `dir` is not empty.
+pub fn create_dir_atomically(dir: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let parent = dir
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::create_dir_all(parent).map_err(|e| CoreError::io(parent, e))?;
+    let tmp = temp_path(dir);
+    // Our own leftover from an earlier failed attempt in this process.
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir(&tmp).map_err(|e| CoreError::io(&tmp, e))?;
+    let result = fill(&tmp).and_then(|()| {
+        fs::rename(&tmp, dir).map_err(|e| CoreError::io(dir, e))?;
+        File::open(parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| CoreError::io(parent, e))
+    });
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+/// Removes a folder in one step as Hermes sees it: renamed to a temp name first (Hermes
+/// skips dot-folders, and the sweep finishes the job after a crash), then deleted. A plain
+/// `remove_dir_all` killed half-way leaves a skill folder without its SKILL.md.
+pub fn remove_dir_atomically(dir: &Path) -> Result<()> {
+    let tmp = temp_path(dir);
+    let _ = fs::remove_dir_all(&tmp);
+    fs::rename(dir, &tmp).map_err(|e| CoreError::io(dir, e))?;
+    fs::remove_dir_all(&tmp).map_err(|e| CoreError::io(&tmp, e))
+}
+
+/// Marks a profile being created (see [`sweep_leftovers`]); the mark goes once its database
+/// row is committed.
+pub fn mark_creating(dir: &Path) -> Result<()> {
+    let path = dir.join(format!("{CREATING_PREFIX}{}", std::process::id()));
+    File::create(&path).map_err(|e| CoreError::io(&path, e))?;
+    Ok(())
+}
+
+pub fn unmark_creating(dir: &Path) {
+    let _ = fs::remove_file(dir.join(format!("{CREATING_PREFIX}{}", std::process::id())));
+}
+
+/// A profile whose creator died after renaming it into place: whether its database row was
+/// committed decides if it stays (the caller checks, then calls [`UnfinishedCreate::keep`]
+/// or [`UnfinishedCreate::discard`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnfinishedCreate {
+    pub profile: String,
+    pub dir: PathBuf,
+    marker: PathBuf,
+}
+
+impl UnfinishedCreate {
+    pub fn keep(&self) {
+        let _ = fs::remove_file(&self.marker);
+    }
+
+    pub fn discard(&self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Removes what writers killed mid-write left behind (`kill -9`, a power cut): temp files
+/// and temp folders named after a dead PID, in the Hermes root, every profile, the skill
+/// folders nxr writes (`skills/<category>/<skill>/` for the names in `skill_dirs`) and
+/// `nxr_home`. Returns the profiles whose creator died before finishing. Best effort: a
+/// file another process removed first, or one nxr may not delete, is left alone.
+pub fn sweep_leftovers(
+    hermes_home: &Path,
+    nxr_home: &Path,
+    skill_dirs: &dyn Fn(&str) -> bool,
+) -> Vec<UnfinishedCreate> {
+    let mut unfinished = Vec::new();
+    sweep_dir(nxr_home);
+    let mut profiles = vec![hermes_home.to_path_buf()];
+    let root = hermes_home.join("profiles");
+    sweep_dir(&root);
+    if let Ok(entries) = fs::read_dir(&root) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) && !is_temp(&e.file_name()) {
+                profiles.push(e.path());
+            }
+        }
+    }
+    for dir in profiles {
+        for marker in sweep_dir(&dir) {
+            unfinished.push(UnfinishedCreate {
+                profile: dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                dir: dir.clone(),
+                marker,
+            });
+        }
+        let Ok(categories) = fs::read_dir(dir.join("skills")) else {
+            continue;
+        };
+        for c in categories.flatten().filter(|c| c.path().is_dir()) {
+            sweep_dir(&c.path());
+            let Ok(skills) = fs::read_dir(c.path()) else {
+                continue;
+            };
+            for s in skills.flatten() {
+                if skill_dirs(&s.file_name().to_string_lossy()) && s.path().is_dir() {
+                    sweep_dir(&s.path());
+                }
+            }
+        }
+    }
+    unfinished
+}
+
+fn is_temp(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.starts_with('.') && name.ends_with(TEMP_SUFFIX) && name.contains(TEMP_INFIX)
+}
+
+/// Removes one folder's dead temp entries; returns its creation markers of dead PIDs.
+fn sweep_dir(dir: &Path) -> Vec<PathBuf> {
+    let mut markers = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return markers;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with('.') {
+            continue;
+        }
+        let Some(pid) = owner_pid(&name) else {
+            continue;
+        };
+        if !is_dead(pid) {
+            continue;
+        }
+        let path = e.path();
+        if name.starts_with(CREATING_PREFIX) {
+            markers.push(path);
+        } else if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let _ = fs::remove_dir_all(&path);
+        } else {
+            let _ = fs::remove_file(&path);
+        }
+    }
+    markers
 }
 
 /// One routing slot: which provider and model Hermes uses for a task.
@@ -183,8 +371,19 @@ impl ConfigDoc {
     }
 
     pub fn parse(path: &Path, text: &str) -> Result<ConfigDoc> {
+        // A byte-order mark past the start: Hermes' YAML reader (libyaml) and nxr's disagree
+        // on what follows it, so an edit could be read back differently (tests/props.rs).
+        if text.trim_start_matches('\u{feff}').contains('\u{feff}') {
+            return Err(CoreError::Yaml {
+                path: path.to_path_buf(),
+                message:
+                    "holds a byte-order mark (U+FEFF) after its start, left untouched: remove it"
+                        .into(),
+            });
+        }
+        // YAML breaks lines at a lone CR too (`str::lines` does not): "#\r key: v" holds a key.
         let only_comments = text
-            .lines()
+            .split(['\n', '\r'])
             .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'));
         if only_comments {
             return Ok(ConfigDoc {
@@ -197,10 +396,18 @@ impl ConfigDoc {
             path: path.to_path_buf(),
             message: format!("not valid YAML, left untouched: {e}"),
         })?;
-        if doc.as_mapping().is_none() {
+        let Some(root) = doc.as_mapping() else {
             return Err(CoreError::Yaml {
                 path: path.to_path_buf(),
                 message: "the top level is not a mapping, left untouched".into(),
+            });
+        };
+        if let Some(key) = duplicate_key(&root) {
+            return Err(CoreError::Yaml {
+                path: path.to_path_buf(),
+                message: format!(
+                    "`{key}` appears twice; Hermes reads only the last one and nxr would edit the first, so the file is left untouched: remove one"
+                ),
             });
         }
         Ok(ConfigDoc {
@@ -458,10 +665,18 @@ impl ConfigDoc {
     /// Writes the file atomically after checking that what is written reads back.
     pub fn save(&self) -> Result<()> {
         let text = self.render();
-        ConfigDoc::parse(&self.path, &text).map_err(|e| CoreError::Yaml {
+        let back = ConfigDoc::parse(&self.path, &text).map_err(|e| CoreError::Yaml {
             path: self.path.clone(),
             message: format!("nxr produced YAML it cannot read back, nothing written: {e}"),
         })?;
+        // A damaged file (a stray tab, a line of garbage) can make the editor indent new keys
+        // where they mean something else: what is written must read back as what was set.
+        if back.owned() != self.owned() {
+            return Err(CoreError::Yaml {
+                path: self.path.clone(),
+                message: "nxr's edit would not read back as intended in this file's layout, nothing written: fix the YAML by hand (`hermes config edit`) and try again".into(),
+            });
+        }
         atomic_write(&self.path, text.as_bytes(), None)
     }
 
@@ -470,6 +685,25 @@ impl ConfigDoc {
     /// style (`{provider: ...}`) or with a bare `-` line.
     fn block(&self, text: &str) -> Result<Document> {
         Document::from_str(text).map_err(|_| self.internal("block node"))
+    }
+
+    /// Everything nxr sets in the file, for comparing a document with its written form.
+    #[allow(clippy::type_complexity)]
+    fn owned(
+        &self,
+    ) -> (
+        RouteSlot,
+        Vec<Option<RouteSlot>>,
+        Vec<RouteSlot>,
+        Vec<String>,
+    ) {
+        let aux = self.aux_tasks().iter().map(|t| self.aux_slot(t)).collect();
+        (
+            self.main_slot(),
+            aux,
+            self.fallback_providers(),
+            self.disabled_skills(),
+        )
     }
 
     fn internal(&self, what: &str) -> CoreError {
@@ -526,12 +760,41 @@ fn yaml_scalar(s: &str) -> String {
     }
 }
 
+/// The first key that appears twice in the top-level mapping or in a mapping nxr edits
+/// (`model`, `skills`, `auxiliary` and its tasks), as a dotted path.
+fn duplicate_key(root: &Mapping) -> Option<String> {
+    fn first_twice(m: &Mapping) -> Option<String> {
+        let mut seen = std::collections::HashSet::new();
+        m.keys()
+            .filter_map(|k| k.as_scalar().map(|s| s.as_string()))
+            .find(|k| !seen.insert(k.clone()))
+    }
+    if let Some(k) = first_twice(root) {
+        return Some(k);
+    }
+    for key in ["model", "skills", "auxiliary"] {
+        let Some(m) = root.get_mapping(key) else {
+            continue;
+        };
+        if let Some(k) = first_twice(&m) {
+            return Some(format!("{key}.{k}"));
+        }
+    }
+    let aux = root.get_mapping("auxiliary")?;
+    aux.keys().filter_map(|k| scalar(&k)).find_map(|task| {
+        let m = aux.get_mapping(&task)?;
+        first_twice(&m).map(|k| format!("auxiliary.{task}.{k}"))
+    })
+}
+
 fn scalar(node: &YamlNode) -> Option<String> {
-    let s = node.as_scalar()?.as_string();
-    if s == "~" || s == "null" {
+    let s = node.as_scalar()?;
+    // Only a plain null is absent: a quoted "null" is a name like any other (a skill or a
+    // model may be called that, and nxr quotes such names when it writes them).
+    if s.is_null() {
         None
     } else {
-        Some(s)
+        Some(s.as_string())
     }
 }
 
@@ -546,9 +809,13 @@ fn set_or_remove(m: &Mapping, key: &str, value: Option<&str>) {
 
 /// Values nxr writes into YAML come from the network; refuse the ones no model id has.
 fn check_value(what: &str, v: &str) -> Result<()> {
-    if v.chars().any(|c| c.is_control()) || v.len() > 512 {
+    // Hermes reads config.yaml with PyYAML (YAML 1.1), which fails on a plain `=` and on `?`
+    // inside a flow mapping where nxr's YAML 1.2 writer leaves them unquoted; no model id,
+    // provider or skill name holds them (found by tests/props.rs).
+    let misread = v == "=" || v.contains('?');
+    if misread || v.chars().any(|c| c.is_control()) || v.len() > 512 {
         return Err(CoreError::usage(format!(
-            "refusing to write {what} {:?}: control characters or over 512 bytes",
+            "refusing to write {what} {:?}: control characters, '?', a bare '=' or over 512 bytes",
             super::catalog::clip(v, 60)
         )));
     }
@@ -883,6 +1150,80 @@ display:
             fs::read_to_string(&p).expect("read"),
             "model: [unclosed\n  x: {"
         );
+    }
+
+    // Found by tests/props.rs: inputs where Hermes (PyYAML on libyaml) and nxr disagreed.
+
+    #[test]
+    fn a_key_that_appears_twice_is_refused_because_hermes_reads_the_other_one() {
+        let refused = |text: &str| {
+            ConfigDoc::parse(Path::new("config.yaml"), text)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        assert!(refused("model: a\nx: 1\nmodel: b\n").contains("`model` appears twice"));
+        assert!(
+            refused("model:\n  default: a\n  default: b\n").contains("`model.default` appears")
+        );
+        assert!(
+            refused("auxiliary:\n  vision: {model: a, model: b}\n").contains("auxiliary.vision")
+        );
+    }
+
+    #[test]
+    fn a_quoted_null_is_a_name_and_a_plain_null_is_nothing() {
+        let mut d = doc("skills:\n  disabled: [a]\n");
+        d.set_disabled_skills(&["null".to_string(), "~".to_string()])
+            .expect("set");
+        let back = doc(&d.render());
+        assert_eq!(back.disabled_skills(), vec!["null", "~"]);
+        assert_eq!(
+            doc("model:\n  default: null\n").get_str("model.default"),
+            None
+        );
+    }
+
+    #[test]
+    fn values_hermes_would_misread_are_refused() {
+        let mut d = doc("");
+        for bad in ["=", "a?b", "Z?"] {
+            let slot = RouteSlot {
+                provider: "openrouter".into(),
+                model: bad.into(),
+                base_url: None,
+            };
+            assert!(d.set_main(&slot).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_comment_line() {
+        // "#\r key: v" is a comment and then a key: not a comment-only file.
+        let d = ConfigDoc::parse(Path::new("config.yaml"), "#\rmodel: x\n").expect("parse");
+        assert_eq!(d.main_slot().model, "x");
+    }
+
+    #[test]
+    fn a_byte_order_mark_after_the_start_is_refused() {
+        assert!(ConfigDoc::parse(Path::new("c.yaml"), "\u{feff}a: 1\n").is_ok());
+        assert!(ConfigDoc::parse(Path::new("c.yaml"), "a: 1\n\u{feff}b: 2\n").is_err());
+    }
+
+    #[test]
+    fn a_save_that_would_read_back_differently_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let p = dir.path().join("config.yaml");
+        let text = "toolsets: [\"hermes-cli\"]\n\tbad: tab\n,fallback_providers:\n- provider: openrouter\n  model: openrouter/free\n# a comment";
+        let mut d = ConfigDoc::parse(&p, text).expect("nxr's parser takes this damaged file");
+        let slot = RouteSlot {
+            provider: "openrouter".into(),
+            model: "qwen/qwen3-coder:free".into(),
+            base_url: None,
+        };
+        d.set_main(&slot).expect("set");
+        assert!(d.save().is_err());
+        assert!(!p.exists(), "nothing written");
     }
 
     #[test]

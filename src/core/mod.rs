@@ -48,11 +48,13 @@ impl Core {
             Some(url) => Db::open_remote(url, endpoints.db_token.as_deref().unwrap_or("")).await?,
             None => Db::open_local(&paths.db_file()).await?,
         };
-        Ok(Core {
+        let core = Core {
             paths,
             endpoints,
             db,
-        })
+        };
+        agents::sweep_leftovers(&core).await;
+        Ok(core)
     }
 
     pub async fn from_env() -> Result<Core> {

@@ -50,6 +50,11 @@ pub async fn store(core: &Core, key: &str) -> Result<()> {
     let conn = core.db.conn().await?;
     for a in agents::list(&conn).await? {
         let p = Profile::resolve(&core.paths.hermes_home, &a.profile);
+        // On a shared database (NXR_DB_URL) some agents live on other machines: their
+        // profiles are not here, and locking would create a hollow one.
+        if !p.dir.is_dir() {
+            continue;
+        }
         let _lock = p.lock()?;
         hermes::set_env(&p.env_path(), KEY_VAR, key)?;
     }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use yaml_edit::path::YamlPath;
 
 use super::error::{CoreError, Result};
-use super::hermes::{ConfigDoc, Profile, atomic_write};
+use super::hermes::{self, ConfigDoc, Profile, atomic_write};
 use super::scoring::Role;
 
 mod embedded {
@@ -358,10 +358,23 @@ pub fn scan(profile: &Profile, config: &ConfigDoc) -> Result<Vec<InstalledSkill>
 
 /// Writes one curated skill into the profile, replacing an older managed copy.
 pub fn install(profile: &Profile, skill: &CuratedSkill) -> Result<PathBuf> {
-    let dir = profile.skills_dir().join(skill.category).join(skill.name);
-    fs::create_dir_all(&dir).map_err(|e| CoreError::io(&dir, e))?;
-    atomic_write(&dir.join("SKILL.md"), skill.text.as_bytes(), Some(0o644))?;
+    let dir = skill_dir(profile, skill);
+    if dir.is_dir() {
+        atomic_write(&dir.join("SKILL.md"), skill.text.as_bytes(), Some(0o644))?;
+    } else {
+        // A new skill folder appears with its SKILL.md or not at all: a crash must not leave
+        // a folder holding only a temp file.
+        hermes::create_dir_atomically(&dir, |tmp| {
+            atomic_write(&tmp.join("SKILL.md"), skill.text.as_bytes(), Some(0o644))
+        })?;
+    }
     Ok(dir)
+}
+
+/// Whether a folder under `skills/<category>/` may be one nxr writes (a shipped skill), so
+/// the start-up sweep looks inside it for leftovers.
+pub fn is_curated_dir(name: &str) -> bool {
+    find_curated(name).is_some()
 }
 
 /// Paperclip's skill snapshot (`GET /api/agents/<id>/skills`).
@@ -563,11 +576,16 @@ impl SyncUndo {
     /// Puts the profile back as it was before the sync.
     pub fn undo(self) {
         for dir in self.created {
-            let _ = fs::remove_dir_all(&dir);
+            let _ = hermes::remove_dir_atomically(&dir);
         }
         for (dir, text) in self.removed {
-            let _ = fs::create_dir_all(&dir);
-            let _ = fs::write(dir.join("SKILL.md"), text);
+            if dir.is_dir() {
+                let _ = atomic_write(&dir.join("SKILL.md"), text.as_bytes(), None);
+            } else {
+                let _ = hermes::create_dir_atomically(&dir, |tmp| {
+                    atomic_write(&tmp.join("SKILL.md"), text.as_bytes(), Some(0o644))
+                });
+            }
         }
         if let Some((path, old)) = self.config {
             match old {
@@ -629,7 +647,7 @@ fn apply_inner(
     for s in &installed {
         if s.managed && !wanted.contains(s.name.as_str()) {
             let old = fs::read_to_string(s.dir.join("SKILL.md")).unwrap_or_default();
-            fs::remove_dir_all(&s.dir).map_err(|e| CoreError::io(&s.dir, e))?;
+            hermes::remove_dir_atomically(&s.dir)?;
             undo.removed.push((s.dir.clone(), old));
         }
     }

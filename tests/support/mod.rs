@@ -3,6 +3,7 @@
 //! OpenRouter that speaks the real protocol and serves the recorded fixtures.
 #![allow(dead_code)]
 
+pub mod hrana;
 pub mod ollama;
 pub mod openrouter;
 pub mod profiles;
@@ -240,6 +241,7 @@ impl TestEnv {
             // What the runner's own shell may carry and nxr would pick up: a key, a hermes
             // or a speech-to-text command chosen by hand.
             "OPENROUTER_API_KEY",
+            "NXR_OPENROUTER_KEY",
             "NXR_HERMES_BIN",
             "HERMES_LOCAL_STT_COMMAND",
         ] {

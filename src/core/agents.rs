@@ -330,9 +330,11 @@ fn write_profile(profile: &Profile, pick: &Pick, desired: &[String]) -> Result<P
 }
 
 /// True when writing `route` could spend money through OpenRouter: a model the catalog lists
-/// as paid, or one it does not know (it cannot be shown to be free) unless its id says `:free`.
+/// as paid, or one it does not know (it cannot be shown to be free) unless its id says `:free`
+/// or it is the free router.
 pub fn is_paid(catalog: &Catalog, route: &RouteSlot) -> bool {
-    if route.provider != "openrouter" {
+    // OpenRouter's free router only ever picks free models.
+    if route.provider != "openrouter" || route.model == catalog::FREE_ROUTER_ID {
         return false;
     }
     match catalog.get(&route.model) {

@@ -1206,6 +1206,7 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
     click(&s, &sid, "/agents/manage", &html, "fv", "agent", "engineer");
     assert_eq!(db_model(&env, "engineer"), free["engineer"]);
     assert_eq!(db_model(&env, "pm"), picks["pm"]);
+    // Reverting every agent asks first.
     let html = page(&s, &sid, "/agents/manage");
     click(
         &s,
@@ -1214,7 +1215,18 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
         &html,
         "fb",
         "action",
-        "revert_upgrade",
+        "open_revert_all",
+    );
+    assert_eq!(db_model(&env, "pm"), picks["pm"], "asking reverts nothing");
+    let html = page(&s, &sid, "/agents/manage");
+    click(
+        &s,
+        &sid,
+        "/agents/manage",
+        &html,
+        "fb",
+        "action",
+        "activate",
     );
     assert_eq!(models(&env), free);
     let after: Vec<String> = DEFAULT_AGENTS

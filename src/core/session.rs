@@ -394,15 +394,15 @@ impl Session {
         v
     }
 
-    /// The keys that apply to the selected agent: `p` when it has a paid pick, `v` when it
-    /// runs a paid model with a free one to go back to.
+    /// The keys that apply to the selected agent: `p` when it has a paid pick the stored key
+    /// can pay for, `v` when it runs a paid model with a free one to go back to.
     fn agent_contexts(&self) -> Vec<Context> {
         let mut v = Vec::new();
         let Some(a) = self.selected_agent() else {
             return v;
         };
         if let Some(p) = self.data.plan.iter().find(|p| p.agent == a.name) {
-            if p.recommended.is_some() {
+            if p.recommended.is_some() && self.data.payer.can_pay() {
                 v.push(Context::PaidPick);
             }
             if !p.current.free && p.last_free.is_some() {

@@ -393,12 +393,15 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
                     ]);
                 }
                 t.print(out)?;
+                // A paid pick shown but not recommended: the key is missing or cannot pay.
                 if recs.iter().any(|r| {
-                    r.paid.is_some() && !r.upgrade_available && r.advice != agents::Advice::Stay
+                    r.paid
+                        .as_ref()
+                        .is_some_and(|p| p.model != r.recommended_model)
                 }) {
                     writeln!(
                         out,
-                        "paid picks are recommended only with a key whose account can pay: nxr upgrade"
+                        "paid picks are recommended only with a key whose account can pay: nxr upgrade checks it"
                     )?;
                 }
                 Ok(())

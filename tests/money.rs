@@ -466,21 +466,22 @@ async fn over_random_catalogs_every_surface_shows_the_one_recommendation() {
                 give_key(&core, Some((30.0, 0.0))).await;
                 s.apply(Action::Refresh).await;
             }
+            let what = format!("seed {seed}, can pay {can_pay}");
             let recs = agents::recommend(&core).await.expect("recommend");
             let plan = upgrade::plan(&core).await.expect("plan");
             s.apply(Action::OpenBulkUpgrade).await;
-            let screen = s.view();
-            let html = nxr::webmirror::render_screen(
-                &screen,
-                &nxr::webmirror::PageCtx::new("/agents/manage", Vec::new(), "t"),
-            )
-            .into_string();
-            let Body::Agents(tab3) = screen.body else {
+            let Body::Agents(tab3) = s.view().body else {
                 panic!("agents")
             };
             let bulk = tab3.bulk.clone().expect("bulk open");
             s.apply(Action::Cancel).await;
-            let what = format!("seed {seed}, can pay {can_pay}");
+            // The web page with the bulk panel closed: the agents table alone.
+            let html = nxr::webmirror::render_screen(
+                &s.view(),
+                &nxr::webmirror::PageCtx::new("/agents/manage", Vec::new(), "t"),
+            )
+            .into_string();
+            assert!(!html.contains("id=\"bulk\""), "{what}: bulk closed");
             for rec in &recs {
                 let ctx = format!("{what}, {}", rec.agent);
                 // BEST FREE is free (or the free fallback).
@@ -561,7 +562,7 @@ async fn over_random_catalogs_every_surface_shows_the_one_recommendation() {
                     assert_eq!(&rec.recommended_model, m, "{ctx}: paying key, paid pick");
                 }
                 let web_row = html
-                    .split(&format!("<tr data-agent=\"{}\"", rec.agent))
+                    .split(&format!(" data-agent=\"{}\"", rec.agent))
                     .nth(1)
                     .and_then(|r| r.split("</tr>").next())
                     .unwrap_or_else(|| panic!("{ctx}: no web row"));
@@ -784,6 +785,33 @@ fn over_random_catalogs_neither_the_cli_nor_the_web_writes_a_paid_model_without_
         env.nxr(&["upgrade", "--agent", "pm", "--model", &paid[0]])
             .assert_ok();
         assert_eq!(support::profiles::db_model(&env, "pm"), paid[0]);
+
+        // With a paying key, the CLI's two surfaces and the web page name the same model.
+        let recs = env.json(&["agents", "recommend"]);
+        let plan = env.json(&["upgrade"]);
+        let html = Server::start(&env).get("/agents/manage").text();
+        for rec in recs.as_array().expect("recs") {
+            let agent = rec["agent"].as_str().expect("agent");
+            let row = plan["plan"]
+                .as_array()
+                .expect("plan")
+                .iter()
+                .find(|r| r["agent"] == agent)
+                .expect("plan row");
+            let web = html
+                .split(&format!(" data-agent=\"{agent}\""))
+                .nth(1)
+                .and_then(|r| r.split("</tr>").next())
+                .expect("web row");
+            match row["recommended"]["model"].as_str() {
+                Some(m) => {
+                    assert_eq!(rec["recommended_model"], m, "seed {seed}, {agent}");
+                    assert_eq!(rec["advice"], "upgrade", "seed {seed}, {agent}");
+                    assert!(web.contains(m), "seed {seed}, {agent}: {web}");
+                }
+                None => assert_ne!(rec["advice"], "upgrade", "seed {seed}, {agent}"),
+            }
+        }
     }
 }
 

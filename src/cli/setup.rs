@@ -392,13 +392,7 @@ fn print_plan(out: &mut dyn Write, plan: &[UpgradeRow]) -> std::io::Result<()> {
     for r in plan {
         let (rec, price) = match &r.recommended {
             Some(x) => (clean(&x.model), format!("{} / {}", x.prompt, x.completion)),
-            None if r
-                .note
-                .as_deref()
-                .is_some_and(|n| n.starts_with("stay on free")) =>
-            {
-                ("stay on free".into(), "-".into())
-            }
+            None if r.stay_on_free => ("stay on free".into(), "-".into()),
             None => ("-".into(), "-".into()),
         };
         t.row(vec![

@@ -1448,6 +1448,7 @@ impl Session {
                     current_prompt: p.current.prompt.clone(),
                     current_completion: p.current.completion.clone(),
                     recommended: paid_choice(p),
+                    stay_on_free: p.stay_on_free,
                     note: p.note.clone(),
                 })
                 .collect(),

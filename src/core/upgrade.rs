@@ -88,6 +88,8 @@ pub struct UpgradeRow {
     pub recommended: Option<PriceLine>,
     /// Recommended score minus current score for the role.
     pub gain: Option<f64>,
+    /// No paid model beats the free pick by enough: the advice is to stay on free.
+    pub stay_on_free: bool,
     /// Why there is no paid recommendation: "stay on free: ...".
     pub note: Option<String>,
     /// The model `revert` would return to.
@@ -152,6 +154,7 @@ pub async fn plan(core: &Core) -> Result<Vec<UpgradeRow>> {
             current,
             recommended,
             gain,
+            stay_on_free: rec.paid.is_none(),
             note,
             last_free: last_free(&conn, a.id).await?,
         });
@@ -204,7 +207,8 @@ pub async fn upgrade_agent(core: &Core, agent: &str, model: Option<&str>) -> Res
                 .ok_or_else(|| CoreError::usage(format!("no plan for {}", a.name)))?;
             match row.recommended {
                 Some(r) => r.model,
-                None if row.note.as_deref() == Some("already on the paid pick") => return Ok(a),
+                // The agent runs its paid pick already.
+                None if !row.stay_on_free => return Ok(a),
                 None => {
                     return Err(CoreError::usage(format!(
                         "{}: {}; choose a model with `nxr upgrade --agent {} --model ID` if you want one anyway",

@@ -309,6 +309,8 @@ pub struct BulkRow {
     pub current_prompt: String,
     pub current_completion: String,
     pub recommended: Option<PaidChoice>,
+    /// No paid model beats the free pick by enough.
+    pub stay_on_free: bool,
     /// Why there is no paid pick ("stay on free: ...").
     pub note: Option<String>,
 }

@@ -271,9 +271,7 @@ fn bulk(f: &mut Frame, area: Rect, b: &BulkUpgradeView, ui: &mut Ui) {
                 ),
                 match &r.recommended {
                     Some(p) => Line::styled(p.model.clone(), t.key()),
-                    None if r.note.as_deref().is_some_and(|n| n.starts_with("stay")) => {
-                        Line::styled("stay on free", t.muted())
-                    }
+                    None if r.stay_on_free => Line::styled("stay on free", t.muted()),
                     None => Line::styled("(none)", t.muted()),
                 },
                 match &r.recommended {

@@ -159,7 +159,7 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
                                     td { code { (Text(&p.model)) } }
                                     td.num { (p.prompt) "/" (p.completion) }
                                     td.num { @if let Some(g) = p.gain { (Gain(g)) } @else { "-" } }
-                                } @else if r.note.as_deref().is_some_and(|n| n.starts_with("stay")) {
+                                } @else if r.stay_on_free {
                                     td.m-muted colspan="3" title=[r.note.as_deref()] { "stay on free" }
                                 } @else {
                                     td.m-muted colspan="3" { "already on its paid pick" }

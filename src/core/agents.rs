@@ -843,7 +843,7 @@ pub async fn apply_recommendation(core: &Core, key: &str) -> Result<Agent> {
     let pick = Scorer::new(&catalog).best_free(agent.role, &core.ollama_model().await?);
     if pick.model == agent.model {
         return Err(CoreError::usage(format!(
-            "{} already runs the recommended model {}",
+            "{} already runs the best free model {}",
             agent.name, agent.model
         )));
     }

@@ -610,3 +610,40 @@ fn nxr_upgrade_on_a_terminal_asks_again_after_a_stray_answer_and_takes_ctrl_d_as
     t.wait_text("nxr-exit=0");
     assert_eq!(models(), before, "end of input upgrades nothing");
 }
+
+#[test]
+fn tab_3_p_asks_with_the_price_before_upgrading_and_v_reverts_the_selected_agent() {
+    let server = support::FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    env.nxr(&["init", "--free"]).assert_ok();
+    env.nxr(&["config", "set", "openrouter-key", support::VALID_KEY])
+        .assert_ok();
+    let free = support::profiles::db_model(&env, "pm");
+    let t = Tmux::start(&env, 120, 40);
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["3"]);
+    t.wait_text("p paid upgrade");
+    t.keys(&["p"]);
+    let s = t.wait_text("Upgrade pm to");
+    assert!(s.contains("per M") && s.contains("balance $74.75"), "{s}");
+    assert_eq!(
+        support::profiles::db_model(&env, "pm"),
+        free,
+        "asking writes nothing"
+    );
+    t.keys(&["Escape"]);
+    t.wait_text("nothing changed");
+    assert_eq!(support::profiles::db_model(&env, "pm"), free);
+    t.keys(&["p"]);
+    t.wait_text("Upgrade pm to");
+    t.keys(&["Enter"]);
+    t.wait_text("ok: pm now runs");
+    assert_ne!(support::profiles::db_model(&env, "pm"), free);
+    t.wait_text("v revert to free");
+    t.keys(&["v"]);
+    t.wait_text("back on their last free model");
+    assert_eq!(support::profiles::db_model(&env, "pm"), free);
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}

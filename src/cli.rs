@@ -312,13 +312,8 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
     match cmd {
         AgentsCmd::List => {
             let conn = core.db.conn().await?;
-            let list = agents::list(&conn).await?;
-            let catalog = core.catalog().await?;
-            let gone = |a: &agents::Agent| {
-                a.provider == "openrouter"
-                    && !catalog.models.is_empty()
-                    && catalog.get(&a.model).is_none()
-            };
+            let mut list = agents::list(&conn).await?;
+            agents::mark_gone(&mut list, &core.catalog().await?);
             emit(json, &list, |out| {
                 if list.is_empty() {
                     return writeln!(
@@ -332,7 +327,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
                         clean(&a.name),
                         a.role.to_string(),
                         clean(&a.model),
-                        if gone(a) {
+                        if a.model_gone {
                             "gone".into()
                         } else {
                             a.model_score
@@ -344,7 +339,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
                     ]);
                 }
                 t.print(out)?;
-                for a in list.iter().filter(|a| gone(a)) {
+                for a in list.iter().filter(|a| a.model_gone) {
                     writeln!(
                         out,
                         "{}'s model {} is no longer in the catalog: `nxr --no-tui agents recommend` names a replacement",

@@ -636,6 +636,14 @@ async fn a_model_gone_from_the_catalog_is_named_and_replaced_on_every_surface() 
         "{}",
         list.stdout
     );
+    let listed = env.json(&["agents", "list"]);
+    for a in listed.as_array().expect("list") {
+        assert_eq!(
+            a["model_gone"].as_bool().unwrap_or(false),
+            a["model"] == pm_model.as_str(),
+            "{a}"
+        );
+    }
     let recommend = env.json(&["agents", "recommend"]);
     let pm = recommend
         .as_array()

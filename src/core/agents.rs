@@ -30,6 +30,23 @@ pub struct Agent {
     pub is_default: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// The catalog no longer lists the agent's model (set by readers that hold a catalog,
+    /// see [`mark_gone`]; only serialized when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub model_gone: bool,
+}
+
+/// True when the catalog no longer lists the agent's OpenRouter model. Local models
+/// (Ollama) are never in OpenRouter's catalog, and an empty catalog says nothing.
+pub fn is_gone(a: &Agent, catalog: &Catalog) -> bool {
+    a.provider == "openrouter" && !catalog.models.is_empty() && catalog.get(&a.model).is_none()
+}
+
+/// Sets `model_gone` on each agent from the catalog.
+pub fn mark_gone(agents: &mut [Agent], catalog: &Catalog) {
+    for a in agents {
+        a.model_gone = is_gone(a, catalog);
+    }
 }
 
 const SELECT: &str = "SELECT id, name, profile, role, model, provider, skillset, model_score,
@@ -50,6 +67,7 @@ fn from_row(row: &libsql::Row) -> Result<Agent> {
         is_default: db::int(row, 10)? != 0,
         created_at: db::text(row, 11)?,
         updated_at: db::text(row, 12)?,
+        model_gone: false,
     })
 }
 
@@ -445,10 +463,7 @@ pub fn recommend_with(
                 .map(|i| scorer.score(i as u32, a.role))
                 .filter(|s| s.qualified())
                 .map(|s| s.total);
-            // Local models (Ollama) are never in OpenRouter's catalog; an empty catalog
-            // says nothing about what exists.
-            let model_gone =
-                idx.is_none() && a.provider == "openrouter" && !catalog.models.is_empty();
+            let model_gone = is_gone(a, catalog);
             let (recommended_model, recommended_score) = match (&paid, can_pay) {
                 (Some(p), true) => (p.model.clone(), Some(p.score)),
                 _ => (free.model.clone(), free.score),

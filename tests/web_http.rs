@@ -1079,8 +1079,18 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
     let free = models(&env);
     let start = hash_tree(env.hermes_home.path());
 
-    // Without a key an upgrade fails as a banner and changes nothing.
-    click(&s, &sid, "/agents/manage", &html, "fu", "agent", "pm");
+    // Without a key no upgrade is offered, and one posted anyway fails as a banner and
+    // changes nothing.
+    assert!(
+        !html.contains("form=\"fu\" name=\"agent\""),
+        "no upgrade button"
+    );
+    let r = s.post_form(
+        "/agents/manage",
+        Some(&sid),
+        &[("action", "upgrade_agent"), ("agent", "pm")],
+    );
+    assert_eq!(r.status, 303);
     let html = page(&s, &sid, "/agents/manage");
     assert!(
         banner(&html).contains("need an OpenRouter key"),

@@ -63,6 +63,23 @@ pub async fn record_account(
         credits,
         &super::time::now(),
     );
+    // The same account read again changes nothing: no write, so no open page reloads.
+    let stored = core
+        .setting(ACCOUNT_SETTING)
+        .await?
+        .and_then(|j| serde_json::from_str::<AccountState>(&j).ok());
+    if let Some(old) = stored
+        && old.key == state.key
+        && (old.limit, old.limit_remaining, old.usage, old.credits)
+            == (
+                state.limit,
+                state.limit_remaining,
+                state.usage,
+                state.credits,
+            )
+    {
+        return Ok(old);
+    }
     let json = serde_json::to_string(&state)
         .map_err(|e| CoreError::Db(format!("cannot record the account: {e}")))?;
     core.set_setting(ACCOUNT_SETTING, &json).await?;

@@ -192,7 +192,7 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
         out.push_str("<tbody>");
         out.reserve(v.rows.len() * 400);
         for (i, r) in v.rows.iter().enumerate() {
-            row(r, i == v.selected, select).render_to(out);
+            row(r, i == v.selected, select, v.can_pay).render_to(out);
         }
         out.push_str("</tbody></table>");
     }
@@ -210,10 +210,16 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
                 }
                 p.buttons {
                     @if let Some(p) = &a.paid {
-                        button.primary form="fu" name="agent" value=(a.name) {
-                            "Upgrade to " (p.model)
+                        @if v.can_pay {
+                            button.primary form="fu" name="agent" value=(a.name) {
+                                "Upgrade to " (p.model)
+                            }
+                            " "
+                        } @else {
+                            span.m-muted #upgrade-needs-key {
+                                "Upgrading to " (p.model) " needs an OpenRouter key whose account can pay. "
+                            }
                         }
-                        " "
                     }
                     a.btn #choose-model href=(choose_url(&a.name)) { "Choose a model…" }
                     @if !a.free && a.last_free.is_some() {
@@ -262,7 +268,7 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
 
 /// One agent's row: its model beside the best free one and the paid pick, and the buttons
 /// (posted through the shared forms above the table).
-fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
+fn row(r: &AgentRow, selected: bool, select: &str, can_pay: bool) -> Markup {
     let name = escaped(&r.name);
     let name = PreEscaped(&*name);
     html! {
@@ -302,7 +308,8 @@ fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
                 @if matches!(r.advice, Advice::SwitchFree | Advice::Replace) && r.best_free != r.model {
                     button form="fa" name="agent" value=(name) { "apply free" }
                 }
-                @if r.paid.is_some() {
+                // A paid pick is only offered as an upgrade when the key can pay for it.
+                @if r.paid.is_some() && can_pay {
                     button form="fu" name="agent" value=(name) { "upgrade" }
                 }
                 @if !r.free && r.last_free.is_some() {

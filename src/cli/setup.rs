@@ -289,10 +289,16 @@ pub async fn upgrade(core: &Core, args: UpgradeArgs, json: bool) -> Result<(), C
             &serde_json::json!({"account": account, "plan": plan}),
             |out| {
                 print_plan(out, &plan)?;
-                writeln!(
-                    out,
-                    "nothing changed: run with --all, or --agent NAME, to switch"
-                )
+                match &cannot_pay {
+                    Some(_) => writeln!(
+                        out,
+                        "nothing changed: paid models need credits first (see above)"
+                    ),
+                    None => writeln!(
+                        out,
+                        "nothing changed: run with --all, or --agent NAME, to switch"
+                    ),
+                }
             },
         );
     }

@@ -312,7 +312,8 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
     match cmd {
         AgentsCmd::List => {
             let conn = core.db.conn().await?;
-            let list = agents::list(&conn).await?;
+            let mut list = agents::list(&conn).await?;
+            agents::mark_gone(&mut list, &core.catalog().await?);
             emit(json, &list, |out| {
                 if list.is_empty() {
                     return writeln!(
@@ -326,46 +327,79 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
                         clean(&a.name),
                         a.role.to_string(),
                         clean(&a.model),
-                        a.model_score
-                            .map(|s| format!("{s:.1}"))
-                            .unwrap_or_else(|| "-".into()),
+                        if a.model_gone {
+                            "gone".into()
+                        } else {
+                            a.model_score
+                                .map(|s| format!("{s:.1}"))
+                                .unwrap_or_else(|| "-".into())
+                        },
                         a.skillset.len().to_string(),
                         clean(&a.profile),
                     ]);
                 }
-                t.print(out)
+                t.print(out)?;
+                for a in list.iter().filter(|a| a.model_gone) {
+                    writeln!(
+                        out,
+                        "{}'s model {} is no longer in the catalog: `nxr --no-tui agents recommend` names a replacement",
+                        clean(&a.name),
+                        clean(&a.model)
+                    )?;
+                }
+                Ok(())
             })
         }
         AgentsCmd::Recommend => {
             let recs = agents::recommend(core).await?;
             emit(json, &recs, |out| {
-                let mut t = Table::new(vec!["AGENT", "ROLE", "CURRENT", "RECOMMENDED", "UPGRADE"]);
+                let scored = |m: &str, s: Option<f64>| {
+                    format!(
+                        "{}{}",
+                        clean(m),
+                        s.map(|s| format!(" ({s:.1})")).unwrap_or_default()
+                    )
+                };
+                let mut t = Table::new(vec![
+                    "AGENT",
+                    "ROLE",
+                    "CURRENT",
+                    "BEST FREE",
+                    "PAID PICK",
+                    "RECOMMENDED",
+                    "ADVICE",
+                ]);
                 for r in &recs {
                     t.row(vec![
                         clean(&r.agent),
                         r.role.to_string(),
-                        format!(
-                            "{}{}",
-                            clean(&r.current_model),
-                            r.current_score
-                                .map(|s| format!(" ({s:.1})"))
-                                .unwrap_or_default()
-                        ),
-                        format!(
-                            "{}{}",
-                            clean(&r.recommended_model),
-                            r.recommended_score
-                                .map(|s| format!(" ({s:.1})"))
-                                .unwrap_or_default()
-                        ),
-                        if r.upgrade_available {
-                            "yes".into()
+                        if r.model_gone {
+                            format!("{} (gone from the catalog)", clean(&r.current_model))
                         } else {
-                            "no".into()
+                            scored(&r.current_model, r.current_score)
                         },
+                        scored(&r.best_free, r.best_free_score),
+                        match &r.paid {
+                            Some(p) => format!("{} ({:+.1})", clean(&p.model), p.gain),
+                            None => "stay on free".into(),
+                        },
+                        scored(&r.recommended_model, r.recommended_score),
+                        advice_word(r.advice).into(),
                     ]);
                 }
-                t.print(out)
+                t.print(out)?;
+                // A paid pick shown but not recommended: the key is missing or cannot pay.
+                if recs.iter().any(|r| {
+                    r.paid
+                        .as_ref()
+                        .is_some_and(|p| p.model != r.recommended_model)
+                }) {
+                    writeln!(
+                        out,
+                        "paid picks are recommended only with a key whose account can pay: nxr upgrade checks it"
+                    )?;
+                }
+                Ok(())
             })
         }
         AgentsCmd::Rescore => {
@@ -472,6 +506,16 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
             };
             emit(json, &snap, |out| print_skills(out, &snap))
         }
+    }
+}
+
+/// The advice as one word for the tables.
+pub(crate) fn advice_word(a: agents::Advice) -> &'static str {
+    match a {
+        agents::Advice::Stay => "stay",
+        agents::Advice::SwitchFree => "switch (free)",
+        agents::Advice::Upgrade => "upgrade (paid)",
+        agents::Advice::Replace => "replace (model gone)",
     }
 }
 

@@ -351,8 +351,10 @@ fn a_newer_catalog_changes_the_research_pick_and_the_scan_reports_it() {
         "qwen/qwen3.6-plus-preview:free"
     );
     assert_eq!(rec("scout")["current_model"], research_before.as_str());
-    assert_eq!(rec("scout")["upgrade_available"], true);
-    assert_eq!(rec("boss")["upgrade_available"], false);
+    // A better free model is a switch, not an upgrade.
+    assert_eq!(rec("scout")["advice"], "switch_free");
+    assert_eq!(rec("scout")["upgrade_available"], false);
+    assert_eq!(rec("boss")["advice"], "stay");
     // The agent keeps its model until someone switches it.
     assert_eq!(
         yaml_get(&config(&env, "scout"), "model.default").as_deref(),

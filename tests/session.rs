@@ -248,10 +248,23 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
             .contains("openrouter-key"),
         "no key: refused"
     );
-    // Store a key without the network (tests cannot reach OpenRouter).
-    nxr::core::secrets::store(&h.core, "sk-or-v1-test-key-000000000000")
+    // Store a key and its account (credits left) without the network (tests cannot reach
+    // OpenRouter).
+    let key = "sk-or-v1-test-key-000000000000";
+    nxr::core::secrets::store(&h.core, key)
         .await
         .expect("store");
+    nxr::core::secrets::record_account(
+        &h.core,
+        key,
+        &Default::default(),
+        Some(&nxr::core::openrouter::Credits {
+            total_credits: 10.0,
+            total_usage: 1.0,
+        }),
+    )
+    .await
+    .expect("record");
     s.apply(Action::Refresh).await;
     s.apply(Action::OpenBulkUpgrade).await;
     s.apply(Action::Activate).await;
@@ -262,7 +275,8 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
     assert!(v.bulk.is_none());
     let env = std::fs::read_to_string(h.hermes.path().join("profiles/pm/.env")).expect(".env");
     assert!(env.contains("OPENROUTER_API_KEY=sk-or-v1-test-key"));
-    s.apply(Action::RevertUpgrade { agent: None }).await;
+    s.apply(Action::OpenRevertAll).await;
+    s.apply(Action::Activate).await;
     let Body::Agents(v) = s.view().body else {
         panic!("agents")
     };

@@ -551,3 +551,99 @@ fn the_tui_serves_the_web_mirror_and_shows_its_url() {
     t.keys(&["q"]);
     t.wait_text("nxr-exit=0");
 }
+
+#[test]
+fn with_no_key_the_models_tab_refuses_a_paid_model_and_writes_nothing() {
+    let env = initialised();
+    let config = env.profile_dir("pm").join("config.yaml");
+    let before = std::fs::read_to_string(&config).expect("config.yaml");
+    let t = Tmux::start(&env, 120, 40);
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["2"]);
+    t.wait_text("Routing slots · pm");
+    t.keys(&["Enter"]);
+    t.wait_text("Model for pm · main");
+    // Free only off, then a paid model.
+    t.keys(&["C-f"]);
+    t.text("claude sonnet");
+    t.wait_for("a paid Claude selected", |s| {
+        s.lines().any(|l| l.contains("│> anthropic/claude-sonnet"))
+    });
+    t.keys(&["Enter"]);
+    t.wait_text("is a paid model");
+    t.keys(&["Escape"]);
+    t.wait_for("the picker closed", |s| !s.contains("Model for pm"));
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+    assert_eq!(
+        std::fs::read_to_string(&config).expect("config.yaml"),
+        before,
+        "nothing written"
+    );
+    assert!(
+        !hermes_config_get(&env, "pm", "model.default").starts_with("anthropic/"),
+        "hermes still reads a free model"
+    );
+}
+
+#[test]
+fn nxr_upgrade_on_a_terminal_asks_again_after_a_stray_answer_and_takes_ctrl_d_as_no() {
+    let server = support::FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    env.nxr(&["init", "--free"]).assert_ok();
+    env.nxr(&["config", "set", "openrouter-key", support::VALID_KEY])
+        .assert_ok();
+    let models = || support::profiles::agent_rows(&env);
+    let before = models();
+    // Wide enough that the question is on one line.
+    let t = Tmux::start(&env, 240, 40);
+    t.line(&format!(
+        "{} upgrade; echo nxr-exit=$?",
+        env!("CARGO_BIN_EXE_nxr")
+    ));
+    t.wait_text("[Y/n/custom]");
+    t.wait_text("account: balance $");
+    t.line("maybe");
+    t.wait_text("please answer y or n");
+    t.keys(&["C-d"]);
+    t.wait_text("nxr-exit=0");
+    assert_eq!(models(), before, "end of input upgrades nothing");
+}
+
+#[test]
+fn tab_3_p_asks_with_the_price_before_upgrading_and_v_reverts_the_selected_agent() {
+    let server = support::FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    env.nxr(&["init", "--free"]).assert_ok();
+    env.nxr(&["config", "set", "openrouter-key", support::VALID_KEY])
+        .assert_ok();
+    let free = support::profiles::db_model(&env, "pm");
+    let t = Tmux::start(&env, 120, 40);
+    t.start_nxr("");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["3"]);
+    t.wait_text("p paid upgrade");
+    t.keys(&["p"]);
+    let s = t.wait_text("Upgrade pm to");
+    assert!(s.contains("per M") && s.contains("balance $74.75"), "{s}");
+    assert_eq!(
+        support::profiles::db_model(&env, "pm"),
+        free,
+        "asking writes nothing"
+    );
+    t.keys(&["Escape"]);
+    t.wait_text("nothing changed");
+    assert_eq!(support::profiles::db_model(&env, "pm"), free);
+    t.keys(&["p"]);
+    t.wait_text("Upgrade pm to");
+    t.keys(&["Enter"]);
+    t.wait_text("ok: pm now runs");
+    assert_ne!(support::profiles::db_model(&env, "pm"), free);
+    t.wait_text("v revert to free");
+    t.keys(&["v"]);
+    t.wait_text("back on their last free model");
+    assert_eq!(support::profiles::db_model(&env, "pm"), free);
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}

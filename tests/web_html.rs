@@ -298,6 +298,18 @@ async fn an_agent_upgraded_to_its_paid_pick() {
         "OPENROUTER_API_KEY=sk-or-v1-snapshot-0000000000000000000000000000000000000000000\n",
     )
     .expect("secrets");
+    // ... and the account it checked: credits left, so paid models can be paid for.
+    nxr::core::secrets::record_account(
+        f.session.core(),
+        "sk-or-v1-snapshot-0000000000000000000000000000000000000000000",
+        &Default::default(),
+        Some(&nxr::core::openrouter::Credits {
+            total_credits: 10.0,
+            total_usage: 1.0,
+        }),
+    )
+    .await
+    .expect("account");
     apply(
         &mut f,
         [

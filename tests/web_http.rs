@@ -1079,8 +1079,18 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
     let free = models(&env);
     let start = hash_tree(env.hermes_home.path());
 
-    // Without a key an upgrade fails as a banner and changes nothing.
-    click(&s, &sid, "/agents/manage", &html, "fu", "agent", "pm");
+    // Without a key no upgrade is offered, and one posted anyway fails as a banner and
+    // changes nothing.
+    assert!(
+        !html.contains("form=\"fu\" name=\"agent\""),
+        "no upgrade button"
+    );
+    let r = s.post_form(
+        "/agents/manage",
+        Some(&sid),
+        &[("action", "upgrade_agent"), ("agent", "pm")],
+    );
+    assert_eq!(r.status, 303);
     let html = page(&s, &sid, "/agents/manage");
     assert!(
         banner(&html).contains("need an OpenRouter key"),
@@ -1206,6 +1216,7 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
     click(&s, &sid, "/agents/manage", &html, "fv", "agent", "engineer");
     assert_eq!(db_model(&env, "engineer"), free["engineer"]);
     assert_eq!(db_model(&env, "pm"), picks["pm"]);
+    // Reverting every agent asks first.
     let html = page(&s, &sid, "/agents/manage");
     click(
         &s,
@@ -1214,7 +1225,18 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
         &html,
         "fb",
         "action",
-        "revert_upgrade",
+        "open_revert_all",
+    );
+    assert_eq!(db_model(&env, "pm"), picks["pm"], "asking reverts nothing");
+    let html = page(&s, &sid, "/agents/manage");
+    click(
+        &s,
+        &sid,
+        "/agents/manage",
+        &html,
+        "fb",
+        "action",
+        "activate",
     );
     assert_eq!(models(&env), free);
     let after: Vec<String> = DEFAULT_AGENTS

@@ -43,9 +43,12 @@ pub struct UpgradeArgs {
     /// With --agent: this model instead of the recommended one.
     #[arg(long, value_name = "ID", requires = "agent")]
     pub model: Option<String>,
-    /// Put every agent (or --agent) back on its last free model.
+    /// Put every agent (or only --agent NAME) back on its last free model.
     #[arg(long)]
     pub revert: bool,
+    /// With --revert on a terminal: do not ask before reverting every agent.
+    #[arg(long, requires = "revert")]
+    pub yes: bool,
     #[arg(long, default_value_t = 15)]
     pub timeout: u64,
 }
@@ -179,8 +182,14 @@ pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreE
                 let or = core.openrouter(Duration::from_secs(15))?;
                 let credits = or.credits(value.trim()).await.unwrap_or(None);
                 let tier = crate::core::openrouter::FreeTier::of(&info, credits.as_ref());
-                let shown =
-                    serde_json::json!({"key": hermes::mask_key(value.trim()), "tier": tier});
+                let payer = secrets::payer(core).await?;
+                let account = payer.account().map(|a| a.summary());
+                let shown = serde_json::json!({
+                    "key": hermes::mask_key(value.trim()),
+                    "tier": tier,
+                    "account": payer.account(),
+                    "can_pay": payer.can_pay(),
+                });
                 emit(json, &shown, |out| {
                     writeln!(
                         out,
@@ -188,6 +197,12 @@ pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreE
                         hermes::mask_key(value.trim())
                     )?;
                     writeln!(out, "free tier: {}", tier.explanation)?;
+                    if let Some(a) = &account {
+                        writeln!(out, "account: {a}")?;
+                    }
+                    if let Some(why) = payer.reason() {
+                        writeln!(out, "paid models cannot be used yet: {why}")?;
+                    }
                     writeln!(out, "next: nxr upgrade (paid models) or keep the free ones")
                 })
             }
@@ -232,10 +247,26 @@ pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreE
 pub async fn upgrade(core: &Core, mut args: UpgradeArgs, json: bool) -> Result<(), CoreError> {
     let timeout = Duration::from_secs(args.timeout);
     if args.revert {
-        let reverted = upgrade::revert(core, args.agent.as_deref()).await?;
+        let reverted = match &args.agent {
+            Some(name) => upgrade::revert(core, name).await?,
+            None => {
+                // Reverting every agent is its own, confirmed act on a terminal.
+                if !json && !args.yes && std::io::stdin().is_terminal() {
+                    let q = "Put every agent on a paid model back on its free model? [y/N] ";
+                    if ask(q, false)? != Answer::Yes {
+                        eprintln!("nothing changed");
+                        return Ok(());
+                    }
+                }
+                upgrade::revert_all(core).await?
+            }
+        };
         return emit(json, &reverted, |out| {
             if reverted.is_empty() {
-                return writeln!(out, "every agent is already on a free model");
+                return match &args.agent {
+                    Some(a) => writeln!(out, "{} is already on a free model", clean(a)),
+                    None => writeln!(out, "every agent is already on a free model"),
+                };
             }
             for a in &reverted {
                 writeln!(out, "{} is back on {}", clean(&a.name), clean(&a.model))?;
@@ -264,9 +295,18 @@ pub async fn upgrade(core: &Core, mut args: UpgradeArgs, json: bool) -> Result<(
     if let Some(k) = &args.key {
         secrets::store(core, k.trim()).await?;
     }
+    // The balance read now is what every later write checks.
+    upgrade::remember(core, args.key.as_deref(), &account).await?;
     let plan = upgrade::plan(core).await?;
+    let cannot_pay = account.state.cannot_pay();
     if !json {
         eprintln!("key {} · {}", account.key, account.tier.explanation);
+        eprintln!("account: {}", account.state.summary());
+        if let Some(why) = &cannot_pay {
+            eprintln!(
+                "paid models cannot be used: {why}; buy credits at openrouter.ai/settings/credits, then run nxr upgrade again"
+            );
+        }
     }
     if args.all {
         let done = upgrade::upgrade_all(core).await?;
@@ -274,10 +314,16 @@ pub async fn upgrade(core: &Core, mut args: UpgradeArgs, json: bool) -> Result<(
             json,
             &serde_json::json!({"account": account, "upgraded": done}),
             |out| {
+                if done.is_empty() {
+                    writeln!(
+                        out,
+                        "no agent has a paid pick worth paying for: every agent stays on free"
+                    )?;
+                }
                 for a in &done {
                     writeln!(out, "{} now runs {}", clean(&a.name), clean(&a.model))?;
                 }
-                writeln!(out, "revert any time: nxr upgrade --revert")
+                writeln!(out, "revert any time: nxr upgrade --revert [--agent NAME]")
             },
         );
     }
@@ -289,16 +335,22 @@ pub async fn upgrade(core: &Core, mut args: UpgradeArgs, json: bool) -> Result<(
             |out| writeln!(out, "{} now runs {}", clean(&a.name), clean(&a.model)),
         );
     }
-    if json || !std::io::stdin().is_terminal() {
+    if json || !std::io::stdin().is_terminal() || cannot_pay.is_some() {
         return emit(
             json,
             &serde_json::json!({"account": account, "plan": plan}),
             |out| {
                 print_plan(out, &plan)?;
-                writeln!(
-                    out,
-                    "nothing changed: run with --all, or --agent NAME, to switch"
-                )
+                match &cannot_pay {
+                    Some(_) => writeln!(
+                        out,
+                        "nothing changed: paid models need credits first (see above)"
+                    ),
+                    None => writeln!(
+                        out,
+                        "nothing changed: run with --all, or --agent NAME, to switch"
+                    ),
+                }
             },
         );
     }
@@ -308,34 +360,81 @@ pub async fn upgrade(core: &Core, mut args: UpgradeArgs, json: bool) -> Result<(
         let Some(rec) = &row.recommended else {
             continue;
         };
-        let answer = prompt(&format!(
+        let q = format!(
             "Upgrade {} from {} to {} ({} in, {} out per M)? [Y/n/custom] ",
             clean(&row.agent),
             clean(&row.current.model),
             clean(&rec.model),
             rec.prompt,
             rec.completion
-        ))?;
-        match answer.trim().to_ascii_lowercase().as_str() {
-            "" | "y" | "yes" => {
+        );
+        match ask(&q, true)? {
+            Answer::Yes => {
                 let a = upgrade::upgrade_agent(core, &row.agent, None).await?;
                 println!("{} now runs {}", clean(&a.name), clean(&a.model));
             }
-            "c" | "custom" => {
+            Answer::Custom => {
                 if let Some(model) = choose_model(core, row).await? {
                     let a = upgrade::upgrade_agent(core, &row.agent, Some(&model)).await?;
                     println!("{} now runs {}", clean(&a.name), clean(&a.model));
                 }
             }
-            _ => println!(
+            Answer::No => println!(
                 "{} stays on {}",
                 clean(&row.agent),
                 clean(&row.current.model)
             ),
+            Answer::Quit => {
+                println!("stopped: nothing more changes");
+                break;
+            }
+            Answer::Again => {}
         }
     }
-    println!("revert any time: nxr upgrade --revert");
+    println!("revert any time: nxr upgrade --revert [--agent NAME]");
     Ok(())
+}
+
+/// An answer to a yes/no question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    Yes,
+    No,
+    Custom,
+    /// End of input (Ctrl-D): no, and no more questions.
+    Quit,
+    /// Not an answer: ask again.
+    Again,
+}
+
+/// Reads one answer. `None` is the end of input, which is never a yes; an empty line takes
+/// `default_yes`.
+pub(crate) fn answer(line: Option<&str>, default_yes: bool) -> Answer {
+    let Some(line) = line else {
+        return Answer::Quit;
+    };
+    match line.trim().to_ascii_lowercase().as_str() {
+        "" if default_yes => Answer::Yes,
+        "" => Answer::No,
+        "y" | "yes" => Answer::Yes,
+        "n" | "no" => Answer::No,
+        "c" | "custom" => Answer::Custom,
+        _ => Answer::Again,
+    }
+}
+
+/// Asks until the answer is one (or input ends).
+fn ask(question: &str, default_yes: bool) -> Result<Answer, CoreError> {
+    loop {
+        match answer(prompt_line(question)?.as_deref(), default_yes) {
+            Answer::Again => eprintln!("please answer y or n (or c to choose a model)"),
+            Answer::Quit => {
+                eprintln!();
+                return Ok(Answer::Quit);
+            }
+            a => return Ok(a),
+        }
+    }
 }
 
 fn print_plan(out: &mut dyn Write, plan: &[UpgradeRow]) -> std::io::Result<()> {
@@ -351,6 +450,7 @@ fn print_plan(out: &mut dyn Write, plan: &[UpgradeRow]) -> std::io::Result<()> {
     for r in plan {
         let (rec, price) = match &r.recommended {
             Some(x) => (clean(&x.model), format!("{} / {}", x.prompt, x.completion)),
+            None if r.stay_on_free => ("stay on free".into(), "-".into()),
             None => ("-".into(), "-".into()),
         };
         t.row(vec![
@@ -365,7 +465,13 @@ fn print_plan(out: &mut dyn Write, plan: &[UpgradeRow]) -> std::io::Result<()> {
                 .unwrap_or_else(|| "-".into()),
         ]);
     }
-    t.print(out)
+    t.print(out)?;
+    for r in plan.iter().filter(|r| r.recommended.is_none()) {
+        if let Some(n) = &r.note {
+            writeln!(out, "{}: {}", clean(&r.agent), clean(n))?;
+        }
+    }
+    Ok(())
 }
 
 /// "custom": the fuzzy picker over the catalog, on the command line.
@@ -412,12 +518,38 @@ async fn choose_model(core: &Core, row: &UpgradeRow) -> Result<Option<String>, C
 }
 
 fn prompt(question: &str) -> Result<String, CoreError> {
+    Ok(prompt_line(question)?.unwrap_or_default())
+}
+
+/// One line from stdin; `None` at the end of input (Ctrl-D).
+fn prompt_line(question: &str) -> Result<Option<String>, CoreError> {
     eprint!("{question}");
     let _ = std::io::stderr().flush();
     let mut line = String::new();
-    std::io::stdin()
+    let n = std::io::stdin()
         .lock()
         .read_line(&mut line)
         .map_err(|e| CoreError::io("stdin", e))?;
-    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+    if n == 0 {
+        return Ok(None);
+    }
+    Ok(Some(line.trim_end_matches(['\n', '\r']).to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_of_input_is_never_a_yes_and_an_unknown_answer_asks_again() {
+        assert_eq!(answer(None, true), Answer::Quit);
+        assert_eq!(answer(None, false), Answer::Quit);
+        assert_eq!(answer(Some("maybe"), true), Answer::Again);
+        assert_eq!(answer(Some("yess"), true), Answer::Again);
+        assert_eq!(answer(Some(" Y "), false), Answer::Yes);
+        assert_eq!(answer(Some("no"), true), Answer::No);
+        assert_eq!(answer(Some(""), true), Answer::Yes);
+        assert_eq!(answer(Some(""), false), Answer::No);
+        assert_eq!(answer(Some("custom"), true), Answer::Custom);
+    }
 }

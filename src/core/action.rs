@@ -101,11 +101,14 @@ pub enum Action {
     },
     /// Move every agent to its recommended paid model.
     UpgradeAll,
-    /// Put one agent (or every agent) back on its last free model.
+    /// Put one agent back on its last free model (a session reads `None` as the selected
+    /// agent).
     RevertUpgrade {
         #[serde(default)]
         agent: Option<String>,
     },
+    /// Put every agent on a paid model back on its last free model.
+    RevertAll,
 
     // ---- Screen intents: they act on what is selected on screen ----
     SwitchTab {
@@ -170,6 +173,10 @@ pub enum Action {
     FinishSetup,
     /// Tab 3: show the bulk upgrade's per-agent plan and confirmation.
     OpenBulkUpgrade,
+    /// Tab 3: show the selected agent's paid upgrade, with its price, to confirm.
+    OpenUpgrade,
+    /// Tab 3: ask before putting every agent back on its free model.
+    OpenRevertAll,
     #[serde(skip)]
     Resize {
         width: u16,
@@ -261,12 +268,12 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
             base_url,
         } => {
             let catalog = core.catalog().await?;
-            let free = catalog.get(&model).is_none_or(|m| m.is_free());
             let slot = RouteSlot {
                 provider: provider.unwrap_or_else(|| "openrouter".into()),
                 model,
                 base_url,
             };
+            let free = !agents::is_paid(&catalog, &slot);
             agents::set_model(core, &agent, slot, "set by hand", free)
                 .await
                 .map(|a| Outcome::ModelSet(Box::new(a)))
@@ -284,6 +291,8 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
                 model,
                 base_url,
             };
+            // Every slot (main, auxiliary, fallback) can spend money: one guard for all.
+            agents::ensure_payable(core, &core.catalog().await?, &route).await?;
             routing::set_slot(core, &agent, &slot_key, route)
                 .await
                 .map(Outcome::Routing)
@@ -319,7 +328,15 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         Action::UpgradeAll => upgrade::upgrade_all(core)
             .await
             .map(|agents| Outcome::Upgraded { agents }),
-        Action::RevertUpgrade { agent } => upgrade::revert(core, agent.as_deref())
+        Action::RevertUpgrade { agent } => {
+            let agent = agent.ok_or_else(|| {
+                CoreError::usage("revert_upgrade needs an agent (revert_all reverts every agent)")
+            })?;
+            upgrade::revert(core, &agent)
+                .await
+                .map(|agents| Outcome::Reverted { agents })
+        }
+        Action::RevertAll => upgrade::revert_all(core)
             .await
             .map(|agents| Outcome::Reverted { agents }),
         Action::SwitchTab { .. }
@@ -348,6 +365,8 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         | Action::StartSetup { .. }
         | Action::FinishSetup
         | Action::OpenBulkUpgrade
+        | Action::OpenUpgrade
+        | Action::OpenRevertAll
         | Action::Resize { .. } => Err(CoreError::usage(format!(
             "{:?} acts on a screen; send it to a session",
             action.name()

@@ -30,6 +30,23 @@ pub struct Agent {
     pub is_default: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// The catalog no longer lists the agent's model (set by readers that hold a catalog,
+    /// see [`mark_gone`]; only serialized when true).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub model_gone: bool,
+}
+
+/// True when the catalog no longer lists the agent's OpenRouter model. Local models
+/// (Ollama) are never in OpenRouter's catalog, and an empty catalog says nothing.
+pub fn is_gone(a: &Agent, catalog: &Catalog) -> bool {
+    a.provider == "openrouter" && !catalog.models.is_empty() && catalog.get(&a.model).is_none()
+}
+
+/// Sets `model_gone` on each agent from the catalog.
+pub fn mark_gone(agents: &mut [Agent], catalog: &Catalog) {
+    for a in agents {
+        a.model_gone = is_gone(a, catalog);
+    }
 }
 
 const SELECT: &str = "SELECT id, name, profile, role, model, provider, skillset, model_score,
@@ -50,6 +67,7 @@ fn from_row(row: &libsql::Row) -> Result<Agent> {
         is_default: db::int(row, 10)? != 0,
         created_at: db::text(row, 11)?,
         updated_at: db::text(row, 12)?,
+        model_gone: false,
     })
 }
 
@@ -145,6 +163,7 @@ pub async fn create(core: &Core, new: NewAgent) -> Result<Created> {
 
     let catalog = core.catalog().await?;
     let pick = pick_model(core, &catalog, role, new.model.as_deref()).await?;
+    ensure_payable(core, &catalog, &main_slot(&pick)).await?;
     let desired = {
         let config = ConfigDoc::load(&profile.config_path())?;
         let wanted = new.skills.clone().unwrap_or_else(|| template.skill_names());
@@ -417,60 +436,158 @@ fn write_profile(
     }
 }
 
-/// One row of `agents recommend`.
+/// True when writing `route` could spend money through OpenRouter: a model the catalog lists
+/// as paid, or one it does not know (it cannot be shown to be free) unless its id says `:free`
+/// or it is the free router.
+pub fn is_paid(catalog: &Catalog, route: &RouteSlot) -> bool {
+    // OpenRouter's free router only ever picks free models.
+    if route.provider != "openrouter" || route.model == catalog::FREE_ROUTER_ID {
+        return false;
+    }
+    match catalog.get(&route.model) {
+        Some(m) => !m.is_free(),
+        None => !route.model.ends_with(":free"),
+    }
+}
+
+/// The write guard: a paid model goes into a profile only with a stored key whose account
+/// can pay (see [`super::secrets::payer`]). Every path that writes a model to a profile
+/// (creating an agent, the main slot, routing slots, upgrades) goes through it.
+pub async fn ensure_payable(core: &Core, catalog: &Catalog, route: &RouteSlot) -> Result<()> {
+    if !is_paid(catalog, route) {
+        return Ok(());
+    }
+    match super::secrets::payer(core).await?.refusal(&route.model) {
+        None => Ok(()),
+        Some(why) => Err(CoreError::usage(why)),
+    }
+}
+
+/// A paid model is recommended only when it beats the best free model for the role by at
+/// least this many points (scores run 0 to 100): below that, the money buys nothing the
+/// scorer can see, so the advice is to stay on free.
+pub const PAID_MIN_GAIN: f64 = 3.0;
+
+/// What the one recommendation says to do with an agent's model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Advice {
+    /// The agent already runs the recommended model (or one as good).
+    Stay,
+    /// A better free model exists: a free-to-free move, not an upgrade.
+    SwitchFree,
+    /// A paid model, with a key whose account can pay and a real gain over the free pick.
+    Upgrade,
+    /// The agent's model is no longer in the catalog: move it to the recommended one.
+    Replace,
+}
+
+/// The paid model worth paying for: the best paid model for the role, when it beats the
+/// best free pick by [`PAID_MIN_GAIN`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PaidOption {
+    pub model: String,
+    pub score: f64,
+    /// Points over the best free pick (the whole score when nothing free qualifies).
+    pub gain: f64,
+}
+
+/// The one recommendation for an agent. `nxr agents recommend`, `nxr upgrade`'s plan, Tab 3,
+/// `/agents/manage` and Bulk Upgrade all read it from [`recommend_with`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Recommendation {
     pub agent: String,
     pub role: Role,
     pub current_model: String,
     pub current_score: Option<f64>,
+    /// The catalog no longer lists the agent's model.
+    pub model_gone: bool,
+    /// The best free model for the role (or its fallback): always free.
+    pub best_free: String,
+    pub best_free_score: Option<f64>,
+    pub fallback: Option<Fallback>,
+    /// The paid model worth paying for, if one beats the free pick by enough; whether it is
+    /// recommended depends on a key that can pay.
+    pub paid: Option<PaidOption>,
+    /// What to run: the paid option when the stored key can pay for it, else the best free.
     pub recommended_model: String,
     pub recommended_score: Option<f64>,
-    pub fallback: Option<Fallback>,
+    pub advice: Advice,
+    /// The recommendation is a paid model the agent does not run yet.
     pub upgrade_available: bool,
 }
 
-pub fn recommend_with(agents: &[Agent], catalog: &Catalog, ollama: &str) -> Vec<Recommendation> {
+/// The recommendation for every agent. `can_pay`: the stored key's account can pay (see
+/// [`super::secrets::payer`]); without it a paid model is never recommended.
+pub fn recommend_with(
+    agents: &[Agent],
+    catalog: &Catalog,
+    ollama: &str,
+    can_pay: bool,
+) -> Vec<Recommendation> {
     let scorer = Scorer::new(catalog);
+    let mut free_picks: std::collections::BTreeMap<Role, Pick> = Default::default();
+    let mut paid_picks: std::collections::BTreeMap<Role, Option<PaidOption>> = Default::default();
     agents
         .iter()
         .map(|a| {
-            let current_score = catalog
-                .models
-                .iter()
-                .position(|m| m.id == a.model)
+            let free = free_picks
+                .entry(a.role)
+                .or_insert_with(|| scorer.best_free(a.role, ollama))
+                .clone();
+            let paid = paid_picks
+                .entry(a.role)
+                .or_insert_with(|| {
+                    let s = scorer.best_paid(a.role)?;
+                    let gain = s.total - free.score.unwrap_or(0.0);
+                    (gain >= PAID_MIN_GAIN).then(|| PaidOption {
+                        model: scorer.model(&s).id.clone(),
+                        score: s.total,
+                        gain: (gain * 10.0).round() / 10.0,
+                    })
+                })
+                .clone();
+            let idx = catalog.models.iter().position(|m| m.id == a.model);
+            let current_score = idx
                 .map(|i| scorer.score(i as u32, a.role))
                 .filter(|s| s.qualified())
                 .map(|s| s.total);
-            let on_paid = catalog.get(&a.model).is_some_and(|m| !m.is_free());
-            // An upgraded agent is compared with the best paid model, a free one with the best free.
-            let pick = match on_paid.then(|| scorer.best_paid(a.role)).flatten() {
-                Some(s) => Pick {
-                    role: a.role,
-                    model: scorer.model(&s).id.clone(),
-                    provider: "openrouter".into(),
-                    base_url: None,
-                    score: Some(s.total),
-                    sub: Some(s.sub),
-                    fallback: None,
-                },
-                None => scorer.best_free(a.role, ollama),
+            let model_gone = is_gone(a, catalog);
+            let (recommended_model, recommended_score) = match (&paid, can_pay) {
+                (Some(p), true) => (p.model.clone(), Some(p.score)),
+                _ => (free.model.clone(), free.score),
             };
-            let upgrade_available = pick.model != a.model
-                && match (pick.score, current_score) {
-                    (Some(new), Some(old)) => new > old,
-                    (Some(_), None) => true,
-                    (None, _) => false,
-                };
+            let recommended_paid = can_pay && paid.is_some();
+            let advice = if model_gone {
+                Advice::Replace
+            } else if recommended_model == a.model {
+                Advice::Stay
+            } else if recommended_paid {
+                Advice::Upgrade
+            } else {
+                let on_paid = catalog.get(&a.model).is_some_and(|m| !m.is_free());
+                match (recommended_score, current_score) {
+                    // Leaving a paid model that no longer earns its price saves money.
+                    _ if on_paid => Advice::SwitchFree,
+                    (Some(new), Some(old)) if new > old => Advice::SwitchFree,
+                    (Some(_), None) => Advice::SwitchFree,
+                    _ => Advice::Stay,
+                }
+            };
             Recommendation {
                 agent: a.name.clone(),
                 role: a.role,
                 current_model: a.model.clone(),
                 current_score,
-                recommended_model: pick.model,
-                recommended_score: pick.score,
-                fallback: pick.fallback,
-                upgrade_available,
+                model_gone,
+                best_free: free.model.clone(),
+                best_free_score: free.score,
+                fallback: free.fallback,
+                paid,
+                upgrade_available: advice == Advice::Upgrade,
+                recommended_model,
+                recommended_score,
+                advice,
             }
         })
         .collect()
@@ -480,10 +597,12 @@ pub async fn recommend(core: &Core) -> Result<Vec<Recommendation>> {
     let conn = core.db.conn().await?;
     let agents = list(&conn).await?;
     let catalog = core.catalog().await?;
+    let can_pay = super::secrets::payer(core).await?.can_pay();
     Ok(recommend_with(
         &agents,
         &catalog,
         &core.ollama_model().await?,
+        can_pay,
     ))
 }
 
@@ -503,9 +622,32 @@ pub struct AgentsRescore {
     pub changed: Vec<AgentChange>,
 }
 
+/// Where `agents rescore` keeps the recommendation it last reported for each agent.
+const REPORTED_SETTING: &str = "agents_rescore_reported";
+
+/// Rescores, and reports the agents whose recommendation changed since the last report: the
+/// same change is reported once, however many times `agents rescore` runs.
 pub async fn rescore(core: &Core) -> Result<AgentsRescore> {
     let report = models::rescore(core).await?;
     let changed = after_rescore(core, &report).await?;
+    let mut reported: std::collections::BTreeMap<String, String> = core
+        .setting(REPORTED_SETTING)
+        .await?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default();
+    let changed: Vec<AgentChange> = changed
+        .into_iter()
+        .filter(|c| reported.get(&c.agent) != Some(&c.recommendation))
+        .collect();
+    let conn = core.db.conn().await?;
+    for a in list(&conn).await? {
+        if let Some(p) = report.best.iter().find(|p| p.role == a.role) {
+            reported.insert(a.name.clone(), p.model.clone());
+        }
+    }
+    let json = serde_json::to_string(&reported)
+        .map_err(|e| CoreError::Db(format!("cannot record the report: {e}")))?;
+    core.set_setting(REPORTED_SETTING, &json).await?;
     Ok(AgentsRescore {
         rescore: report,
         changed,
@@ -527,7 +669,8 @@ pub async fn after_rescore(core: &Core, report: &RescoreReport) -> Result<Vec<Ag
         .filter_map(|a| {
             let now = report.best.iter().find(|p| p.role == a.role)?;
             let was = before.get(&a.role)?;
-            (*was != now.model).then(|| AgentChange {
+            // A new pick the agent already runs is nothing to act on.
+            (*was != now.model && a.model != now.model).then(|| AgentChange {
                 agent: a.name.clone(),
                 role: a.role,
                 current_model: a.model.clone(),
@@ -734,6 +877,12 @@ pub async fn set_model(
     reason: &str,
     free: bool,
 ) -> Result<Agent> {
+    let catalog = core.catalog().await?;
+    // `free` from the caller is trusted only for a model the catalog no longer knows (a
+    // revert to a model the history recorded as free); the catalog decides the rest.
+    if !free || catalog.get(&slot.model).is_some() {
+        ensure_payable(core, &catalog, &slot).await?;
+    }
     let (conn, tx) = core.db.write().await?;
     let agent = match find(&tx, key).await {
         Ok(a) => a,
@@ -742,7 +891,6 @@ pub async fn set_model(
             return Err(e);
         }
     };
-    let catalog = core.catalog().await?;
     let score = catalog
         .models
         .iter()
@@ -799,7 +947,7 @@ pub async fn apply_recommendation(core: &Core, key: &str) -> Result<Agent> {
     let pick = Scorer::new(&catalog).best_free(agent.role, &core.ollama_model().await?);
     if pick.model == agent.model {
         return Err(CoreError::usage(format!(
-            "{} already runs the recommended model {}",
+            "{} already runs the best free model {}",
             agent.name, agent.model
         )));
     }

@@ -18,6 +18,12 @@ pub enum Context {
     Setup,
     /// Tab 3's bulk-upgrade confirmation.
     BulkUpgrade,
+    /// Tab 3, the selected agent has a paid model worth paying for.
+    PaidPick,
+    /// Tab 3, the selected agent runs a paid model it can revert from.
+    OnPaid,
+    /// A yes/no question (one agent's upgrade, reverting every agent).
+    Confirm,
 }
 
 pub struct Binding {
@@ -208,14 +214,11 @@ pub fn bindings() -> &'static [Binding] {
                 Action::Rescore
             ),
             b!(
-                Context::Tab(Tab::Agents),
+                Context::PaidPick,
                 ["p"],
                 "paid upgrade",
-                false,
-                Action::UpgradeAgent {
-                    agent: None,
-                    model: None
-                }
+                true,
+                Action::OpenUpgrade
             ),
             b!(
                 Context::Tab(Tab::Agents),
@@ -225,12 +228,28 @@ pub fn bindings() -> &'static [Binding] {
                 Action::OpenBulkUpgrade
             ),
             b!(
-                Context::Tab(Tab::Agents),
+                Context::OnPaid,
                 ["v"],
                 "revert to free",
-                false,
+                true,
                 Action::RevertUpgrade { agent: None }
             ),
+            b!(
+                Context::Tab(Tab::Agents),
+                ["V"],
+                "revert every agent",
+                false,
+                Action::OpenRevertAll
+            ),
+            // A yes/no question
+            b!(
+                Context::Confirm,
+                ["enter", "y"],
+                "yes",
+                true,
+                Action::Activate
+            ),
+            b!(Context::Confirm, ["esc", "n"], "no", true, Action::Cancel),
             // Bulk upgrade confirmation
             b!(
                 Context::BulkUpgrade,

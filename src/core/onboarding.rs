@@ -292,6 +292,7 @@ impl Onboarding {
             let credits = or.credits(&key).await.unwrap_or(None);
             self.tier = Some(FreeTier::of(&info, credits.as_ref()));
             secrets::store(core, &key).await?;
+            secrets::record_account(core, &key, &info, credits.as_ref()).await?;
         }
         self.detection = detect::detect(&core.endpoints.ollama, Duration::from_millis(1500)).await;
         if let Some(q) = self.detection.ollama.as_ref().and_then(|o| o.qwen.clone()) {

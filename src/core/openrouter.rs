@@ -57,6 +57,87 @@ pub struct Credits {
     pub total_usage: f64,
 }
 
+/// What nxr last learned about the stored key's account from `/key` and `/credits`, recorded
+/// when a key is stored or checked (`nxr config set openrouter-key`, `nxr init --key`, the web
+/// key form, `nxr upgrade`) so every write can tell offline whether a paid model can be paid
+/// for. It names its key (masked) so a record never vouches for another key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub key: String,
+    #[serde(default)]
+    pub limit: Option<f64>,
+    #[serde(default)]
+    pub limit_remaining: Option<f64>,
+    #[serde(default)]
+    pub usage: Option<f64>,
+    /// `None` when the key may not read `/credits`.
+    #[serde(default)]
+    pub credits: Option<Credits>,
+    pub checked_at: String,
+}
+
+impl AccountState {
+    pub fn of(masked_key: &str, info: &KeyInfo, credits: Option<&Credits>, now: &str) -> Self {
+        AccountState {
+            key: masked_key.to_string(),
+            limit: info.limit,
+            limit_remaining: info.limit_remaining,
+            usage: info.usage,
+            credits: credits.copied(),
+            checked_at: now.to_string(),
+        }
+    }
+
+    /// Credits bought minus credits used, when the key may read them.
+    pub fn balance(&self) -> Option<f64> {
+        self.credits.map(|c| c.total_credits - c.total_usage)
+    }
+
+    /// Why this account cannot pay for a paid model, or `None` when it can: credits above
+    /// zero, and the key's own spending limit (if it has one) not reached. A key that cannot
+    /// read its balance can pay only through a limit with room left.
+    pub fn cannot_pay(&self) -> Option<String> {
+        let limit_left = self.limit.and(self.limit_remaining.or(Some(0.0)));
+        if let Some(left) = limit_left
+            && left <= 0.0
+        {
+            return Some(format!(
+                "the key's spending limit of ${:.2} is used up",
+                self.limit.unwrap_or(0.0)
+            ));
+        }
+        match self.balance() {
+            Some(b) if b <= 0.0 => Some(format!("the account has no credits left (balance ${b:.2})")),
+            Some(_) => None,
+            None if limit_left.is_some() => None,
+            None => Some(
+                "nxr cannot read this key's balance (OpenRouter refuses /credits to it) and the key has no spending limit".into(),
+            ),
+        }
+    }
+
+    /// "balance $74.75 (100.50 bought, 25.75 used) · key limit $74.50 of $100.00 left".
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        match self.credits {
+            Some(c) => parts.push(format!(
+                "balance ${:.2} ({:.2} bought, {:.2} used)",
+                c.total_credits - c.total_usage,
+                c.total_credits,
+                c.total_usage
+            )),
+            None => parts.push("balance unknown (the key may not read /credits)".to_string()),
+        }
+        if let Some(l) = self.limit {
+            parts.push(format!(
+                "key limit ${:.2} of ${l:.2} left",
+                self.limit_remaining.unwrap_or(0.0)
+            ));
+        }
+        parts.join(" · ")
+    }
+}
+
 #[derive(Deserialize)]
 struct Data<T> {
     data: T,
@@ -352,6 +433,55 @@ mod tests {
             total_usage: 1.0,
         };
         assert_eq!(FreeTier::of(&paid.data, Some(&poor)).per_day, Some(50));
+    }
+
+    #[test]
+    fn an_account_can_pay_with_credits_left_or_a_key_limit_with_room() {
+        let free: Data<KeyInfo> =
+            serde_json::from_str(&example("key-free-account-shape.json")).expect("k");
+        let limited: Data<KeyInfo> =
+            serde_json::from_str(&example("key-2026-spec-example.json")).expect("k");
+        let credits = |bought: f64, used: f64| Credits {
+            total_credits: bought,
+            total_usage: used,
+        };
+        let state = |k: &KeyInfo, c: Option<Credits>| AccountState::of("k", k, c.as_ref(), "t");
+        assert_eq!(
+            state(&free.data, Some(credits(100.5, 25.75))).cannot_pay(),
+            None
+        );
+        assert!(
+            state(&free.data, Some(credits(0.0, 0.0)))
+                .cannot_pay()
+                .is_some()
+        );
+        assert!(
+            state(&free.data, Some(credits(5.0, 5.0)))
+                .cannot_pay()
+                .is_some()
+        );
+        assert!(
+            state(&free.data, None).cannot_pay().is_some(),
+            "balance unknown"
+        );
+        assert_eq!(
+            state(&limited.data, None).cannot_pay(),
+            None,
+            "limit with room"
+        );
+        let mut spent = limited.data.clone();
+        spent.limit_remaining = Some(0.0);
+        assert!(
+            state(&spent, Some(credits(100.0, 1.0)))
+                .cannot_pay()
+                .is_some()
+        );
+        assert!(
+            state(&limited.data, Some(credits(0.0, 0.0)))
+                .cannot_pay()
+                .is_some(),
+            "a limit does not make up for an empty account"
+        );
     }
 
     #[test]

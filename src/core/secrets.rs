@@ -8,7 +8,7 @@ use super::Core;
 use super::agents;
 use super::error::{CoreError, Result};
 use super::hermes::{self, Profile};
-use super::openrouter::KeyInfo;
+use super::openrouter::{AccountState, Credits, KeyInfo};
 
 pub const KEY_VAR: &str = "OPENROUTER_API_KEY";
 
@@ -35,13 +35,125 @@ pub fn check_key_form(key: &str) -> Result<&str> {
     Ok(key)
 }
 
-/// Validates the key with OpenRouter, then stores it for nxr and every agent profile.
-/// An invalid key or a network failure changes nothing.
+/// Validates the key with OpenRouter, then stores it for nxr and every agent profile, with
+/// its account state (balance, limit). An invalid key or a network failure changes nothing.
 pub async fn set_openrouter_key(core: &Core, key: &str, timeout: Duration) -> Result<KeyInfo> {
     let key = check_key_form(key)?;
-    let info = core.openrouter(timeout)?.key(key).await?;
+    let or = core.openrouter(timeout)?;
+    let info = or.key(key).await?;
+    // A balance that cannot be read leaves the account unable to pay, not the key unstored.
+    let credits = or.credits(key).await.unwrap_or(None);
     store(core, key).await?;
+    record_account(core, key, &info, credits.as_ref()).await?;
     Ok(info)
+}
+
+const ACCOUNT_SETTING: &str = "openrouter_account";
+
+/// Records what OpenRouter said about `key`'s account (see [`AccountState`]).
+pub async fn record_account(
+    core: &Core,
+    key: &str,
+    info: &KeyInfo,
+    credits: Option<&Credits>,
+) -> Result<AccountState> {
+    let state = AccountState::of(
+        &hermes::mask_key(key.trim()),
+        info,
+        credits,
+        &super::time::now(),
+    );
+    // The same account read again changes nothing: no write, so no open page reloads.
+    let stored = core
+        .setting(ACCOUNT_SETTING)
+        .await?
+        .and_then(|j| serde_json::from_str::<AccountState>(&j).ok());
+    if let Some(old) = stored
+        && old.key == state.key
+        && (old.limit, old.limit_remaining, old.usage, old.credits)
+            == (
+                state.limit,
+                state.limit_remaining,
+                state.usage,
+                state.credits,
+            )
+    {
+        return Ok(old);
+    }
+    let json = serde_json::to_string(&state)
+        .map_err(|e| CoreError::Db(format!("cannot record the account: {e}")))?;
+    core.set_setting(ACCOUNT_SETTING, &json).await?;
+    Ok(state)
+}
+
+/// Who would pay for a paid model, as far as nxr knows without the network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payer {
+    /// No OpenRouter key is stored.
+    NoKey,
+    /// A key is stored but its account was never checked (or was checked for another key).
+    Unchecked,
+    /// The account cannot pay: the reason, and the state it was read from.
+    CannotPay(String, AccountState),
+    Pays(AccountState),
+}
+
+impl Payer {
+    pub fn can_pay(&self) -> bool {
+        matches!(self, Payer::Pays(_))
+    }
+
+    pub fn account(&self) -> Option<&AccountState> {
+        match self {
+            Payer::CannotPay(_, a) | Payer::Pays(a) => Some(a),
+            Payer::NoKey | Payer::Unchecked => None,
+        }
+    }
+
+    /// Why paid models cannot be used now, and what to do, or `None` when they can.
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Payer::Pays(_) => None,
+            Payer::NoKey => Some(
+                "no OpenRouter key is stored (paid models need an OpenRouter key whose account has credits): run `nxr config set openrouter-key KEY`".into(),
+            ),
+            Payer::Unchecked => Some(
+                "nxr has not checked the stored key's balance: run `nxr upgrade` (or `nxr config set openrouter-key KEY`) to check it".into(),
+            ),
+            Payer::CannotPay(why, _) => Some(format!(
+                "{why}: buy credits at openrouter.ai/settings/credits (or raise the key's limit), then run `nxr upgrade` to check again"
+            )),
+        }
+    }
+
+    /// Why the paid `model` cannot be written, and what to do, or `None` when it can.
+    pub fn refusal(&self, model: &str) -> Option<String> {
+        self.reason().map(|why| {
+            format!(
+                "{} is a paid model and {why}; or choose a free model",
+                super::text::clean_max(model, 100)
+            )
+        })
+    }
+}
+
+/// The stored key's account, from the last check.
+pub async fn payer(core: &Core) -> Result<Payer> {
+    let Some(key) = openrouter_key(core) else {
+        return Ok(Payer::NoKey);
+    };
+    let recorded = core
+        .setting(ACCOUNT_SETTING)
+        .await?
+        .and_then(|j| serde_json::from_str::<AccountState>(&j).ok())
+        .filter(|a| a.key == hermes::mask_key(key.trim()));
+    Ok(match recorded {
+        None => Payer::Unchecked,
+        Some(a) => match a.cannot_pay() {
+            Some(why) => Payer::CannotPay(why, a),
+            None => Payer::Pays(a),
+        },
+    })
 }
 
 /// Stores a key already validated.

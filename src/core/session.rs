@@ -56,6 +56,14 @@ struct Data {
     skills: Option<(String, std::result::Result<SkillSnapshot, String>)>,
     plan: Vec<UpgradeRow>,
     key_configured: bool,
+    payer: secrets::Payer,
+}
+
+/// A Tab 3 question waiting for yes (Enter) or no (Esc).
+#[derive(Clone)]
+enum Confirm {
+    Upgrade { agent: String, model: String },
+    RevertAll,
 }
 
 /// The first-run setup wizard: the onboarding flow advanced one step at a time.
@@ -153,6 +161,7 @@ pub struct Session {
     clock: Option<Timestamp>,
     setup: Option<SetupState>,
     bulk_open: bool,
+    confirm: Option<Confirm>,
     pub quit: bool,
     pub web_url: Option<String>,
 }
@@ -173,6 +182,7 @@ impl Session {
                 skills: None,
                 plan: Vec::new(),
                 key_configured: false,
+                payer: secrets::Payer::NoKey,
             },
             core,
             tab: Tab::Hermes,
@@ -193,6 +203,7 @@ impl Session {
             clock: None,
             setup: None,
             bulk_open: false,
+            confirm: None,
             quit: false,
             web_url: None,
         };
@@ -256,7 +267,13 @@ impl Session {
             }
             self.data.catalog_info = info;
             let ollama = self.core.ollama_model().await?;
-            self.data.recs = agents::recommend_with(&self.data.agents, &self.data.catalog, &ollama);
+            self.data.payer = secrets::payer(&self.core).await?;
+            self.data.recs = agents::recommend_with(
+                &self.data.agents,
+                &self.data.catalog,
+                &ollama,
+                self.data.payer.can_pay(),
+            );
             self.data.notifications = notifications::list(&conn, 200).await?;
             self.data.unread = notifications::unread(&conn).await?;
             self.data.skills = None;
@@ -363,6 +380,7 @@ impl Session {
 
     fn switch_tab(&mut self, tab: Tab) {
         self.overlay = None;
+        self.confirm = None;
         self.tab = tab;
     }
 
@@ -408,6 +426,9 @@ impl Session {
         if self.bulk_open && self.tab == Tab::Agents && self.overlay.is_none() {
             return vec![Context::BulkUpgrade, Context::Global];
         }
+        if self.confirm.is_some() && self.tab == Tab::Agents && self.overlay.is_none() {
+            return vec![Context::Confirm, Context::Global];
+        }
         match &self.overlay {
             Some(OverlayState::Help) => return vec![Context::Help],
             Some(OverlayState::Picker(_)) => return vec![Context::Picker],
@@ -418,8 +439,29 @@ impl Session {
         if self.tab == Tab::Create {
             v.push(Context::CreateStep(self.wizard.step));
         }
+        if self.tab == Tab::Agents {
+            v.extend(self.agent_contexts());
+        }
         v.push(Context::Tab(self.tab));
         v.push(Context::Global);
+        v
+    }
+
+    /// The keys that apply to the selected agent: `p` when it has a paid pick the stored key
+    /// can pay for, `v` when it runs a paid model with a free one to go back to.
+    fn agent_contexts(&self) -> Vec<Context> {
+        let mut v = Vec::new();
+        let Some(a) = self.selected_agent() else {
+            return v;
+        };
+        if let Some(p) = self.data.plan.iter().find(|p| p.agent == a.name) {
+            if p.recommended.is_some() && self.data.payer.can_pay() {
+                v.push(Context::PaidPick);
+            }
+            if !p.current.free && p.last_free.is_some() {
+                v.push(Context::OnPaid);
+            }
+        }
         v
     }
 
@@ -539,6 +581,10 @@ impl Session {
             }
             Action::Quit => self.quit = true,
             Action::Cancel if self.bulk_open && self.overlay.is_none() => self.bulk_open = false,
+            Action::Cancel if self.confirm.is_some() && self.overlay.is_none() => {
+                self.confirm = None;
+                self.ok("nothing changed");
+            }
             Action::Cancel => match self.overlay.take() {
                 Some(_) => {}
                 None if self.tab == Tab::Create => self.wizard_back(),
@@ -702,7 +748,60 @@ impl Session {
             }
             Action::OpenBulkUpgrade => {
                 self.tab = Tab::Agents;
+                self.confirm = None;
                 self.bulk_open = true;
+            }
+            Action::OpenUpgrade => {
+                let a = self
+                    .selected_agent()
+                    .ok_or_else(|| CoreError::usage("no agent selected"))?;
+                let row = self
+                    .data
+                    .plan
+                    .iter()
+                    .find(|p| p.agent == a.name)
+                    .ok_or_else(|| CoreError::usage("no agent selected"))?;
+                let Some(rec) = &row.recommended else {
+                    return Err(CoreError::usage(format!(
+                        "{}: {}",
+                        a.name,
+                        row.note.as_deref().unwrap_or("no paid pick")
+                    )));
+                };
+                if let Some(why) = self.data.payer.refusal(&rec.model) {
+                    return Err(CoreError::usage(why));
+                }
+                let confirm = Confirm::Upgrade {
+                    agent: a.name.clone(),
+                    model: rec.model.clone(),
+                };
+                self.tab = Tab::Agents;
+                self.confirm = Some(confirm);
+            }
+            Action::OpenRevertAll => {
+                if !self.data.plan.iter().any(|p| !p.current.free) {
+                    self.ok("every agent is already on a free model");
+                } else {
+                    self.tab = Tab::Agents;
+                    self.bulk_open = false;
+                    self.confirm = Some(Confirm::RevertAll);
+                }
+            }
+            Action::RevertUpgrade { agent } => {
+                let agent = match agent {
+                    Some(a) => a,
+                    None => self
+                        .selected_agent()
+                        .map(|a| a.name.clone())
+                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
+                };
+                self.confirm = None;
+                self.domain(Action::RevertUpgrade { agent: Some(agent) })
+                    .await?;
+            }
+            Action::RevertAll => {
+                self.confirm = None;
+                self.domain(Action::RevertAll).await?;
             }
             Action::UpgradeAgent { agent, model } => {
                 let agent = match agent {
@@ -756,8 +855,7 @@ impl Session {
             | Action::SetSlot { .. }
             | Action::RemoveFallback { .. }
             | Action::MarkAllRead
-            | Action::SetOpenrouterKey { .. }
-            | Action::RevertUpgrade { .. }) => self.domain(other).await?,
+            | Action::SetOpenrouterKey { .. }) => self.domain(other).await?,
         }
         Ok(())
     }
@@ -981,6 +1079,19 @@ impl Session {
         }
         if self.bulk_open && self.tab == Tab::Agents && self.overlay.is_none() {
             return Box::pin(self.apply_inner(Action::UpgradeAll)).await;
+        }
+        if self.tab == Tab::Agents
+            && self.overlay.is_none()
+            && let Some(c) = self.confirm.take()
+        {
+            let action = match c {
+                Confirm::Upgrade { agent, model } => Action::UpgradeAgent {
+                    agent: Some(agent),
+                    model: Some(model),
+                },
+                Confirm::RevertAll => Action::RevertAll,
+            };
+            return Box::pin(self.apply_inner(action)).await;
         }
         match self.overlay.take() {
             Some(OverlayState::Help) => return Ok(()),
@@ -1391,11 +1502,15 @@ impl Session {
                     role: a.role,
                     model: text::clean(&a.model),
                     score: rec.and_then(|r| r.current_score),
+                    model_gone: rec.is_some_and(|r| r.model_gone),
+                    best_free: rec.map(|r| text::clean(&r.best_free)).unwrap_or_default(),
+                    best_free_score: rec.and_then(|r| r.best_free_score),
                     recommended: rec
                         .map(|r| text::clean(&r.recommended_model))
                         .unwrap_or_default(),
                     recommended_score: rec.and_then(|r| r.recommended_score),
                     fallback: rec.and_then(|r| r.fallback),
+                    advice: rec.map_or(agents::Advice::Stay, |r| r.advice),
                     upgrade_available: rec.is_some_and(|r| r.upgrade_available),
                     skills: a.skillset.len(),
                     profile: a.profile.clone(),
@@ -1417,10 +1532,15 @@ impl Session {
                     current_prompt: p.current.prompt.clone(),
                     current_completion: p.current.completion.clone(),
                     recommended: paid_choice(p),
+                    stay_on_free: p.stay_on_free,
+                    note: p.note.clone(),
                 })
                 .collect(),
             key_configured: self.data.key_configured,
+            cannot_pay: self.data.payer.reason().map(|_| self.cannot_pay()),
+            account: self.data.payer.account().map(|a| a.summary()),
         });
+        let confirm = self.confirm.as_ref().map(|c| self.confirm_view(c));
         let (skills, skills_error) = match self.agent_skills() {
             Some(Ok(snap)) => (
                 snap.entries
@@ -1448,6 +1568,86 @@ impl Session {
             skills_error,
             key_configured: self.data.key_configured,
             bulk,
+            confirm,
+            account: self.data.payer.account().map(|a| a.summary()),
+            can_pay: self.data.payer.can_pay(),
+        }
+    }
+
+    /// Why paid models cannot be written now, in a line.
+    fn cannot_pay(&self) -> String {
+        match &self.data.payer {
+            secrets::Payer::NoKey => {
+                "No OpenRouter key stored: nxr config set openrouter-key KEY, then try again."
+                    .into()
+            }
+            secrets::Payer::Unchecked => {
+                "The key's balance was never checked: run nxr upgrade to check it.".into()
+            }
+            secrets::Payer::CannotPay(why, _) => {
+                format!("Paid models cannot be used: {why}. Buy credits, then run nxr upgrade.")
+            }
+            secrets::Payer::Pays(_) => String::new(),
+        }
+    }
+
+    fn confirm_view(&self, c: &Confirm) -> ConfirmView {
+        let balance = self
+            .data
+            .payer
+            .account()
+            .map(|a| format!("Account: {}", a.summary()));
+        match c {
+            Confirm::Upgrade { agent, model } => {
+                let row = self.data.plan.iter().find(|p| &p.agent == agent);
+                let mut lines = Vec::new();
+                if let Some(p) = row {
+                    lines.push(format!(
+                        "now:  {}  ({} in / {} out per M)",
+                        text::clean(&p.current.model),
+                        p.current.prompt,
+                        p.current.completion
+                    ));
+                    if let Some(r) = &p.recommended {
+                        lines.push(format!(
+                            "paid: {}  ({} in / {} out per M, score {}{})",
+                            text::clean(&r.model),
+                            r.prompt,
+                            r.completion,
+                            text::score(r.score),
+                            p.gain.map(|g| format!(", {g:+.1}")).unwrap_or_default()
+                        ));
+                    }
+                }
+                lines.extend(balance);
+                lines.push("Paid models spend credits. Revert any time with v.".into());
+                ConfirmView {
+                    title: format!("Upgrade {agent} to {}?", text::clean(model)),
+                    lines,
+                    action: "upgrade_agent".into(),
+                }
+            }
+            Confirm::RevertAll => ConfirmView {
+                title: "Put every agent back on its free model?".into(),
+                lines: self
+                    .data
+                    .plan
+                    .iter()
+                    .filter(|p| !p.current.free)
+                    .map(|p| {
+                        format!(
+                            "{}: {} -> {}",
+                            p.agent,
+                            text::clean(&p.current.model),
+                            p.last_free
+                                .as_deref()
+                                .map(text::clean)
+                                .unwrap_or_else(|| "(no free model recorded: stays)".into())
+                        )
+                    })
+                    .collect(),
+                action: "revert_all".into(),
+            },
         }
     }
 
@@ -1667,6 +1867,9 @@ impl Session {
         if self.tab == Tab::Create {
             v.push(Context::CreateStep(self.wizard.step));
         }
+        if self.tab == Tab::Agents {
+            v.extend(self.agent_contexts());
+        }
         v.push(Context::Tab(self.tab));
         v.push(Context::Global);
         v
@@ -1693,6 +1896,9 @@ fn context_title(ctx: Context) -> String {
         Context::Help => "Help".into(),
         Context::Setup => "Setup".into(),
         Context::BulkUpgrade => "Bulk upgrade".into(),
+        Context::PaidPick => "Agent with a paid pick".into(),
+        Context::OnPaid => "Agent on a paid model".into(),
+        Context::Confirm => "Question".into(),
     }
 }
 

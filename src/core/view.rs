@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::agents::Advice;
 use super::models::Breakdown;
 use super::onboarding::{AgentSummary, Limits, SetupStep};
 use super::picker::{Filters, PickerRow};
@@ -269,9 +270,16 @@ pub struct AgentRow {
     pub role: Role,
     pub model: String,
     pub score: Option<f64>,
+    /// The catalog no longer lists the agent's model.
+    pub model_gone: bool,
+    /// The best free model for the role (or its fallback): always a free one.
+    pub best_free: String,
+    pub best_free_score: Option<f64>,
+    /// The one recommendation (the paid pick only with a key that can pay).
     pub recommended: String,
     pub recommended_score: Option<f64>,
     pub fallback: Option<Fallback>,
+    pub advice: Advice,
     pub upgrade_available: bool,
     pub skills: usize,
     pub profile: String,
@@ -298,6 +306,10 @@ pub struct PaidChoice {
 pub struct BulkUpgradeView {
     pub rows: Vec<BulkRow>,
     pub key_configured: bool,
+    /// Why the stored key cannot pay (no key, unchecked, no credits), when it cannot.
+    pub cannot_pay: Option<String>,
+    /// The stored key's balance and limit, when checked.
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -308,6 +320,20 @@ pub struct BulkRow {
     pub current_prompt: String,
     pub current_completion: String,
     pub recommended: Option<PaidChoice>,
+    /// No paid model beats the free pick by enough.
+    pub stay_on_free: bool,
+    /// Why there is no paid pick ("stay on free: ...").
+    pub note: Option<String>,
+}
+
+/// A yes/no question on Tab 3 (one agent's paid upgrade, reverting every agent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfirmView {
+    pub title: String,
+    /// What will happen, one line each (models, prices, the balance).
+    pub lines: Vec<String>,
+    /// The public name of the action "yes" runs.
+    pub action: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -332,6 +358,12 @@ pub struct AgentsView {
     pub key_configured: bool,
     /// The bulk-upgrade confirmation, when open.
     pub bulk: Option<BulkUpgradeView>,
+    /// A question waiting for yes or no.
+    pub confirm: Option<ConfirmView>,
+    /// The stored key's account: balance and limit, when checked.
+    pub account: Option<String>,
+    /// The stored key's account can pay for paid models.
+    pub can_pay: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

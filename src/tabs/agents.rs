@@ -6,10 +6,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 
 use super::{Hit, Ui, clickable_table, note, panel, popup};
+use crate::core::agents::Advice;
 use crate::core::scoring::Fallback;
 use crate::core::skills::{SkillOrigin, SkillState};
 use crate::core::text;
-use crate::core::view::{AgentRow, AgentsView, BulkUpgradeView, SkillRow};
+use crate::core::view::{AgentRow, AgentsView, BulkUpgradeView, ConfirmView, SkillRow};
 use crate::tabs::theme::Theme;
 use crate::widgets::table::{self, Column};
 use crate::widgets::{centered, put_line};
@@ -24,7 +25,7 @@ const COLUMNS: [Column<'static>; 8] = [
     Column::fixed("SCORE", 5).right(),
     Column::fill("BEST FREE", 14),
     Column::fixed("SCORE", 5).right().from_width(140),
-    Column::fixed("UPGRADE", 7),
+    Column::fixed("ADVICE", 7),
     Column::fixed("SKILLS", 6).right().from_width(150),
 ];
 
@@ -56,7 +57,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &AgentsView, ui: &mut Ui) {
         let [inner, detail] =
             Layout::vertical([Constraint::Min(2), Constraint::Length(detail_h)]).areas(inner);
         if let Some(r) = v.rows.get(v.selected) {
-            paid_detail(f, detail, r, v.key_configured, &ui.theme);
+            paid_detail(f, detail, r, v.can_pay, &ui.theme);
         }
         let rows: Vec<Vec<Line>> = v.rows.iter().map(|r| agent_cells(r, &ui.theme)).collect();
         clickable_table(f, inner, &COLUMNS, &rows, v.selected, ui);
@@ -74,6 +75,10 @@ pub fn draw(f: &mut Frame, area: Rect, v: &AgentsView, ui: &mut Ui) {
     let inner = panel(f, skills_area, &title, ui);
     if let Some(b) = &v.bulk {
         bulk(f, area, b, ui);
+        return;
+    }
+    if let Some(c) = &v.confirm {
+        confirm(f, area, c, ui);
         return;
     }
     if let Some(e) = &v.skills_error {
@@ -101,25 +106,31 @@ pub fn draw(f: &mut Frame, area: Rect, v: &AgentsView, ui: &mut Ui) {
 
 fn agent_cells<'a>(r: &AgentRow, t: &Theme) -> Vec<Line<'a>> {
     let best = match r.fallback {
-        Some(Fallback::FreeRouter) => format!("{} (router)", r.recommended),
-        Some(Fallback::Ollama) => format!("{} (local)", r.recommended),
-        None => r.recommended.clone(),
+        Some(Fallback::FreeRouter) => format!("{} (router)", r.best_free),
+        Some(Fallback::Ollama) => format!("{} (local)", r.best_free),
+        None => r.best_free.clone(),
     };
+    let better_free = matches!(r.advice, Advice::SwitchFree | Advice::Replace);
     vec![
         Line::from(r.name.clone()),
         Line::from(r.role.label()),
         Line::from(r.model.clone()),
-        Line::from(text::score(r.score)),
-        if r.upgrade_available {
+        if r.model_gone {
+            Line::styled("gone", t.error())
+        } else {
+            Line::from(text::score(r.score))
+        },
+        if better_free {
             Line::styled(best, t.good())
         } else {
             Line::styled(best, t.muted())
         },
-        Line::from(text::score(r.recommended_score)),
-        if r.upgrade_available {
-            Line::styled("yes", t.good())
-        } else {
-            Line::styled("-", t.muted())
+        Line::from(text::score(r.best_free_score)),
+        match r.advice {
+            Advice::Stay => Line::styled("stay", t.muted()),
+            Advice::SwitchFree => Line::styled("switch", t.good()),
+            Advice::Upgrade => Line::styled("upgrade", t.key()),
+            Advice::Replace => Line::styled("replace", t.error()),
         },
         Line::from(r.skills.to_string()),
     ]
@@ -179,11 +190,28 @@ fn paid_detail(f: &mut Frame, area: Rect, r: &AgentRow, key: bool, t: &Theme) {
             Span::styled("paid pick ", t.muted()),
             Span::raw(p.model.clone()),
             Span::styled(
-                "  (store a key first: nxr config set openrouter-key KEY)",
+                "  (needs a key whose account can pay: nxr upgrade)",
                 t.muted(),
             ),
         ]),
-        (None, _) => Line::styled("no paid model recommended for this role", t.muted()),
+        (None, _) => Line::styled(
+            format!(
+                "stay on free: no paid model beats {} by enough",
+                r.best_free
+            ),
+            t.muted(),
+        ),
+    };
+    let first = if r.model_gone {
+        Line::styled(
+            format!(
+                "{} is gone from the catalog: replace it with {}",
+                r.model, r.recommended
+            ),
+            t.error(),
+        )
+    } else {
+        first
     };
     let second = match (&r.last_free, r.free) {
         (Some(prev), false) => Line::from(vec![
@@ -248,6 +276,7 @@ fn bulk(f: &mut Frame, area: Rect, b: &BulkUpgradeView, ui: &mut Ui) {
                 ),
                 match &r.recommended {
                     Some(p) => Line::styled(p.model.clone(), t.key()),
+                    None if r.stay_on_free => Line::styled("stay on free", t.muted()),
                     None => Line::styled("(none)", t.muted()),
                 },
                 match &r.recommended {
@@ -269,16 +298,16 @@ fn bulk(f: &mut Frame, area: Rect, b: &BulkUpgradeView, ui: &mut Ui) {
         None,
         &t,
     );
-    let msg = if b.key_configured {
-        Line::styled(
+    let msg = match (&b.cannot_pay, &b.account) {
+        (Some(why), _) => Line::styled(why.clone(), t.error()),
+        (None, Some(a)) => Line::styled(
+            format!("{a}. Prices per million tokens, in / out; paid models spend credits."),
+            t.warn(),
+        ),
+        (None, None) => Line::styled(
             "Prices are per million tokens, in / out. Paid models spend credits.",
             t.warn(),
-        )
-    } else {
-        Line::styled(
-            "No OpenRouter key stored: nxr config set openrouter-key KEY, then try again.",
-            t.error(),
-        )
+        ),
     };
     put_line(
         f.buffer_mut(),
@@ -287,4 +316,26 @@ fn bulk(f: &mut Frame, area: Rect, b: &BulkUpgradeView, ui: &mut Ui) {
         inner.width.saturating_sub(2),
         &msg,
     );
+}
+
+/// A yes/no question over the table: what will change, the prices and the balance.
+fn confirm(f: &mut Frame, area: Rect, c: &ConfirmView, ui: &mut Ui) {
+    let w = area.width.saturating_sub(2).min(100);
+    let h = (c.lines.len() as u16 + 4).min(area.height);
+    let rect = centered(area, w, h);
+    ui.hits.retain(|(_, h)| !matches!(h, Hit::Row { .. }));
+    let inner = popup(f, rect, &c.title, "enter / y: yes · esc / n: no", ui);
+    let t = ui.theme;
+    for (i, l) in c.lines.iter().enumerate() {
+        if i as u16 >= inner.height {
+            break;
+        }
+        put_line(
+            f.buffer_mut(),
+            inner.x + 1,
+            inner.y + i as u16,
+            inner.width.saturating_sub(2),
+            &Line::styled(l.clone(), t.warn()),
+        );
+    }
 }

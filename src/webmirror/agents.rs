@@ -6,6 +6,7 @@
 use maud::{Markup, PreEscaped, Render, html};
 
 use super::page::{PageCtx, Score, Text, action_form, escape_into, escaped, one_decimal};
+use crate::core::agents::Advice;
 use crate::core::scoring::Fallback;
 use crate::core::skills::{SkillOrigin, SkillState};
 use crate::core::view::{AgentRow, AgentsView, Body, Screen, SkillEditorView};
@@ -118,16 +119,30 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
             p.buttons {
                 button.primary #bulk-open form="fb" name="action" value="open_bulk_upgrade" { "Bulk Upgrade" }
                 @if any_paid {
-                    " " button #revert-all form="fb" name="action" value="revert_upgrade" { "Revert every agent to free" }
+                    " " button #revert-all form="fb" name="action" value="open_revert_all" { "Revert every agent to free…" }
                 }
                 @if v.key_configured { " " span.m-muted { "An OpenRouter key is stored." } }
+                @if let Some(a) = &v.account { " " span.m-muted #account { "Account: " (a) } }
+            }
+        }
+        @if let Some(c) = &v.confirm {
+            section.overlay.confirm #confirm aria-label="confirm" data-action=(c.action) {
+                h2 { (c.title) }
+                @for l in &c.lines { p { (l) } }
+                p.buttons {
+                    button.primary #confirm-yes form="fb" name="action" value="activate" { "Yes" }
+                    " " button #confirm-no form="fb" name="action" value="cancel" { "No" }
+                }
             }
         }
         @if let Some(b) = &v.bulk {
             section.overlay.bulk #bulk aria-label="upgrade every agent" {
                 h2 { "Upgrade every agent to its paid pick?" }
-                @if !b.key_configured {
-                    p.m-warning { "No OpenRouter key is stored: store one above, or run nxr config set openrouter-key KEY, first." }
+                @if let Some(why) = &b.cannot_pay {
+                    p.m-warning #cannot-pay { (why) }
+                }
+                @if let Some(a) = &b.account {
+                    p.m-muted { "Account: " (a) }
                 }
                 table {
                     thead { tr {
@@ -144,8 +159,10 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
                                     td { code { (Text(&p.model)) } }
                                     td.num { (p.prompt) "/" (p.completion) }
                                     td.num { @if let Some(g) = p.gain { (Gain(g)) } @else { "-" } }
+                                } @else if r.stay_on_free {
+                                    td.m-muted colspan="3" title=[r.note.as_deref()] { "stay on free" }
                                 } @else {
-                                    td.m-muted colspan="3" { "no paid model qualifies (or already on it)" }
+                                    td.m-muted colspan="3" { "already on its paid pick" }
                                 }
                             }
                         }
@@ -175,7 +192,7 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
         out.push_str("<tbody>");
         out.reserve(v.rows.len() * 400);
         for (i, r) in v.rows.iter().enumerate() {
-            row(r, i == v.selected, select).render_to(out);
+            row(r, i == v.selected, select, v.can_pay).render_to(out);
         }
         out.push_str("</tbody></table>");
     }
@@ -193,10 +210,16 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
                 }
                 p.buttons {
                     @if let Some(p) = &a.paid {
-                        button.primary form="fu" name="agent" value=(a.name) {
-                            "Upgrade to " (p.model)
+                        @if v.can_pay {
+                            button.primary form="fu" name="agent" value=(a.name) {
+                                "Upgrade to " (p.model)
+                            }
+                            " "
+                        } @else {
+                            span.m-muted #upgrade-needs-key {
+                                "Upgrading to " (p.model) " needs an OpenRouter key whose account can pay. "
+                            }
                         }
-                        " "
                     }
                     a.btn #choose-model href=(choose_url(&a.name)) { "Choose a model…" }
                     @if !a.free && a.last_free.is_some() {
@@ -245,7 +268,7 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
 
 /// One agent's row: its model beside the best free one and the paid pick, and the buttons
 /// (posted through the shared forms above the table).
-fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
+fn row(r: &AgentRow, selected: bool, select: &str, can_pay: bool) -> Markup {
     let name = escaped(&r.name);
     let name = PreEscaped(&*name);
     html! {
@@ -253,12 +276,18 @@ fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
             td { a href={ (Text(select)) (Encoded(&r.name)) } { (name) } }
             td { (Text(r.role.label())) }
             td { (Text(&r.model)) @if !r.free { " " b { "paid" } } }
-            td { (Score(r.score)) }
             td {
-                @if r.recommended == r.model && r.fallback.is_none() {
-                    small { @if r.free { "same" } @else { "-" } }
+                @if r.model_gone {
+                    span.m-warning.gone { "gone from the catalog: replace with " (Text(&r.recommended)) }
                 } @else {
-                    (Text(&r.recommended)) " " (Score(r.recommended_score))
+                    (Score(r.score))
+                }
+            }
+            td {
+                @if r.best_free == r.model && r.fallback.is_none() {
+                    small { "same" }
+                } @else {
+                    (Text(&r.best_free)) " " (Score(r.best_free_score))
                     @if let Some(f) = r.fallback { " " span.m-warning { (fallback_name(f)) } }
                 }
             }
@@ -266,6 +295,8 @@ fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
                 @if let Some(p) = &r.paid {
                     (Text(&p.model)) " " small { (Text(&p.prompt)) "/" (Text(&p.completion)) }
                     @if let Some(g) = p.gain { " " b { (Gain(g)) } }
+                } @else if r.free {
+                    small.m-muted.stay { "stay on free" }
                 }
                 @if let Some(f) = r.last_free.as_ref().filter(|f| **f != r.model) {
                     @if r.paid.is_some() { " " }
@@ -274,10 +305,11 @@ fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
             }
             td { (r.skills) }
             td {
-                @if r.upgrade_available {
+                @if matches!(r.advice, Advice::SwitchFree | Advice::Replace) && r.best_free != r.model {
                     button form="fa" name="agent" value=(name) { "apply free" }
                 }
-                @if r.paid.is_some() {
+                // A paid pick is only offered as an upgrade when the key can pay for it.
+                @if r.paid.is_some() && can_pay {
                     button form="fu" name="agent" value=(name) { "upgrade" }
                 }
                 @if !r.free && r.last_free.is_some() {

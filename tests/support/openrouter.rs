@@ -152,6 +152,8 @@ struct State {
     key_body: String,
     valid_keys: Vec<String>,
     credits_forbidden: bool,
+    /// `/credits`' body instead of the credits example.
+    credits_body: Option<String>,
     rules: Vec<Rule>,
     hits: BTreeMap<String, usize>,
     seen: Vec<Seen>,
@@ -176,6 +178,7 @@ impl FakeOpenRouter {
             key_body: super::example("key-free-account-shape.json"),
             valid_keys: vec![VALID_KEY.to_string()],
             credits_forbidden: false,
+            credits_body: None,
             rules: Vec::new(),
             hits: BTreeMap::new(),
             seen: Vec::new(),
@@ -239,6 +242,13 @@ impl FakeOpenRouter {
     /// `/credits` answers 403 "management key required" (as for an ordinary key) when true.
     pub fn forbid_credits(&self, forbidden: bool) {
         self.state().credits_forbidden = forbidden;
+    }
+
+    /// Answers a valid key's `/credits` with these credits (bought, used) from now on.
+    pub fn serve_credits(&self, total_credits: f64, total_usage: f64) {
+        self.state().credits_body = Some(format!(
+            r#"{{"data":{{"total_credits":{total_credits},"total_usage":{total_usage}}}}}"#
+        ));
     }
 
     /// Applies `fault` to every request for `path` (or `*`) until cleared.
@@ -307,7 +317,7 @@ fn handle(rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAdd
         .iter()
         .find(|h| h.field.equiv("Authorization"))
         .map(|h| h.value.as_str().to_string());
-    let (fault, models, key_body, valid, credits_forbidden) = {
+    let (fault, models, key_body, valid, credits_forbidden, credits_body) = {
         let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
         *s.hits.entry(path.clone()).or_default() += 1;
         s.seen.push(Seen {
@@ -340,6 +350,7 @@ fn handle(rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAdd
             s.key_body.clone(),
             key_ok,
             s.credits_forbidden,
+            s.credits_body.clone(),
         )
     };
 
@@ -370,7 +381,10 @@ fn handle(rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAdd
                 ),
                 None => (
                     200,
-                    super::example("credits-spec-example.json").into_bytes(),
+                    credits_body
+                        .clone()
+                        .unwrap_or_else(|| super::example("credits-spec-example.json"))
+                        .into_bytes(),
                 ),
             },
             _ => (

@@ -294,10 +294,10 @@ impl Session {
         }
     }
 
-    /// Paid models can be written: the one fact every picker marks paid rows by. A stored
-    /// key is what this session knows; the write itself is checked again in core.
+    /// Paid models can be written: the one fact every picker marks paid rows by, the same
+    /// account state the write guard (`agents::ensure_payable`) checks again at the write.
     fn can_pay(&self) -> bool {
-        self.data.key_configured
+        self.data.payer.can_pay()
     }
 
     fn profile_of(&self, a: &Agent) -> Profile {

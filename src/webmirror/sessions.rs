@@ -141,6 +141,20 @@ mod tests {
     }
 
     #[test]
+    fn the_shared_and_scratch_sessions_are_never_evicted_for_a_browser() {
+        let s = Sessions::new(3);
+        let _shared = s.get(SHARED);
+        let _scratch = s.get(&scratch(0));
+        for i in 0..10 {
+            let _ = s.get(&format!("browser-{i}"));
+        }
+        assert_eq!(s.len(), 3, "the cap holds");
+        let map = lock(&s.map);
+        assert!(map.contains_key(SHARED) && map.contains_key(&scratch(0)));
+        assert!(map.contains_key("browser-9"));
+    }
+
+    #[test]
     fn the_least_recently_used_session_goes_first() {
         let s = Sessions::new(2);
         let _a = s.get("a");

@@ -332,6 +332,32 @@ fn the_models_api_rescores_and_answers_per_role() {
     assert!(s.get("/api/changes").json()["mark"].is_number());
 }
 
+/// Cookie-less reads with URL state share a scratch session per worker: what one URL opened
+/// (a picker) is not on the next URL's page, and the URL's own state still shows.
+#[test]
+fn a_cookie_less_read_does_not_inherit_what_another_one_opened() {
+    let env = world_with(&[("eng", "engineer")]);
+    let s = Server::start_with(&env, &["--workers", "1"]).expect("serve");
+    let r = s.get("/models/switch?agent=eng&slot=aux:vision&q=gemma+31b");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.text().contains("id=\"picker\""),
+        "the URL opens the picker"
+    );
+    assert!(
+        r.sid().is_some(),
+        "a cookie for the browser's own session later"
+    );
+    let r = s.get("/models/switch?agent=eng");
+    assert_eq!(r.status, 200);
+    let html = r.text();
+    assert!(
+        !html.contains("id=\"picker\""),
+        "no picker left open by the other read"
+    );
+    assert!(html.contains("eng"));
+}
+
 #[test]
 fn each_error_has_its_status() {
     let env = world_with(&[("eng", "engineer")]);

@@ -1,4 +1,5 @@
-//! The web mirror: the TUI's screens as HTML pages (maud), read-write, served by tiny_http.
+//! The web mirror: the TUI's screens as HTML pages (maud), read-write, served by hyper on a
+//! runtime thread of its own (`http`), with the URL-to-screen state and routes in `server`.
 //!
 //! Nothing here decides anything. A GET builds the same [`crate::core::view::Screen`] the TUI
 //! draws (through a [`crate::core::session::Session`] kept per browser) and renders it; a POST
@@ -14,6 +15,7 @@ pub mod budget;
 pub mod create;
 pub mod form;
 pub mod hermes;
+pub mod http;
 pub mod models;
 pub mod notifications;
 pub mod page;
@@ -22,5 +24,5 @@ pub mod server;
 pub mod sessions;
 pub mod setup;
 
+pub use http::{Config, Limits, Running, ServeArgs, serve, start, start_in_process};
 pub use page::{PageCtx, render_screen};
-pub use server::{Config, Running, ServeArgs, serve, start, start_in_process};

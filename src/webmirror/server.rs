@@ -1,14 +1,11 @@
-//! The HTTP side: tiny_http on a pool of worker threads, each running core's async functions
-//! on a tokio runtime handle. Security checks (bind address, access token, per-run form token,
-//! Origin/Referer, Host, size limits) happen here before anything reaches a session.
+//! What a request means: the security checks on its head, then the URL-to-screen state (the
+//! browser's session brought to what the URL says, then its screen) and the form posts that
+//! become [`Action`]s. The HTTP side (connections, deadlines, workers) is in
+//! [`super::http`]; nothing here knows which HTTP server carries it.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tokio::runtime::Handle;
 
@@ -21,81 +18,15 @@ use crate::core::session::{PICKER_CHROME, Session};
 use crate::core::view::{Body, Overlay, Screen, Tab};
 use crate::core::{Core, CoreError, Result};
 
-pub const DEFAULT_ADDR: &str = "127.0.0.1:8765";
 /// Largest request body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 /// Largest total size of the request headers, and their number.
 pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 pub const MAX_HEADERS: usize = 64;
-/// A body declared larger than this is not drained after a 413: the connection is dropped.
-const MAX_DRAIN: usize = 1024 * 1024;
-/// Sessions kept (browsers; each holds its own picker and wizard).
-const MAX_SESSIONS: usize = 64;
+/// Longest request target (path and query).
+const MAX_TARGET: usize = 8192;
 /// Rows of the picker shown on a page.
 const PICKER_ROWS: u16 = 40;
-
-/// `nxr serve`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// Where to listen. Any address but loopback needs an access token.
-    #[arg(long, default_value = DEFAULT_ADDR)]
-    pub addr: String,
-    /// Access token required from every client (cookie after `/?token=...`, or bearer).
-    #[arg(long, env = "NXR_WEB_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
-    /// Worker threads answering requests (two per core measured best on 2 cores).
-    #[arg(long, default_value_t = 4)]
-    pub workers: usize,
-}
-
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub addr: String,
-    pub token: Option<String>,
-    pub workers: usize,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            addr: "127.0.0.1:0".into(),
-            token: None,
-            workers: 4,
-        }
-    }
-}
-
-/// A running mirror. Dropping it stops the workers (they finish the request in hand).
-pub struct Running {
-    pub url: String,
-    pub addr: SocketAddr,
-    /// The per-run form/API token (also the bearer token for `POST /api/...`).
-    pub csrf: String,
-    stop: Arc<AtomicBool>,
-    server: Arc<tiny_http::Server>,
-    threads: Vec<JoinHandle<()>>,
-}
-
-impl Running {
-    /// Stops and waits for the worker threads.
-    pub fn stop(mut self) {
-        self.signal();
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-
-    fn signal(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-        self.server.unblock();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.signal();
-    }
-}
 
 pub(crate) struct App {
     pub core: Core,
@@ -117,241 +48,53 @@ pub(crate) struct App {
     pub onboarded: std::sync::Mutex<Option<(i64, bool)>>,
 }
 
-/// `nxr serve`: starts the mirror on this runtime and serves until Ctrl-C or SIGTERM.
-pub async fn serve(core: Core, args: ServeArgs) -> Result<()> {
-    let running = start(
-        core,
-        Config {
-            addr: args.addr,
-            token: args.token,
-            workers: args.workers,
-        },
-        Handle::current(),
-    )?;
-    println!("{}", running.url);
-    eprintln!(
-        "nxr: web mirror on {} (Ctrl-C stops it); API bearer token for this run: {}",
-        running.url, running.csrf
-    );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| CoreError::io("signal", e))?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    eprintln!("nxr: web mirror stopping");
-    tokio::task::spawn_blocking(move || running.stop())
-        .await
-        .map_err(|e| CoreError::Conflict(e.to_string()))?;
-    Ok(())
-}
-
-/// Starts the mirror inside an already running program (the TUI) on a free loopback port,
-/// or at `addr`; returns the running server, whose `url` the caller shows. Needs a tokio
-/// runtime.
-pub fn start_in_process(core: Core, addr: Option<&str>) -> Result<Running> {
-    let rt = Handle::try_current()
-        .map_err(|_| CoreError::usage("the web mirror needs a tokio runtime"))?;
-    start(
-        core,
-        Config {
-            addr: addr.unwrap_or("127.0.0.1:0").to_string(),
-            ..Config::default()
-        },
-        rt,
-    )
-}
-
-/// Binds and starts the worker threads.
-pub fn start(core: Core, config: Config, rt: Handle) -> Result<Running> {
-    let addr = config
-        .addr
-        .to_socket_addrs()
-        .map_err(|e| CoreError::usage(format!("bad --addr {:?}: {e}", config.addr)))?
-        .next()
-        .ok_or_else(|| CoreError::usage(format!("bad --addr {:?}", config.addr)))?;
-    let token = config.token.filter(|t| !t.trim().is_empty());
-    if let Some(t) = &token
-        && (t.len() < 8 || t.chars().any(|c| c.is_control() || c.is_whitespace()))
-    {
-        return Err(CoreError::usage(
-            "the access token must be at least 8 characters, without spaces",
-        ));
-    }
-    if !addr.ip().is_loopback() && token.is_none() {
-        return Err(CoreError::usage(format!(
-            "refusing to serve on {addr} without an access token: anyone who can reach it could \
-             change your agents. Pass --token TOKEN or set NXR_WEB_TOKEN, or bind 127.0.0.1"
-        )));
-    }
-    let listener = listen(addr)?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| CoreError::io("listener", e))?;
-    let server = tiny_http::Server::from_listener(listener, None)
-        .map_err(|e| CoreError::Conflict(format!("cannot serve on {local}: {e}")))?;
-    let server = Arc::new(server);
-    let host = match local.ip() {
-        ip if ip.is_unspecified() => "127.0.0.1".to_string(),
-        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-        std::net::IpAddr::V4(ip) => ip.to_string(),
-    };
-    let url = format!("http://{host}:{}/", local.port());
-    let hosts = (token.is_none()).then(|| {
-        let p = local.port();
-        vec![
-            format!("127.0.0.1:{p}"),
-            format!("localhost:{p}"),
-            format!("[::1]:{p}"),
-            format!("{host}:{p}"),
-        ]
-    });
-    // The watcher thread reads the real mark at once (no blocking here: callers are async).
-    let mark = 0;
-    let app = Arc::new(App {
-        core,
-        rt,
-        csrf: sessions::random_hex(16),
-        token,
-        hosts,
-        sessions: Sessions::new(MAX_SESSIONS),
-        mark: AtomicI64::new(mark),
-        url: url.clone(),
-        shared_screens: std::sync::Mutex::new(Vec::new()),
-        onboarded: std::sync::Mutex::new(None),
-    });
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::new();
-    for i in 0..config.workers.clamp(1, 64) {
-        let (server, app, stop) = (server.clone(), app.clone(), stop.clone());
-        let t = std::thread::Builder::new()
-            .name(format!("nxr-web-{i}"))
-            .spawn(move || worker(&server, &app, &stop))
-            .map_err(|e| CoreError::io("thread", e))?;
-        threads.push(t);
-    }
-    {
-        let (app, stop) = (app.clone(), stop.clone());
-        let t = std::thread::Builder::new()
-            .name("nxr-web-watch".into())
-            .spawn(move || watch(&app, &stop))
-            .map_err(|e| CoreError::io("thread", e))?;
-        threads.push(t);
-    }
-    tracing::info!(%url, "web mirror started");
-    Ok(Running {
-        url,
-        addr: local,
-        csrf: app.csrf.clone(),
-        stop,
-        server,
-        threads,
-    })
-}
-
-/// The listening socket. No read timeout on it: Linux would apply it to `accept` too, and
-/// tiny_http stops accepting for good on the first accept error.
-fn listen(addr: SocketAddr) -> Result<TcpListener> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let io = |e| CoreError::io(format!("listen on {addr}"), e);
-    let socket =
-        Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(io)?;
-    socket.set_reuse_address(true).map_err(io)?;
-    socket.set_tcp_nodelay(true).map_err(io)?;
-    socket.bind(&addr.into()).map_err(io)?;
-    socket.listen(1024).map_err(io)?;
-    Ok(socket.into())
-}
-
-fn worker(server: &tiny_http::Server, app: &App, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        match server.recv_timeout(Duration::from_millis(250)) {
-            Ok(Some(req)) => handle(app, req),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::warn!(error = %e, "web mirror: accept failed");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
-/// Polls the database's change mark so pages and `/api/changes` see other processes' writes.
-fn watch(app: &App, stop: &AtomicBool) {
-    while !stop.load(Ordering::SeqCst) {
-        if let Ok(m) = app.rt.block_on(app.core.change_mark()) {
-            app.mark.fetch_max(m, Ordering::SeqCst);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 // ---- requests and replies ----
 
 pub(crate) struct Reply {
     pub status: u16,
     pub content_type: &'static str,
-    /// The body, after `gap` bytes kept free for the response head.
     pub body: Vec<u8>,
-    pub gap: usize,
     pub headers: Vec<(String, String)>,
-    /// A huge declared body: answer, then abandon the connection instead of draining it.
-    pub abandon: bool,
-}
-
-/// Bytes kept in front of a rendered page for the response head, so head and page leave in
-/// one write (one TCP segment train, no copy).
-const HEAD_GAP: usize = 1024;
-
-thread_local! {
-    /// This worker's page buffer. A page renders into it and it comes back after the
-    /// answer is written, so a render allocates no large blocks: freeing ~50 KB per request
-    /// made glibc trim its heap and flush TLBs on the other core.
-    static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    /// The `Date` header value and the second it was made for.
-    static DATE: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    /// The body is a reused page buffer (given back once written).
+    pub pooled: bool,
+    /// Close the connection after this answer (a body left unread).
+    pub close: bool,
 }
 
 impl Reply {
-    pub fn html(status: u16, markup: maud::Markup) -> Reply {
+    fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
         Reply {
             status,
-            content_type: "text/html; charset=utf-8",
-            body: markup.into_string().into_bytes(),
-            gap: 0,
+            content_type,
+            body,
             headers: Vec::new(),
-            abandon: false,
+            pooled: false,
+            close: false,
         }
     }
 
-    /// A page rendered by `render` into this worker's reused buffer.
+    pub fn html(status: u16, markup: maud::Markup) -> Reply {
+        Reply::new(
+            status,
+            "text/html; charset=utf-8",
+            markup.into_string().into_bytes(),
+        )
+    }
+
+    /// A page rendered by `render` into a reused buffer.
     pub fn page(status: u16, render: impl FnOnce(&mut String)) -> Reply {
-        let mut buf = BUFFER.with(|b| std::mem::take(&mut *b.borrow_mut()));
-        buf.clear();
-        buf.resize(HEAD_GAP, b' ');
-        // Spaces are UTF-8, so this cannot fail; a fresh buffer is the fallback anyway.
-        let mut out = String::from_utf8(buf).unwrap_or_else(|_| " ".repeat(HEAD_GAP));
+        // An empty buffer is valid UTF-8, so this cannot fail; a fresh one is the fallback.
+        let mut out = String::from_utf8(super::http::page_buffer()).unwrap_or_default();
         out.reserve(64 * 1024);
         render(&mut out);
-        Reply {
-            status,
-            content_type: "text/html; charset=utf-8",
-            body: out.into_bytes(),
-            gap: HEAD_GAP,
-            headers: Vec::new(),
-            abandon: false,
-        }
+        let mut r = Reply::new(status, "text/html; charset=utf-8", out.into_bytes());
+        r.pooled = true;
+        r
     }
 
     pub fn json(status: u16, value: &impl serde::Serialize) -> Reply {
-        Reply {
-            status,
-            content_type: "application/json",
-            body: serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()),
-            gap: 0,
-            headers: Vec::new(),
-            abandon: false,
-        }
+        let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
+        Reply::new(status, "application/json", body)
     }
 
     pub fn json_error(status: u16, message: &str) -> Reply {
@@ -359,17 +102,11 @@ impl Reply {
     }
 
     pub fn redirect(to: &str) -> Reply {
-        Reply {
-            status: 303,
-            content_type: "text/plain; charset=utf-8",
-            body: b"see other".to_vec(),
-            gap: 0,
-            headers: vec![("Location".into(), to.to_string())],
-            abandon: false,
-        }
+        Reply::new(303, "text/plain; charset=utf-8", b"see other".to_vec())
+            .with("Location", to.to_string())
     }
 
-    fn with(mut self, k: &str, v: String) -> Reply {
+    pub fn with(mut self, k: &str, v: String) -> Reply {
         self.headers.push((k.to_string(), v));
         self
     }
@@ -382,9 +119,24 @@ pub(crate) struct Req {
     pub query: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub api: bool,
+    /// The length of the request target (path and query) as sent.
+    pub target_len: usize,
 }
 
 impl Req {
+    /// A request from its method, target (`/path?query`) and headers.
+    pub fn new(method: &str, target: &str, headers: Vec<(String, String)>) -> Req {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Req {
+            method: method.to_ascii_uppercase(),
+            api: path.starts_with("/api/") || path == "/api",
+            path: path.to_string(),
+            query: form::pairs(query.as_bytes()),
+            headers,
+            target_len: target.len(),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -425,11 +177,13 @@ pub fn status_text(status: u16) -> String {
         403 => "Forbidden",
         404 => "Not found",
         405 => "Method not allowed",
+        408 => "Request timeout",
         409 => "Conflict",
         413 => "Request body too large",
         431 => "Request headers too large",
         500 => "Internal error",
         502 => "Upstream error",
+        503 => "Busy",
         _ => "Error",
     };
     format!("{status} {s}")
@@ -458,163 +212,28 @@ pub fn same(a: &str, b: &str) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn handle(app: &App, mut req: tiny_http::Request) {
-    let reply = match std::panic::catch_unwind(AssertUnwindSafe(|| route(app, &mut req))) {
-        Ok(r) => r,
-        Err(_) => {
-            tracing::error!(url = %req.url(), "web mirror: a request panicked");
-            Reply::json_error(500, "internal error")
-        }
-    };
-    respond(req, reply);
-}
-
-/// Headers every answer carries.
-const FIXED_HEADERS: &str = "Cache-Control: no-store\r\n\
-X-Content-Type-Options: nosniff\r\n\
-X-Frame-Options: DENY\r\n\
-Referrer-Policy: same-origin\r\n\
-Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; \
-connect-src 'self'; img-src 'self'; form-action 'self'; base-uri 'none'; \
-frame-ancestors 'none'\r\n";
-
-/// Writes the answer: head and body in one write through the connection's writer (tiny_http
-/// would copy the body in 8 KB pieces, one send each), then gives the page buffer back.
-fn respond(req: tiny_http::Request, mut reply: Reply) {
-    if reply.abandon {
-        // tiny_http drains an unread body on drop with a buffer the size of the declared
-        // length; for a huge declared body that would exhaust memory. Answer through the
-        // upgrade path and leak the connection instead (one parked thread per such request).
-        let mut resp = tiny_http::Response::from_data(reply.body.split_off(reply.gap))
-            .with_status_code(reply.status)
-            .with_chunked_threshold(usize::MAX);
-        for (k, v) in [
-            ("Content-Type", reply.content_type),
-            ("Connection", "close"),
-        ] {
-            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                resp.add_header(h);
-            }
-        }
-        let stream = req.upgrade("close", resp);
-        std::mem::forget(stream);
-        return;
-    }
-    let head = head(&req, &reply);
-    let head_only = *req.method() == tiny_http::Method::Head;
-    let gap = reply.gap;
-    let mut w = req.into_writer();
-    let written = if head_only {
-        w.write_all(head.as_bytes())
-    } else if head.len() <= gap {
-        let start = gap - head.len();
-        reply.body[start..gap].copy_from_slice(head.as_bytes());
-        w.write_all(&reply.body[start..])
-    } else {
-        w.write_all(head.as_bytes())
-            .and_then(|()| w.write_all(&reply.body[gap..]))
-    };
-    if let Err(e) = written.and_then(|()| w.flush()) {
-        tracing::debug!(error = %e, "web mirror: client went away");
-    }
-    drop(w);
-    if gap > 0 {
-        BUFFER.with(|b| {
-            let mut b = b.borrow_mut();
-            if reply.body.capacity() >= b.capacity() {
-                *b = reply.body;
-            }
-        });
-    }
-}
-
-/// The status line and headers of an answer.
-fn head(req: &tiny_http::Request, reply: &Reply) -> String {
-    use std::fmt::Write as _;
-    let version = req.http_version();
-    let http10 = (version.0, version.1) == (1, 0);
-    let wants_close = req.headers().iter().any(|h| {
-        h.field.equiv("Connection")
-            && h.value
-                .as_str()
-                .split(',')
-                .any(|t| t.trim().eq_ignore_ascii_case("close"))
-    });
-    let keep_alive_10 = req.headers().iter().any(|h| {
-        h.field.equiv("Connection") && h.value.as_str().eq_ignore_ascii_case("keep-alive")
-    });
-    let mut head = String::with_capacity(640);
-    let reason = tiny_http::StatusCode(reply.status).default_reason_phrase();
-    let _ = write!(
-        head,
-        "HTTP/1.{} {} {reason}\r\nDate: ",
-        if http10 { 0 } else { 1 },
-        reply.status
-    );
-    DATE.with(|d| {
-        let mut d = d.borrow_mut();
-        let now = jiff::Timestamp::now();
-        if d.0 != now.as_second() {
-            d.0 = now.as_second();
-            d.1 = now
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .strftime("%a, %d %b %Y %H:%M:%S GMT")
-                .to_string();
-        }
-        head.push_str(&d.1);
-    });
-    let _ = write!(
-        head,
-        "\r\nContent-Type: {}\r\nContent-Length: {}\r\n{FIXED_HEADERS}",
-        reply.content_type,
-        reply.body.len() - reply.gap
-    );
-    for (k, v) in &reply.headers {
-        let bad = |s: &str| s.is_empty() || s.chars().any(|c| c.is_control());
-        if bad(k) || v.chars().any(|c| c.is_control()) || k.contains(':') {
-            continue;
-        }
-        let _ = write!(head, "{k}: {v}\r\n");
-    }
-    if wants_close || (http10 && !keep_alive_10) {
-        head.push_str("Connection: close\r\n");
-    }
-    head.push_str("\r\n");
-    head
-}
-
-fn route(app: &App, raw: &mut tiny_http::Request) -> Reply {
-    let url = raw.url().to_string();
-    let (path, query) = match url.split_once('?') {
-        Some((p, q)) => (p.to_string(), q.to_string()),
-        None => (url.clone(), String::new()),
-    };
-    let headers: Vec<(String, String)> = raw
-        .headers()
-        .iter()
-        .map(|h| (h.field.as_str().to_string(), h.value.as_str().to_string()))
-        .collect();
-    let req = Req {
-        method: raw.method().as_str().to_ascii_uppercase(),
-        api: path.starts_with("/api/") || path == "/api",
-        path,
-        query: form::pairs(query.as_bytes()),
-        headers,
-    };
+/// What can be answered from the request's head alone, before any body is read: the head's
+/// size, the Host (DNS rebinding), the access token, the method, where a post comes from, the
+/// API token, a declared body over [`MAX_BODY`]; and the answers that need no worker (the
+/// static files, `/api/changes`). `None`: read the body (for a POST) and [`answer`].
+pub(crate) fn early(app: &App, req: &Req, declared: Option<u64>) -> Option<Reply> {
     let header_bytes: usize = req.headers.iter().map(|(k, v)| k.len() + v.len() + 4).sum();
-    if req.headers.len() > MAX_HEADERS || header_bytes > MAX_HEADER_BYTES || url.len() > 8192 {
-        return req.error(431, "request headers too large");
+    if req.headers.len() > MAX_HEADERS
+        || header_bytes > MAX_HEADER_BYTES
+        || req.target_len > MAX_TARGET
+    {
+        return Some(req.error(431, "request headers too large"));
     }
     if let Some(hosts) = &app.hosts {
         let host = req.header("host").unwrap_or("");
         if !hosts.iter().any(|h| h.eq_ignore_ascii_case(host)) {
-            return req.error(403, "unexpected Host header");
+            return Some(req.error(403, "unexpected Host header"));
         }
     }
     if let Some(token) = &app.token {
         if let Some(given) = req.query.iter().find(|(k, _)| k == "token").map(|(_, v)| v) {
             if !same(given, token) {
-                return req.error(401, "wrong access token");
+                return Some(req.error(401, "wrong access token"));
             }
             let rest: Vec<(String, String)> = req
                 .query
@@ -622,64 +241,73 @@ fn route(app: &App, raw: &mut tiny_http::Request) -> Reply {
                 .filter(|(k, _)| k != "token")
                 .cloned()
                 .collect();
-            return Reply::redirect(&page::build_url(&req.path, &rest)).with(
+            return Some(Reply::redirect(&page::build_url(&req.path, &rest)).with(
                 "Set-Cookie",
                 format!("nxr_token={token}; Path=/; HttpOnly; SameSite=Strict"),
-            );
+            ));
         }
         let ok = req.cookie("nxr_token").is_some_and(|c| same(&c, token))
             || req.bearer().is_some_and(|b| same(b, token));
         if !ok {
-            return req.error(
+            return Some(req.error(
                 401,
                 "this mirror needs its access token: open it once with ?token=TOKEN, or send \
                  Authorization: Bearer TOKEN",
-            );
+            ));
         }
     }
     match req.method.as_str() {
-        "GET" | "HEAD" => get(app, &req),
-        "POST" => {
-            let body = match read_body(raw) {
-                Ok(b) => b,
-                Err(BodyError::TooLarge { declared }) => {
-                    let mut r = req.error(413, &format!("request body over {MAX_BODY} bytes"));
-                    r.abandon = declared.is_some_and(|d| d > MAX_DRAIN);
-                    return r;
-                }
-                Err(BodyError::Bad(e)) => return req.error(400, &format!("cannot read body: {e}")),
-            };
-            if let Some(r) = check_origin(&req) {
-                return r;
-            }
-            post(app, &req, &body)
+        "GET" | "HEAD" => {
+            (req.path.starts_with("/static/") || req.path == "/api/changes").then(|| get(app, req))
         }
-        _ => req
-            .error(405, "use GET or POST")
-            .with("Allow", "GET, HEAD, POST".into()),
+        "POST" => {
+            if let Some(r) = check_origin(req) {
+                return Some(r);
+            }
+            if req.api {
+                let bearer = req.bearer().or_else(|| req.header("x-csrf-token"));
+                let ok = bearer.is_some_and(|b| {
+                    same(b, &app.csrf) || app.token.as_deref().is_some_and(|t| same(b, t))
+                });
+                if !ok {
+                    return Some(Reply::json_error(
+                        403,
+                        "missing or wrong token: send Authorization: Bearer <the token nxr \
+                         serve printed>",
+                    ));
+                }
+            }
+            if declared.is_some_and(|n| n > MAX_BODY as u64) {
+                // Not read: the connection closes after the answer.
+                let mut r = req.error(413, &format!("request body over {MAX_BODY} bytes"));
+                r.close = true;
+                return Some(r);
+            }
+            None
+        }
+        _ => Some(
+            req.error(405, "use GET or POST")
+                .with("Allow", "GET, HEAD, POST".into()),
+        ),
     }
 }
 
-enum BodyError {
-    TooLarge { declared: Option<usize> },
-    Bad(String),
+/// Answers a request that passed [`early`], with its body (empty for a GET).
+pub(crate) fn answer(app: &App, req: &Req, body: &[u8]) -> Reply {
+    match req.method.as_str() {
+        "POST" => post(app, req, body),
+        _ => get(app, req),
+    }
 }
 
-fn read_body(raw: &mut tiny_http::Request) -> std::result::Result<Vec<u8>, BodyError> {
-    if let Some(n) = raw.body_length()
-        && n > MAX_BODY
-    {
-        return Err(BodyError::TooLarge { declared: Some(n) });
-    }
-    let mut buf = Vec::new();
-    raw.as_reader()
-        .take(MAX_BODY as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| BodyError::Bad(e.to_string()))?;
-    if buf.len() > MAX_BODY {
-        return Err(BodyError::TooLarge { declared: None });
-    }
-    Ok(buf)
+thread_local! {
+    /// Which worker thread this is (each has a scratch session of its own).
+    static WORKER: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Names this thread's worker number.
+pub(crate) fn set_worker(index: usize) {
+    WORKER.with(|w| w.set(index));
 }
 
 /// A state-changing request that says where it comes from must come from this server.
@@ -710,22 +338,16 @@ fn get(app: &App, req: &Req) -> Reply {
             Ok(true) | Err(_) => Reply::redirect("/hermes"),
         },
         "/setup" | "/setup/" => super::setup::get(app, req),
-        "/static/live.js" => Reply {
-            status: 200,
-            content_type: "text/javascript; charset=utf-8",
-            body: page::SCRIPT.as_bytes().to_vec(),
-            gap: 0,
-            headers: Vec::new(),
-            abandon: false,
-        },
-        "/static/style.css" => Reply {
-            status: 200,
-            content_type: "text/css; charset=utf-8",
-            body: page::STYLE.as_bytes().to_vec(),
-            gap: 0,
-            headers: Vec::new(),
-            abandon: false,
-        },
+        "/static/live.js" => Reply::new(
+            200,
+            "text/javascript; charset=utf-8",
+            page::SCRIPT.as_bytes().to_vec(),
+        ),
+        "/static/style.css" => Reply::new(
+            200,
+            "text/css; charset=utf-8",
+            page::STYLE.as_bytes().to_vec(),
+        ),
         path => match tab_of(path) {
             Some(tab) => page_get(app, req, tab),
             None => req.error(404, "no such page"),
@@ -740,16 +362,7 @@ pub fn tab_of(path: &str) -> Option<Tab> {
 
 fn post(app: &App, req: &Req, body: &[u8]) -> Reply {
     if req.api {
-        let bearer = req.bearer().or_else(|| req.header("x-csrf-token"));
-        let ok = bearer.is_some_and(|b| {
-            same(b, &app.csrf) || app.token.as_deref().is_some_and(|t| same(b, t))
-        });
-        if !ok {
-            return Reply::json_error(
-                403,
-                "missing or wrong token: send Authorization: Bearer <the token nxr serve printed>",
-            );
-        }
+        // The bearer token was checked before the body was read (`early`).
         return super::api::post(app, req, body);
     }
     match req.path.trim_end_matches('/') {
@@ -839,11 +452,17 @@ pub(crate) fn session_key(req: &Req, read_only: bool) -> (String, Option<String>
     match req.cookie("nxr_sid").filter(|s| sessions::valid_id(s)) {
         Some(s) => (s, None),
         None => {
+            // A cookie-less read builds no session of its own (a cross-site page can make a
+            // browser send any number of them: the SameSite cookie stays home). It reads
+            // through the shared session, or, when the URL carries state, through this
+            // worker's scratch session; the cookie names a session made on its first post.
             let id = sessions::new_id();
-            if read_only && req.query.is_empty() {
+            if !read_only {
+                (id.clone(), Some(id))
+            } else if req.query.is_empty() {
                 (SHARED.to_string(), Some(id))
             } else {
-                (id.clone(), Some(id))
+                (sessions::scratch(WORKER.with(|w| w.get())), Some(id))
             }
         }
     }
@@ -941,6 +560,16 @@ pub(crate) fn screen_for(app: &App, key: &str, tab: Tab, ctx: &PageCtx) -> Resul
         if s.tab() == Tab::Models {
             // config.yaml may have changed on disk without a database write.
             s.poll().await;
+        }
+        if sessions::is_scratch(key) {
+            // A scratch session serves one cookie-less URL after another: a picker one URL
+            // opened does not stay open for the next.
+            for _ in 0..3 {
+                if !s.picker_open() {
+                    break;
+                }
+                s.apply(Action::Cancel).await;
+            }
         }
         let mut tried: Vec<Action> = Vec::new();
         loop {

@@ -1,7 +1,8 @@
 //! One core [`Session`] per browser (a random id in a cookie), made on first use and dropped
-//! least-recently-used first when there are too many. Requests without a cookie and without
-//! URL state share one read-only session per server, so a script or a load test reading a
-//! page does not make a session per request.
+//! least-recently-used first when there are too many. Requests without a cookie never make
+//! one: without URL state they share one read-only session per server, with URL state (a
+//! query) they use their worker thread's scratch session. So a script, a load test or a
+//! cross-site page reading pages costs no session per request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -11,6 +12,20 @@ use crate::core::session::Session;
 
 /// The key of the shared session for cookie-less reads.
 pub const SHARED: &str = "";
+
+/// The key of worker `n`'s scratch session for cookie-less reads with URL state.
+pub fn scratch(n: usize) -> String {
+    format!("~{n}")
+}
+
+pub fn is_scratch(key: &str) -> bool {
+    key.starts_with('~')
+}
+
+/// The shared and scratch sessions: few, and never evicted for a browser's.
+fn anonymous(key: &str) -> bool {
+    key == SHARED || is_scratch(key)
+}
 
 pub struct Entry {
     pub session: Option<Session>,
@@ -49,7 +64,7 @@ impl Sessions {
         if map.len() >= self.cap {
             let oldest = map
                 .iter()
-                .filter(|(k, _)| k.as_str() != SHARED)
+                .filter(|(k, _)| !anonymous(k))
                 .min_by_key(|(_, (_, used))| *used)
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
@@ -123,6 +138,20 @@ mod tests {
         assert_ne!(a, new_id());
         assert!(!valid_id("x"));
         assert!(!valid_id(&"G".repeat(32)));
+    }
+
+    #[test]
+    fn the_shared_and_scratch_sessions_are_never_evicted_for_a_browser() {
+        let s = Sessions::new(3);
+        let _shared = s.get(SHARED);
+        let _scratch = s.get(&scratch(0));
+        for i in 0..10 {
+            let _ = s.get(&format!("browser-{i}"));
+        }
+        assert_eq!(s.len(), 3, "the cap holds");
+        let map = lock(&s.map);
+        assert!(map.contains_key(SHARED) && map.contains_key(&scratch(0)));
+        assert!(map.contains_key("browser-9"));
     }
 
     #[test]

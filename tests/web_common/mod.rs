@@ -119,6 +119,11 @@ impl Server {
         self.request(&bytes)
     }
 
+    /// The server process's id (for counting its threads and descriptors in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }

@@ -1103,7 +1103,10 @@ impl Session {
                     ));
                 };
                 if let Some(why) = p.picker.unusable(&model) {
-                    let msg = format!("{} cannot be used: {why}", text::clean(&model.id));
+                    // The write guard's own words, so every surface refuses alike.
+                    let msg = self.data.payer.refusal(&model.id).unwrap_or_else(|| {
+                        format!("{} cannot be used: {why}", text::clean(&model.id))
+                    });
                     self.overlay = Some(OverlayState::Picker(p));
                     return Err(CoreError::usage(msg));
                 }

@@ -292,6 +292,12 @@ async fn prune_history(tx: &libsql::Transaction, now: &str) -> Result<()> {
             previous = Some(picks);
         }
     }
+    // The change marks only ever need their newest id (surfaces compare MAX(id)).
+    tx.execute(
+        "DELETE FROM changes WHERE id <= (SELECT MAX(id) FROM changes) - 1000",
+        (),
+    )
+    .await?;
     catalog::prune(tx, &cutoff).await
 }
 

@@ -192,29 +192,21 @@ impl Model {
             .any(|m| m == "text")
     }
 
-    /// Output modalities other than text (`audio` for a music model, `image` for an image
-    /// generator), from `output_modalities` or the older `text->text+image` string.
-    pub fn non_text_outputs(&self) -> Vec<&str> {
+    /// Text is all it outputs (no audio, no images), without allocating: the scorer asks
+    /// this of every model.
+    pub fn outputs_only_text(&self) -> bool {
         if self.architecture.output_modalities.is_empty() {
             return self
                 .architecture
                 .modality
                 .split("->")
                 .nth(1)
-                .map(|out| {
-                    out.split('+')
-                        .map(str::trim)
-                        .filter(|m| *m != "text" && !m.is_empty())
-                        .collect()
-                })
-                .unwrap_or_default();
+                .is_none_or(|out| out.split('+').all(|m| m.trim() == "text"));
         }
         self.architecture
             .output_modalities
             .iter()
-            .map(String::as_str)
-            .filter(|m| *m != "text")
-            .collect()
+            .all(|m| m == "text")
     }
 
     pub fn context(&self) -> u64 {

@@ -387,7 +387,7 @@ pub struct Scorer<'a> {
     /// Per role (by `Role as usize`).
     best: [Best; 6],
     /// Each model's position in id order, so ties are broken by an integer compare.
-    id_order: std::sync::OnceLock<Vec<u32>>,
+    by_id: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl<'a> Scorer<'a> {
@@ -434,14 +434,14 @@ impl<'a> Scorer<'a> {
             catalog,
             features,
             best,
-            id_order: std::sync::OnceLock::new(),
+            by_id: std::sync::OnceLock::new(),
         }
     }
 
-    /// Each model's position in id order (computed on first use), so ranking breaks ties
-    /// with an integer compare.
-    fn id_order(&self) -> &[u32] {
-        self.id_order.get_or_init(|| {
+    /// The model indexes in id order (computed on first use): ranking walks them in this
+    /// order, so ties come out by id without comparing strings per role.
+    fn by_id(&self) -> &[u32] {
+        self.by_id.get_or_init(|| {
             let models = &self.catalog.models;
             // Sort on the ids' first 16 bytes as one integer; only equal prefixes compare
             // the whole strings (the same order as comparing the strings).
@@ -460,12 +460,7 @@ impl<'a> Scorer<'a> {
                 a.0.cmp(&b.0)
                     .then_with(|| models[a.1 as usize].id.cmp(&models[b.1 as usize].id))
             });
-            let by_id: Vec<u32> = by_id.into_iter().map(|(_, i)| i).collect();
-            let mut order = vec![0u32; by_id.len()];
-            for (pos, &i) in by_id.iter().enumerate() {
-                order[i as usize] = pos as u32;
-            }
-            order
+            by_id.into_iter().map(|(_, i)| i).collect()
         })
     }
 
@@ -567,24 +562,31 @@ impl<'a> Scorer<'a> {
 
     /// Every model ranked for `role`: qualified first, then by total (high first), then id.
     pub fn rank(&self, role: Role) -> Vec<Scored> {
+        // Totals are whole cents of a point (0..=10000), so the order "qualified first, then
+        // total high to low" has 2 × 10001 buckets: a counting sort, with no comparisons.
+        // Filling the buckets in id order makes ties come out by id.
+        const CENTS: usize = 10_001;
         let all: Vec<Scored> = (0..self.features.len() as u32)
             .map(|i| self.score(i, role))
             .collect();
-        let id_order = self.id_order();
-        // One integer per model (qualified first, then total high to low, then id), sorted
-        // as plain numbers.
-        let mut keys: Vec<(u128, u32)> = all
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let key = ((!s.qualified() as u128) << 96)
-                    | ((!order_key(s.total) as u128) << 32)
-                    | id_order[s.index as usize] as u128;
-                (key, i as u32)
-            })
-            .collect();
-        keys.sort_unstable();
-        keys.into_iter().map(|(_, i)| all[i as usize]).collect()
+        let bucket = |s: &Scored| {
+            let cents = (s.total * 100.0).round().clamp(0.0, 10_000.0) as usize;
+            usize::from(!s.qualified()) * CENTS + (10_000 - cents)
+        };
+        let mut start = vec![0u32; 2 * CENTS + 1];
+        for s in &all {
+            start[bucket(s) + 1] += 1;
+        }
+        for b in 1..start.len() {
+            start[b] += start[b - 1];
+        }
+        let mut order = vec![0u32; all.len()];
+        for &i in self.by_id() {
+            let slot = &mut start[bucket(&all[i as usize])];
+            order[*slot as usize] = i;
+            *slot += 1;
+        }
+        order.into_iter().map(|i| all[i as usize]).collect()
     }
 
     /// Every role's ranking, the roles split across the cores for a large catalog: what a
@@ -600,7 +602,7 @@ impl<'a> Scorer<'a> {
         if threads < 2 {
             return Role::ALL.iter().map(|&r| (r, self.rank(r))).collect();
         }
-        self.id_order();
+        self.by_id();
         let per = Role::ALL.len().div_ceil(threads);
         std::thread::scope(|scope| {
             let parts: Vec<_> = Role::ALL
@@ -798,7 +800,7 @@ fn features(m: &Model, newest: i64, haystack: &mut String) -> Features {
         Some(Disqualified::Router)
     } else if !m.outputs_text() {
         Some(Disqualified::NoTextOutput)
-    } else if !m.non_text_outputs().is_empty() {
+    } else if !m.outputs_only_text() {
         Some(Disqualified::NotTextOnly)
     } else if !tools {
         Some(Disqualified::NoTools)
@@ -907,12 +909,6 @@ fn find_words(hay: &[u8]) -> u16 {
     bits
 }
 
-/// `f64::total_cmp` order as an integer, for sort keys.
-fn order_key(x: f64) -> u64 {
-    let b = x.to_bits();
-    if b >> 63 == 1 { !b } else { b | (1 << 63) }
-}
-
 fn unit(x: f64) -> f64 {
     if x.is_nan() { 0.0 } else { x.clamp(0.0, 1.0) }
 }
@@ -985,6 +981,22 @@ mod tests {
                 + w.fit
                 + w.price;
             assert!((sum - 1.0).abs() < 1e-9, "{:?} sums to {sum}", spec.role);
+            assert_eq!(w.quality, 0.0, "a spec holds the proxy weights");
+            let q = w.with_quality();
+            let sum = q.context
+                + q.capability
+                + q.size
+                + q.recency
+                + q.reliability
+                + q.output
+                + q.fit
+                + q.price
+                + q.quality;
+            assert!(
+                (sum - 1.0).abs() < 1e-9,
+                "{:?} with quality: {sum}",
+                spec.role
+            );
             assert_eq!(spec.role.spec().role, spec.role);
         }
     }
@@ -1040,6 +1052,26 @@ mod tests {
         assert_eq!(all.len(), 6);
         for (role, ranked) in all {
             assert_eq!(ranked, s.rank(role), "{role}");
+        }
+    }
+
+    #[test]
+    fn ranking_agrees_with_a_plain_sort_by_qualified_total_and_id() {
+        for name in ["models-2026-05-01.json", "models-2026-06-16.json"] {
+            let c = catalog(name);
+            let s = Scorer::new(&c);
+            for role in Role::ALL {
+                let mut expected: Vec<Scored> = (0..c.models.len() as u32)
+                    .map(|i| s.score(i, role))
+                    .collect();
+                expected.sort_by(|a, b| {
+                    b.qualified()
+                        .cmp(&a.qualified())
+                        .then(b.total.total_cmp(&a.total))
+                        .then_with(|| s.model(a).id.cmp(&s.model(b).id))
+                });
+                assert_eq!(s.rank(role), expected, "{name} {role}");
+            }
         }
     }
 
@@ -1106,7 +1138,7 @@ mod tests {
 
     #[test]
     fn sub_scores_stay_in_range_and_totals_in_0_to_100() {
-        let c = catalog("models-2026-05-01.json");
+        let c = catalog("models-2026-06-16.json");
         let s = Scorer::new(&c);
         for role in Role::ALL {
             for r in s.rank(role) {
@@ -1120,6 +1152,7 @@ mod tests {
                     x.output,
                     x.fit,
                     x.price,
+                    x.quality.unwrap_or(0.0),
                 ] {
                     assert!((0.0..=1.0).contains(&v));
                 }

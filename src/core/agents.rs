@@ -339,6 +339,8 @@ pub struct Recommendation {
     pub recommended_score: Option<f64>,
     pub fallback: Option<Fallback>,
     pub upgrade_available: bool,
+    /// The recommended model's benchmark for the role, or "no benchmark data".
+    pub evidence: Option<String>,
 }
 
 pub fn recommend_with(agents: &[Agent], catalog: &Catalog, ollama: &str) -> Vec<Recommendation> {
@@ -374,6 +376,7 @@ pub fn recommend_with(agents: &[Agent], catalog: &Catalog, ollama: &str) -> Vec<
                     (None, _) => false,
                 };
             Recommendation {
+                evidence: scorer.evidence(&pick.model, a.role),
                 agent: a.name.clone(),
                 role: a.role,
                 current_model: a.model.clone(),

@@ -9,7 +9,7 @@ use nucleo::{Config, Matcher, Nucleo};
 use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, Model};
-use super::scoring::{Role, Scorer};
+use super::scoring::{Quality, Role, Scorer};
 use super::text;
 
 /// Minimum-context steps the filter cycles through.
@@ -69,6 +69,7 @@ struct Item {
     id_bytes: usize,
     score: Option<f64>,
     qualified: bool,
+    quality: Quality,
 }
 
 pub struct Picker {
@@ -119,17 +120,17 @@ impl Picker {
     fn inject(&mut self) {
         self.nucleo.restart(true);
         let scorer = Scorer::new(&self.catalog);
-        let ranked: Vec<(u32, Option<f64>, bool)> = scorer
+        let ranked: Vec<(u32, Option<f64>, bool, Quality)> = scorer
             .rank(self.role)
             .into_iter()
             .filter(|s| self.filters.keep(scorer.model(s)))
-            .map(|s| (s.index, Some(s.total), s.qualified()))
+            .map(|s| (s.index, Some(s.total), s.qualified(), s.quality))
             .collect();
         // Qualified first, best first; rank() already sorts that way. Only the id is matched
         // (the name is shown beside it): half the text to match, so a keystroke over a
         // 100,000-model catalog fits in a frame; ids carry the family, size and `:free`.
         let injector = self.nucleo.injector();
-        for (index, score, qualified) in ranked {
+        for (index, score, qualified, quality) in ranked {
             let m = &self.catalog.models[index as usize];
             let label = text::clean_max(&format!("{}  {}", m.id, m.name), 160);
             let id_bytes = text::clean_max(&m.id, 160).len().min(label.len());
@@ -144,6 +145,7 @@ impl Picker {
                     id_bytes,
                     score,
                     qualified,
+                    quality,
                 },
                 |item, cols| cols[0] = item.label[..item.id_bytes].into(),
             );
@@ -263,6 +265,16 @@ impl Picker {
 
     /// The highlighted model with its score for the picker's role (`None` when it misses
     /// the role's requirements): the score computed when the catalog was loaded in.
+    /// The highlighted model's benchmark evidence for the picker's role.
+    pub fn selected_evidence(&self) -> Option<String> {
+        let item = self
+            .nucleo
+            .snapshot()
+            .get_matched_item(self.cursor as u32)?;
+        let m = self.catalog.models.get(item.data.index as usize)?;
+        Some(item.data.quality.describe(m.is_free()))
+    }
+
     pub fn selected_scored(&self) -> Option<(&Model, Option<f64>)> {
         let item = self
             .nucleo

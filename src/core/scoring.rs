@@ -214,7 +214,7 @@ impl Quality {
                 benchmark.label(),
                 UNKNOWN_QUALITY * 100.0
             ),
-            Quality::NoData => "no benchmark data: judged on the proxies".to_string(),
+            Quality::NoData => "no benchmark data (proxies only)".to_string(),
         }
     }
 }
@@ -550,6 +550,14 @@ impl<'a> Scorer<'a> {
             quality,
             disqualified,
         }
+    }
+
+    /// "Why this model?" in one line for a model of the catalog: the role's benchmark and
+    /// its value, or that there is none.
+    pub fn evidence(&self, id: &str, role: Role) -> Option<String> {
+        let index = self.catalog.models.iter().position(|m| m.id == id)? as u32;
+        let (quality, _) = self.quality(index, role);
+        Some(quality.describe(self.is_free(index)))
     }
 
     /// The weights that made a score's total (see [`Weights::with_quality`]).

@@ -1313,6 +1313,7 @@ impl Session {
                     free: plan.is_none_or(|p| p.current.free),
                     paid: plan.and_then(paid_choice),
                     last_free: plan.and_then(|p| p.last_free.clone()),
+                    evidence: rec.and_then(|r| r.evidence.clone()),
                 }
             })
             .collect();
@@ -1543,6 +1544,7 @@ impl Session {
                         },
                         current: current_card,
                         candidate,
+                        evidence: p.picker.selected_evidence(),
                     }
                 });
                 Some(Overlay::Picker(PickerView {

@@ -261,6 +261,9 @@ fn row(r: &AgentRow, selected: bool, select: &str) -> Markup {
                     (Text(&r.recommended)) " " (Score(r.recommended_score))
                     @if let Some(f) = r.fallback { " " span.m-warning { (fallback_name(f)) } }
                 }
+                @if let Some(e) = &r.evidence {
+                    br; small.evidence { (Text(e)) }
+                }
             }
             td {
                 @if let Some(p) = &r.paid {

@@ -155,6 +155,9 @@ fn comparison(c: &Comparison) -> Markup {
                     }
                 }
             }
+            @if let Some(e) = &c.evidence {
+                p.evidence { (e) }
+            }
         }
     }
 }

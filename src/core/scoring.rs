@@ -570,31 +570,28 @@ impl<'a> Scorer<'a> {
         // Totals are whole cents of a point (0..=10000), so the order "qualified first, then
         // total high to low" has 2 × 10001 buckets: a counting sort, with no comparisons.
         // Filling the buckets in id order makes ties come out by id.
-        // Only the buckets are kept from the first pass: the scores themselves are computed
-        // again in ranked order, which is cheaper than writing and gathering a second
-        // vector of whole scores.
         const CENTS: usize = 10_001;
-        let buckets: Vec<u16> = (0..self.features.len() as u32)
-            .map(|i| {
-                let s = self.score(i, role);
-                let cents = (s.total * 100.0).round().clamp(0.0, 10_000.0) as usize;
-                (usize::from(!s.qualified()) * CENTS + (10_000 - cents)) as u16
-            })
+        let all: Vec<Scored> = (0..self.features.len() as u32)
+            .map(|i| self.score(i, role))
             .collect();
+        let bucket = |s: &Scored| {
+            let cents = (s.total * 100.0).round().clamp(0.0, 10_000.0) as usize;
+            usize::from(!s.qualified()) * CENTS + (10_000 - cents)
+        };
         let mut start = vec![0u32; 2 * CENTS + 1];
-        for &b in &buckets {
-            start[b as usize + 1] += 1;
+        for s in &all {
+            start[bucket(s) + 1] += 1;
         }
         for b in 1..start.len() {
             start[b] += start[b - 1];
         }
-        let mut order = vec![0u32; buckets.len()];
+        let mut order = vec![0u32; all.len()];
         for &i in self.by_id() {
-            let slot = &mut start[buckets[i as usize] as usize];
+            let slot = &mut start[bucket(&all[i as usize])];
             order[*slot as usize] = i;
             *slot += 1;
         }
-        order.into_iter().map(|i| self.score(i, role)).collect()
+        order.into_iter().map(|i| all[i as usize]).collect()
     }
 
     /// Every role's ranking, the roles split across the cores for a large catalog: what a

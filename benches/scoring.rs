@@ -1,4 +1,5 @@
-//! Scoring speed: the bundled catalog and a synthetic 100,000-model catalog, all six roles.
+//! Scoring speed: the bundled catalog, the 2026-06-16 catalog (with `benchmarks`) and a
+//! synthetic 100,000-model catalog (60 % with benchmarks), all six roles.
 //!
 //! `cargo bench --bench scoring`. Targets: the real catalog under 1 ms, 100k under 100 ms
 //! (for all six roles, from `Scorer::new` to the answer). After criterion's report, a short
@@ -188,10 +189,44 @@ fn synthetic_catalog(n: usize) -> Catalog {
             },
             "supported_parameters": supported,
             "expiration_date": if rng.chance(3) { Some("2026-12-31") } else { None },
+            // Like the 2026-06 catalog: about 60 % carry benchmarks, some indexes null.
+            "benchmarks": if rng.chance(60) {
+                let index = |r: &mut Rng| (!r.chance(25)).then(|| r.below(800) as f64 / 10.0);
+                serde_json::json!({
+                    "artificial_analysis": {
+                        "intelligence_index": index(&mut rng),
+                        "coding_index": index(&mut rng),
+                        "agentic_index": index(&mut rng),
+                    },
+                    "design_arena": if rng.chance(30) {
+                        vec![serde_json::json!({
+                            "arena": "models",
+                            "category": *rng.pick(&["svg", "3d", "website", "logo"]),
+                            "elo": 900 + rng.below(500),
+                            "win_rate": 50.0,
+                            "rank": 1 + rng.below(80),
+                        })]
+                    } else {
+                        Vec::new()
+                    },
+                })
+            } else {
+                serde_json::Value::Null
+            },
         }));
     }
     let body = serde_json::json!({ "data": models }).to_string();
     Catalog::parse(&body, "synthetic", "2026-05-01T00:00:00.000000Z").expect("synthetic catalog")
+}
+
+/// The recorded catalog of 2026-06-16: 337 models, 208 of them with `benchmarks`.
+fn june_catalog() -> Catalog {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/openrouter/models-2026-06-16.json"
+    );
+    let body = std::fs::read_to_string(path).expect("the 2026-06-16 fixture");
+    Catalog::parse(&body, "2026-06-16", "2026-06-16T00:00:00.000000Z").expect("parses")
 }
 
 fn bench(c: &mut Criterion) {
@@ -240,9 +275,20 @@ fn median(runs: usize, mut f: impl FnMut() -> usize) -> Duration {
 
 fn report_targets() {
     let bundled = Catalog::bundled();
+    let june = june_catalog();
     let big = synthetic_catalog(100_000);
     println!("\ntargets (median of plain timings, all six roles, from Scorer::new):");
-    let rows: [(&str, Duration, Duration); 4] = [
+    let rows: [(&str, Duration, Duration); 6] = [
+        (
+            "2026-06-16 (benchmarks), best pick",
+            median(200, || best_per_role(&june)),
+            Duration::from_millis(1),
+        ),
+        (
+            "2026-06-16 (benchmarks), full rank",
+            median(200, || full_ranking_per_role(&june)),
+            Duration::from_millis(1),
+        ),
         (
             "bundled, best pick per role",
             median(200, || best_per_role(&bundled)),
@@ -266,7 +312,7 @@ fn report_targets() {
     ];
     for (what, took, target) in rows {
         println!(
-            "  {what:<32} {:>10.3} ms  target < {:>5} ms  {}",
+            "  {what:<36} {:>10.3} ms  target < {:>5} ms  {}",
             took.as_secs_f64() * 1e3,
             target.as_millis(),
             if took < target { "ok" } else { "MISSED" }

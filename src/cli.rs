@@ -223,6 +223,9 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
             )
             .await?;
             agents::after_rescore(core, &report.rescore).await?;
+            for w in &report.warnings {
+                eprintln!("nxr: warning: {}", clean(w));
+            }
             emit(json, &report, |out| {
                 let c = &report.catalog;
                 writeln!(
@@ -572,15 +575,22 @@ fn print_breakdown(out: &mut dyn Write, d: &models::ModelDetail) -> std::io::Res
         if d.tools { "yes" } else { "no" },
         if d.free { ", free" } else { "" }
     )?;
+    if let Some(e) = &d.excluded {
+        writeln!(out, "{e}")?;
+    }
     let mut t = Table::new(vec![
-        "ROLE", "TOTAL", "CONTEXT", "CAPAB.", "SIZE", "RECENCY", "RELIAB.", "OUTPUT", "FIT",
-        "PRICE", "NOTE",
+        "ROLE", "TOTAL", "QUALITY", "CONTEXT", "CAPAB.", "SIZE", "RECENCY", "RELIAB.", "OUTPUT",
+        "FIT", "PRICE", "NOTE",
     ]);
     for b in &d.roles {
         let cell = |s: f64, w: f64| format!("{:.2}x{:.2}", s, w);
         t.row(vec![
             b.role.to_string(),
             format!("{:.1}", b.total),
+            b.sub
+                .quality
+                .map(|q| cell(q, b.weights.quality))
+                .unwrap_or_else(|| "-".into()),
             cell(b.sub.context, b.weights.context),
             cell(b.sub.capability, b.weights.capability),
             cell(b.sub.size, b.weights.size),
@@ -595,6 +605,9 @@ fn print_breakdown(out: &mut dyn Write, d: &models::ModelDetail) -> std::io::Res
         ]);
     }
     t.print(out)?;
+    for b in &d.roles {
+        writeln!(out, "{} quality: {}", b.role, clean(&b.evidence))?;
+    }
     writeln!(
         out,
         "each cell: sub-score x weight; total = 100 x sum of the products"

@@ -515,6 +515,8 @@ pub struct Recommendation {
     pub advice: Advice,
     /// The recommendation is a paid model the agent does not run yet.
     pub upgrade_available: bool,
+    /// The recommended model's benchmark for the role, or "no benchmark data".
+    pub evidence: Option<String>,
 }
 
 /// The recommendation for every agent. `can_pay`: the stored key's account can pay (see
@@ -575,6 +577,7 @@ pub fn recommend_with(
                 }
             };
             Recommendation {
+                evidence: scorer.evidence(&recommended_model, a.role),
                 agent: a.name.clone(),
                 role: a.role,
                 current_model: a.model.clone(),

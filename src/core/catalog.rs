@@ -22,6 +22,10 @@ pub const FREE_ROUTER_ID: &str = "openrouter/free";
 /// Descriptions longer than this are cut when parsed (a hostile catalog may send megabytes).
 pub const MAX_DESCRIPTION_BYTES: usize = 4096;
 
+/// The latest `created` accepted (2100-01-01, unix seconds). OpenRouter started in 2023; a
+/// timestamp outside 0..=this is broken data, and scoring recency against it would be absurd.
+pub const MAX_CREATED: i64 = 4_102_444_800;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Model {
     pub id: String,
@@ -35,11 +39,11 @@ pub struct Model {
     pub description: String,
     #[serde(default)]
     pub context_length: Option<u64>,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "object")]
     pub architecture: Architecture,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "object")]
     pub pricing: Pricing,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "object")]
     pub top_provider: TopProvider,
     #[serde(default, deserialize_with = "null_default")]
     pub supported_parameters: Vec<String>,
@@ -47,6 +51,53 @@ pub struct Model {
     pub expiration_date: Option<String>,
     #[serde(default)]
     pub knowledge_cutoff: Option<String>,
+    /// Quality measurements, when OpenRouter has them (since mid-2026). A malformed block is
+    /// read as no data rather than refusing the catalog: it is optional evidence.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub benchmarks: Option<Benchmarks>,
+}
+
+/// The catalog's `benchmarks` field.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Benchmarks {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient"
+    )]
+    pub artificial_analysis: Option<ArtificialAnalysis>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "lenient_list"
+    )]
+    pub design_arena: Vec<ArenaResult>,
+}
+
+/// Artificial Analysis indexes (0..100, higher is better); any may be null.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArtificialAnalysis {
+    #[serde(default, deserialize_with = "index")]
+    pub intelligence_index: Option<f64>,
+    #[serde(default, deserialize_with = "index")]
+    pub coding_index: Option<f64>,
+    #[serde(default, deserialize_with = "index")]
+    pub agentic_index: Option<f64>,
+}
+
+/// One Design Arena result: an ELO rating in one arena's category.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ArenaResult {
+    #[serde(default, deserialize_with = "null_default")]
+    pub arena: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub category: String,
+    #[serde(default, deserialize_with = "index")]
+    pub elo: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -93,10 +144,12 @@ impl Model {
             || (self.prompt_price() == Some(0.0) && self.completion_price() == Some(0.0))
     }
 
-    /// Routers (`openrouter/auto`, `openrouter/free`) have no fixed price (`"-1"`) or are
-    /// the free router itself; they are fallbacks, never ranked.
+    /// Routers have no fixed price (`"-1"`: `openrouter/auto`) or are OpenRouter's own
+    /// routing products (every `openrouter/...` id: `openrouter/free`, and zero-priced ones
+    /// such as `openrouter/owl-alpha` that hand each request to a model of OpenRouter's
+    /// choosing); they are fallbacks, never ranked.
     pub fn is_router(&self) -> bool {
-        self.id == FREE_ROUTER_ID
+        self.id.starts_with("openrouter/")
             || self.pricing.prompt.as_deref() == Some("-1")
             || self.pricing.completion.as_deref() == Some("-1")
     }
@@ -139,6 +192,23 @@ impl Model {
             .any(|m| m == "text")
     }
 
+    /// Text is all it outputs (no audio, no images), without allocating: the scorer asks
+    /// this of every model.
+    pub fn outputs_only_text(&self) -> bool {
+        if self.architecture.output_modalities.is_empty() {
+            return self
+                .architecture
+                .modality
+                .split("->")
+                .nth(1)
+                .is_none_or(|out| out.split('+').all(|m| m.trim() == "text"));
+        }
+        self.architecture
+            .output_modalities
+            .iter()
+            .all(|m| m == "text")
+    }
+
     pub fn context(&self) -> u64 {
         self.context_length
             .or(self.top_provider.context_length)
@@ -168,6 +238,9 @@ pub struct Catalog {
     pub source: String,
     /// Its row in `catalog_snapshots`, once stored.
     pub id: Option<i64>,
+    /// Models skipped when parsing, and why (an id with control characters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -197,6 +270,7 @@ impl Catalog {
             )));
         }
         let mut models = Vec::with_capacity(data.len());
+        let mut warnings = Vec::new();
         let mut seen = std::collections::HashSet::with_capacity(data.len());
         for (i, value) in data.into_iter().enumerate() {
             let label = value
@@ -208,6 +282,23 @@ impl Catalog {
                 .map_err(|e| CoreError::Catalog(format!("{source}: {label}: {e}")))?;
             if model.id.trim().is_empty() {
                 return Err(CoreError::Catalog(format!("{source}: {label}: empty id")));
+            }
+            // Such an id could never be written to a profile (and would garble a terminal):
+            // one odd entry must not cost the user the whole catalog, so it is left out.
+            if model.id.chars().any(char::is_control) {
+                let w = format!(
+                    "{source}: skipped model {:?}: its id holds control characters",
+                    clip(&model.id, 80)
+                );
+                tracing::warn!("{w}");
+                warnings.push(w);
+                continue;
+            }
+            if !(0..=MAX_CREATED).contains(&model.created) {
+                return Err(CoreError::Catalog(format!(
+                    "{source}: {label}: created {} is not a plausible unix time",
+                    model.created
+                )));
             }
             for (field, v) in [
                 ("pricing.prompt", &model.pricing.prompt),
@@ -232,11 +323,18 @@ impl Catalog {
             }
             models.push(model);
         }
+        if models.is_empty() {
+            return Err(CoreError::Catalog(format!(
+                "{source}: no usable models ({})",
+                warnings.len()
+            )));
+        }
         Ok(Catalog {
             models,
             fetched_at: fetched_at.to_string(),
             source: source.to_string(),
             id: None,
+            warnings,
         })
     }
 
@@ -248,6 +346,7 @@ impl Catalog {
                 fetched_at: BUNDLED_FETCHED_AT.to_string(),
                 source: BUNDLED_SOURCE.to_string(),
                 id: None,
+                warnings: Vec::new(),
             }
         })
     }
@@ -273,11 +372,13 @@ impl Catalog {
             fetched_at: fetched_at.to_string(),
             source: source.to_string(),
             id: Some(id),
+            warnings: Vec::new(),
         })
     }
 }
 
-/// Stores a catalog as the newest snapshot and records the scan; keeps the last ten.
+/// Stores a catalog as the newest snapshot. Old snapshots are dropped by [`prune`] once
+/// nothing refers to them (a rescore calls it after writing its scores).
 pub async fn store(tx: &libsql::Connection, catalog: &Catalog) -> Result<i64> {
     tx.execute(
         "INSERT INTO catalog_snapshots (fetched_at, source, model_count, free_count, body, stored_at)
@@ -293,15 +394,82 @@ pub async fn store(tx: &libsql::Connection, catalog: &Catalog) -> Result<i64> {
     )
     .await?;
     let id = tx.last_insert_rowid();
-    tx.execute(
-        "DELETE FROM catalog_snapshots WHERE id NOT IN
-           (SELECT id FROM catalog_snapshots ORDER BY id DESC LIMIT 10)
-         AND id NOT IN (SELECT catalog_id FROM scans WHERE catalog_id IS NOT NULL ORDER BY id DESC LIMIT 10)",
-        (),
-    )
-    .await?;
     super::db::touch(tx, "catalog").await?;
     Ok(id)
+}
+
+/// How many of the newest snapshots are always kept.
+pub const KEEP_SNAPSHOTS: usize = 10;
+
+/// Drops the scans started before `cutoff` (keeping the newest ten and the newest good
+/// one), then every snapshot that is not among the newest [`KEEP_SNAPSHOTS`] and that no
+/// scan and no `model_scores` row refers to. Deleting a referenced snapshot is what made
+/// the tenth scan fail on its foreign key; this never does.
+pub async fn prune(tx: &libsql::Connection, cutoff: &str) -> Result<()> {
+    tx.execute(
+        "DELETE FROM scans WHERE started_at < ?1
+           AND id NOT IN (SELECT id FROM scans ORDER BY id DESC LIMIT 10)
+           AND id NOT IN (SELECT id FROM scans WHERE status = 'ok' ORDER BY id DESC LIMIT 1)",
+        [cutoff],
+    )
+    .await?;
+    let mut keep = std::collections::BTreeSet::new();
+    let mut scorings = Vec::new();
+    let mut rows = tx
+        .query("SELECT DISTINCT scored_at FROM model_scores", ())
+        .await?;
+    while let Some(row) = rows.next().await? {
+        scorings.push(super::db::text(&row, 0)?);
+    }
+    drop(rows);
+    // One catalog per scoring: its first row says which (found through the scored_at index,
+    // where a DISTINCT over catalog_id would read every row).
+    for at in &scorings {
+        let mut rows = tx
+            .query(
+                "SELECT catalog_id FROM model_scores WHERE scored_at = ?1 AND catalog_id IS NOT NULL LIMIT 1",
+                [at.as_str()],
+            )
+            .await?;
+        if let Some(row) = rows.next().await? {
+            keep.insert(super::db::int(&row, 0)?);
+        }
+    }
+    let mut rows = tx
+        .query(
+            "SELECT id FROM catalog_snapshots
+             WHERE id NOT IN (SELECT catalog_id FROM scans WHERE catalog_id IS NOT NULL)
+             ORDER BY id DESC",
+            (),
+        )
+        .await?;
+    let mut unreferenced = Vec::new();
+    while let Some(row) = rows.next().await? {
+        unreferenced.push(super::db::int(&row, 0)?);
+    }
+    drop(rows);
+    let newest = newest_snapshot_ids(tx).await?;
+    for id in unreferenced {
+        if !keep.contains(&id) && !newest.contains(&id) {
+            tx.execute("DELETE FROM catalog_snapshots WHERE id = ?1", [id])
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn newest_snapshot_ids(conn: &libsql::Connection) -> Result<Vec<i64>> {
+    let mut rows = conn
+        .query(
+            "SELECT id FROM catalog_snapshots ORDER BY id DESC LIMIT ?1",
+            [KEEP_SNAPSHOTS as i64],
+        )
+        .await?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await? {
+        out.push(super::db::int(&row, 0)?);
+    }
+    Ok(out)
 }
 
 /// The newest stored snapshot, if any.
@@ -391,14 +559,86 @@ fn description<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<String, D
     Ok(s[..end].to_string())
 }
 
-/// Prices are strings in the API, but a number is accepted too.
+/// Prices are strings in the API, but a number is accepted too; anything else is refused.
 fn price<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<String>, D::Error> {
+    use serde::de::Error;
     let v = Option::<serde_json::Value>::deserialize(d)?;
-    Ok(match v {
-        None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) => Some(s),
-        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
-        Some(other) => Some(other.to_string()),
+    match v {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s)),
+        Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+        Some(other) => Err(D::Error::custom(format!(
+            "a price must be a string or a number, not {}",
+            json_kind(&other)
+        ))),
+    }
+}
+
+/// A nested object (`pricing`, `architecture`, `top_provider`): only a JSON object or null.
+/// serde would otherwise read `"pricing": [1, 2]` positionally, as prompt "1" and
+/// completion "2" (USD per token: a million dollars per million tokens).
+fn object<'de, D, T>(d: D) -> std::result::Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + serde::de::DeserializeOwned,
+{
+    use serde::de::Error;
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(T::default()),
+        Some(v @ serde_json::Value::Object(_)) => {
+            serde_json::from_value(v).map_err(D::Error::custom)
+        }
+        Some(other) => Err(D::Error::custom(format!(
+            "expected an object, found {}",
+            json_kind(&other)
+        ))),
+    }
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Optional evidence: an object of the right shape, else `None` (never an error).
+fn lenient<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(v @ serde_json::Value::Object(_)) => serde_json::from_value(v).ok(),
+        _ => None,
+    })
+}
+
+/// A list of optional evidence: the entries of the right shape, the others dropped.
+fn lenient_list<'de, D, T>(d: D) -> std::result::Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .filter(serde_json::Value::is_object)
+            .filter_map(|v| serde_json::from_value(v).ok())
+            .collect(),
+        _ => Vec::new(),
+    })
+}
+
+/// A benchmark figure: a finite, non-negative number, else no data.
+fn index<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<f64>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Number(n)) => n.as_f64().filter(|x| x.is_finite() && *x >= 0.0),
+        _ => None,
     })
 }
 

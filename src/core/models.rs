@@ -10,11 +10,15 @@ use serde::Serialize;
 use super::catalog::{self, Catalog, CatalogInfo};
 use super::db;
 use super::error::{CoreError, Result};
-use super::scoring::{Pick, Role, RoleSpec, Scorer, SubScores, Weights};
+use super::scoring::{Pick, Quality, Role, Scored, Scorer, SubScores, Weights};
 use super::{Core, time};
 
-/// How many past rescores `model_scores` keeps.
-pub const KEEP_SCORINGS: i64 = 20;
+/// Score history: every rescore of the last `KEEP_SCORES_DAYS` days is kept (at most
+/// `KEEP_RECENT_SCORINGS` of them, for a user who rescores by hand all day), and before
+/// that only the rescores that changed a role's pick. A scanner every 6 hours for a year
+/// keeps about 120 recent rescores plus one per change of pick.
+pub const KEEP_SCORES_DAYS: i64 = 30;
+pub const KEEP_RECENT_SCORINGS: usize = 240;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RoleChange {
@@ -39,6 +43,9 @@ pub struct RescoreReport {
 pub struct ScanReport {
     pub catalog: CatalogInfo,
     pub rescore: RescoreReport,
+    /// Models left out of the catalog, and why (an id with control characters).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Loads a catalog from a file or from OpenRouter, stores it, then rescores. A catalog that
@@ -62,6 +69,7 @@ pub async fn scan(core: &Core, from: Option<&Path>, timeout: Duration) -> Result
             record_scan(
                 core,
                 &started,
+                &time::now(),
                 &source,
                 "failed",
                 Some(&e.to_string()),
@@ -71,21 +79,29 @@ pub async fn scan(core: &Core, from: Option<&Path>, timeout: Duration) -> Result
             return Err(e);
         }
     };
+    ingest(core, catalog, &started, &time::now()).await
+}
+
+/// Stores a parsed catalog as the newest, records the scan and rescores, all stamped `now`
+/// (a scan passes the clock; a test can pass any time to play a year of scans).
+pub async fn ingest(core: &Core, catalog: Catalog, started: &str, now: &str) -> Result<ScanReport> {
     let (_conn, tx) = core.db.write().await?;
     let id = catalog::store(&tx, &catalog).await?;
     tx.commit().await?;
-    record_scan(core, &started, &source, "ok", None, Some(id)).await?;
-    let rescore = rescore(core).await?;
+    record_scan(core, started, now, &catalog.source, "ok", None, Some(id)).await?;
+    let rescore = rescore_at(core, now).await?;
     let conn = core.db.conn().await?;
     Ok(ScanReport {
         catalog: catalog::latest_info(&conn).await?,
         rescore,
+        warnings: catalog.warnings,
     })
 }
 
 async fn record_scan(
     core: &Core,
     started: &str,
+    finished: &str,
     source: &str,
     status: &str,
     error: Option<&str>,
@@ -95,7 +111,7 @@ async fn record_scan(
     tx.execute(
         "INSERT INTO scans (started_at, finished_at, source, status, error, catalog_id)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        libsql::params![started, time::now(), source, status, error, catalog_id],
+        libsql::params![started, finished, source, status, error, catalog_id],
     )
     .await?;
     db::touch(&tx, "scans").await?;
@@ -106,6 +122,11 @@ async fn record_scan(
 /// Scores every model for every role and writes one `model_scores` row per (model, role),
 /// all with the same `scored_at`, in one transaction.
 pub async fn rescore(core: &Core) -> Result<RescoreReport> {
+    rescore_at(core, &time::now()).await
+}
+
+/// [`rescore`] stamped `now`, which also dates the history it prunes.
+pub async fn rescore_at(core: &Core, now: &str) -> Result<RescoreReport> {
     let mut catalog = core.catalog().await?;
     let ollama = core.ollama_model().await?;
 
@@ -120,7 +141,7 @@ pub async fn rescore(core: &Core) -> Result<RescoreReport> {
     };
     let scorer_catalog = catalog;
     let scorer = Scorer::new(&scorer_catalog);
-    let mut scored_at = time::now();
+    let mut scored_at = now.to_string();
     // Two rescores in the same microsecond would collide on UNIQUE(model_id, role, scored_at).
     if let Some(last) = last_scored_at(&tx).await?
         && last >= scored_at
@@ -203,12 +224,7 @@ pub async fn rescore(core: &Core) -> Result<RescoreReport> {
         )
         .await?;
     }
-    tx.execute(
-        "DELETE FROM model_scores WHERE scored_at NOT IN
-           (SELECT DISTINCT scored_at FROM model_scores ORDER BY scored_at DESC LIMIT ?1)",
-        [KEEP_SCORINGS],
-    )
-    .await?;
+    prune_history(&tx, &scored_at).await?;
     db::touch(&tx, "scores").await?;
     tx.commit().await?;
 
@@ -233,6 +249,56 @@ pub async fn rescore(core: &Core) -> Result<RescoreReport> {
         best,
         changed,
     })
+}
+
+/// Drops the score history nobody needs (see [`KEEP_SCORES_DAYS`]), then the scans and
+/// catalog snapshots nothing refers to any more, so a scanner that runs for years keeps a
+/// bounded database. A rescore that changed no pick is recognised by comparing its picks
+/// with the rescore kept before it: pruning only ever removes rescores equal to their
+/// predecessor, so the comparison gives the same answer before and after.
+async fn prune_history(tx: &libsql::Transaction, now: &str) -> Result<()> {
+    let cutoff = time::parse(now)
+        .and_then(|t| {
+            t.checked_sub(jiff::SignedDuration::from_hours(24 * KEEP_SCORES_DAYS))
+                .ok()
+        })
+        .map(time::format)
+        .unwrap_or_default();
+    let mut all = Vec::new();
+    let mut rows = tx
+        .query(
+            "SELECT DISTINCT scored_at FROM model_scores ORDER BY scored_at",
+            (),
+        )
+        .await?;
+    while let Some(row) = rows.next().await? {
+        all.push(db::text(&row, 0)?);
+    }
+    drop(rows);
+    let recent_from = all.len().saturating_sub(KEEP_RECENT_SCORINGS);
+    let mut previous: Option<BTreeMap<Role, String>> = None;
+    for (i, at) in all.iter().enumerate() {
+        if i >= recent_from && at.as_str() >= cutoff.as_str() {
+            break;
+        }
+        let picks = best_free_at(tx, Some(at)).await?;
+        if previous.as_ref() == Some(&picks) {
+            tx.execute(
+                "DELETE FROM model_scores WHERE scored_at = ?1",
+                [at.as_str()],
+            )
+            .await?;
+        } else {
+            previous = Some(picks);
+        }
+    }
+    // The change marks only ever need their newest id (surfaces compare MAX(id)).
+    tx.execute(
+        "DELETE FROM changes WHERE id <= (SELECT MAX(id) FROM changes) - 1000",
+        (),
+    )
+    .await?;
+    catalog::prune(tx, &cutoff).await
 }
 
 fn bump(ts: &str) -> String {
@@ -377,8 +443,14 @@ pub struct Breakdown {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disqualified_by: Option<String>,
     pub sub: SubScores,
+    /// The weights that made this total: with quality when the role's benchmark is known
+    /// in the model's price class, the proxies alone otherwise.
     pub weights: Weights,
     pub min_context: u64,
+    /// The benchmark behind the quality sub-score, or why there is none.
+    pub quality: Quality,
+    /// `quality` in words: "coding index 38.7 (best free: 38.7)", "no benchmark data ...".
+    pub evidence: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -393,18 +465,50 @@ pub struct ModelDetail {
     pub tools: bool,
     pub created: i64,
     pub expiration_date: Option<String>,
+    pub output_modalities: Vec<String>,
+    /// Why no role can use it, when that does not depend on the role: a router, a model
+    /// that outputs audio or images, no tool calling, an expiry date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excluded: Option<String>,
     pub roles: Vec<Breakdown>,
 }
 
-pub fn breakdown(spec: &RoleSpec, s: &super::scoring::Scored) -> Breakdown {
+pub fn breakdown(role: Role, s: &Scored, free: bool) -> Breakdown {
     Breakdown {
-        role: spec.role,
+        role,
         total: s.total,
         qualified: s.qualified(),
         disqualified_by: s.disqualified.map(|d| d.to_string()),
         sub: s.sub,
-        weights: spec.weights,
-        min_context: spec.min_context,
+        weights: Scorer::weights(s, role),
+        min_context: role.spec().min_context,
+        quality: s.quality,
+        evidence: s.quality.describe(free),
+    }
+}
+
+/// Why a model is no agent's model whatever the role, in words, or `None`.
+pub fn excluded(m: &catalog::Model) -> Option<String> {
+    use super::scoring::Disqualified;
+    match super::scoring::unfit(m)? {
+        Disqualified::Router => Some(format!(
+            "excluded: a router (OpenRouter chooses the model for each request){}",
+            if m.is_free() {
+                ", though priced at zero"
+            } else {
+                ""
+            }
+        )),
+        Disqualified::NotTextOnly | Disqualified::NoTextOutput => Some(format!(
+            "excluded: output modality {} (not a text model)",
+            m.architecture.output_modalities.join("+")
+        )),
+        Disqualified::NoTools => Some("excluded: no tool calling".to_string()),
+        Disqualified::Expiring => Some(format!(
+            "excluded: expires {}",
+            m.expiration_date.as_deref().unwrap_or("soon")
+        )),
+        Disqualified::ContextBelow { .. } => None,
     }
 }
 
@@ -436,9 +540,11 @@ pub fn detail(catalog: &Catalog, id: &str, roles: &[Role]) -> Result<ModelDetail
         tools: m.supports("tools"),
         created: m.created,
         expiration_date: m.expiration_date.clone(),
+        output_modalities: m.architecture.output_modalities.clone(),
+        excluded: excluded(m),
         roles: roles
             .into_iter()
-            .map(|r| breakdown(r.spec(), &scorer.score(index as u32, r)))
+            .map(|r| breakdown(r, &scorer.score(index as u32, r), m.is_free()))
             .collect(),
     })
 }

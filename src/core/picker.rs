@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, Model};
 use super::routing::{Needs, takes_images};
-use super::scoring::{Role, Scorer};
+use super::scoring::{Quality, Role, Scorer};
 use super::text;
 
 /// Minimum-context steps the filter cycles through.
@@ -102,6 +102,7 @@ struct Item {
     id_bytes: usize,
     score: Option<f64>,
     qualified: bool,
+    quality: Quality,
 }
 
 /// What the picker is choosing for: the slot's needs and whether paid models can be used.
@@ -183,11 +184,11 @@ impl Picker {
     fn inject(&mut self) {
         self.nucleo.restart(true);
         let scorer = Scorer::new(&self.catalog);
-        let mut ranked: Vec<(u32, Option<f64>, bool)> = scorer
+        let mut ranked: Vec<(u32, Option<f64>, bool, Quality)> = scorer
             .rank(self.role)
             .into_iter()
             .filter(|s| self.filters.keep(scorer.model(s)))
-            .map(|s| (s.index, Some(s.total), s.qualified()))
+            .map(|s| (s.index, Some(s.total), s.qualified(), s.quality))
             .collect();
         // Models that can be written and meet the slot's needs first, so the one highlighted
         // on opening is one the person can use; within each group the role's order (a
@@ -195,7 +196,7 @@ impl Picker {
         if !self.fit.can_pay || !self.fit.needs.is_empty() {
             let fit = self.fit;
             let models = &self.catalog.models;
-            ranked.sort_by_key(|(i, _, _)| {
+            ranked.sort_by_key(|(i, _, _, _)| {
                 let m = &models[*i as usize];
                 (!(fit.can_pay || m.is_free()), fit.needs.lacks(m).is_some())
             });
@@ -204,7 +205,7 @@ impl Picker {
         // (the name is shown beside it): half the text to match, so a keystroke over a
         // 100,000-model catalog fits in a frame; ids carry the family, size and `:free`.
         let injector = self.nucleo.injector();
-        for (index, score, qualified) in ranked {
+        for (index, score, qualified, quality) in ranked {
             let m = &self.catalog.models[index as usize];
             let label = text::clean_max(&format!("{}  {}", m.id, m.name), 160);
             let id_bytes = text::clean_max(&m.id, 160).len().min(label.len());
@@ -219,6 +220,7 @@ impl Picker {
                     id_bytes,
                     score,
                     qualified,
+                    quality,
                 },
                 |item, cols| cols[0] = item.label[..item.id_bytes].into(),
             );
@@ -348,6 +350,16 @@ impl Picker {
 
     /// The highlighted model with its score for the picker's role (`None` when it misses
     /// the role's requirements): the score computed when the catalog was loaded in.
+    /// The highlighted model's benchmark evidence for the picker's role.
+    pub fn selected_evidence(&self) -> Option<String> {
+        let item = self
+            .nucleo
+            .snapshot()
+            .get_matched_item(self.cursor as u32)?;
+        let m = self.catalog.models.get(item.data.index as usize)?;
+        Some(item.data.quality.describe(m.is_free()))
+    }
+
     pub fn selected_scored(&self) -> Option<(&Model, Option<f64>)> {
         let item = self
             .nucleo

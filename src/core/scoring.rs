@@ -1,11 +1,14 @@
 //! The model scorer: a pure, deterministic function of the catalog and a role.
 //!
-//! Every model gets eight sub-scores in 0..=1 (see [`SubScores`]); a role weighs them
-//! ([`RoleSpec::weights`], summing to 1) into a total out of 100. A model that misses one of
-//! the role's hard requirements (tool calling, minimum context, text output, no expiry date,
+//! Every model gets eight proxy sub-scores in 0..=1 (see [`SubScores`]); a role weighs them
+//! ([`RoleSpec::weights`], summing to 1) into a proxy score. Where the catalog carries the
+//! role's benchmark (`benchmarks` in OpenRouter's model objects), a ninth sub-score, quality,
+//! takes [`QUALITY_WEIGHT`] of the total (see [`Quality`]). A model that misses one of the
+//! role's hard requirements (tool calling, minimum context, text-only output, no expiry date,
 //! not a router) is ranked below every qualified model. Ties are broken by model id, so the
 //! same catalog always gives the same picks. Nothing here reads the clock: recency is
-//! measured against the newest model in the same catalog.
+//! measured against the newest model in the same catalog, quality against the best model of
+//! the same price class in the same catalog.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +72,17 @@ impl Role {
             })
     }
 
+    /// The benchmark that measures a role's work. Creative reads Design Arena first and
+    /// falls back to the intelligence index (see [`Scorer::quality`]).
+    pub fn benchmark(self) -> Benchmark {
+        match self {
+            Role::Pm | Role::Research | Role::Custom => Benchmark::IntelligenceIndex,
+            Role::Engineer => Benchmark::CodingIndex,
+            Role::Hermes => Benchmark::AgenticIndex,
+            Role::Creative => Benchmark::DesignArenaElo,
+        }
+    }
+
     pub fn spec(self) -> &'static RoleSpec {
         match self {
             Role::Pm => &ROLE_SPECS[0],
@@ -87,7 +101,9 @@ impl std::fmt::Display for Role {
     }
 }
 
-/// How much each sub-score counts for a role. The eight weights sum to 1.
+/// How much each sub-score counts for a role. The weights sum to 1: in a role's spec the
+/// eight proxies alone (`quality` 0); in a breakdown, the weights that made that total
+/// ([`Weights::with_quality`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct Weights {
     pub context: f64,
@@ -98,6 +114,109 @@ pub struct Weights {
     pub output: f64,
     pub fit: f64,
     pub price: f64,
+    pub quality: f64,
+}
+
+impl Weights {
+    /// The proxies scaled to `1 - QUALITY_WEIGHT` and quality at [`QUALITY_WEIGHT`].
+    pub fn with_quality(self) -> Weights {
+        let k = 1.0 - QUALITY_WEIGHT;
+        Weights {
+            context: self.context * k,
+            capability: self.capability * k,
+            size: self.size * k,
+            recency: self.recency * k,
+            reliability: self.reliability * k,
+            output: self.output * k,
+            fit: self.fit * k,
+            price: self.price * k,
+            quality: QUALITY_WEIGHT,
+        }
+    }
+}
+
+/// The share of the total that quality takes when the role's benchmark is known in the
+/// model's price class. Above one half on purpose: a model whose index is 10 % or more below
+/// the best cannot make up the difference on the proxies, which are worth only 0.45.
+pub const QUALITY_WEIGHT: f64 = 0.55;
+
+/// A model whose index is below this share of the best in its class scores 0 on quality;
+/// quality rises linearly from here to 1 at the best.
+pub const QUALITY_BAND: f64 = 0.90;
+
+/// The quality counted for a model with no data while others in its price class have
+/// some. It wins only with a proxy score more than
+/// `QUALITY_WEIGHT × (1 − UNKNOWN_QUALITY) / (1 − QUALITY_WEIGHT)` (24.4 points out of 100)
+/// above the best benchmarked model's: when the models with data are clearly worse on
+/// everything else.
+pub const UNKNOWN_QUALITY: f64 = 0.80;
+
+/// Design Arena categories that fit the creative role: open-ended visual design, not code.
+pub const CREATIVE_ARENA_CATEGORIES: [&str; 5] = ["svg", "asciiart", "3d", "graphicdesign", "logo"];
+
+/// A benchmark the catalog carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Benchmark {
+    IntelligenceIndex,
+    CodingIndex,
+    AgenticIndex,
+    /// The mean ELO over [`CREATIVE_ARENA_CATEGORIES`].
+    DesignArenaElo,
+}
+
+impl Benchmark {
+    pub fn label(self) -> &'static str {
+        match self {
+            Benchmark::IntelligenceIndex => "intelligence index",
+            Benchmark::CodingIndex => "coding index",
+            Benchmark::AgenticIndex => "agentic index",
+            Benchmark::DesignArenaElo => "Design Arena ELO",
+        }
+    }
+
+    fn slot(self) -> usize {
+        self as usize
+    }
+}
+
+/// Where a model's quality sub-score came from: the evidence "why this model?" shows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Quality {
+    /// The catalog's figure for this model, and the best figure among the qualified models
+    /// of its price class (free or paid) for the role.
+    Measured {
+        benchmark: Benchmark,
+        value: f64,
+        best: f64,
+    },
+    /// No figure for this model while others of its price class have one: counted as
+    /// [`UNKNOWN_QUALITY`].
+    Unknown { benchmark: Benchmark },
+    /// No qualified model of its price class has the role's benchmark (older catalogs): the
+    /// proxies alone decide, with today's weights.
+    NoData,
+}
+
+impl Quality {
+    /// One line of evidence, as every surface shows it.
+    pub fn describe(&self, free: bool) -> String {
+        let class = if free { "free" } else { "paid" };
+        match self {
+            Quality::Measured {
+                benchmark,
+                value,
+                best,
+            } => format!("{} {value:.1} (best {class}: {best:.1})", benchmark.label()),
+            Quality::Unknown { benchmark } => format!(
+                "no benchmark data ({} unknown, counted as {:.0} %)",
+                benchmark.label(),
+                UNKNOWN_QUALITY * 100.0
+            ),
+            Quality::NoData => "no benchmark data (proxies only)".to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -130,6 +249,7 @@ const fn w(
         output,
         fit,
         price,
+        quality: 0.0,
     }
 }
 
@@ -172,9 +292,14 @@ pub static ROLE_SPECS: [RoleSpec; 6] = [
     },
 ];
 
-/// The eight sub-scores, each in 0..=1.
+/// The sub-scores, each in 0..=1.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct SubScores {
+    /// The role's benchmark against the best of the model's price class: 0 at or below
+    /// [`QUALITY_BAND`] of the best, 1 at the best; [`UNKNOWN_QUALITY`] without data; `None`
+    /// when no model of the class has data (the proxies decide alone).
+    #[serde(default)]
+    pub quality: Option<f64>,
     /// log2 of the context window: 8k tokens = 0, 1M = 1.
     pub context: f64,
     /// tool_choice 0.30, structured output 0.25, reasoning 0.30, image input 0.15.
@@ -200,8 +325,12 @@ pub enum Disqualified {
     Router,
     NoTools,
     NoTextOutput,
+    /// Outputs audio or images as well as text: a music, speech or image model.
+    NotTextOnly,
     Expiring,
-    ContextBelow { min: u64 },
+    ContextBelow {
+        min: u64,
+    },
 }
 
 impl std::fmt::Display for Disqualified {
@@ -210,6 +339,7 @@ impl std::fmt::Display for Disqualified {
             Disqualified::Router => f.write_str("a router, not a model"),
             Disqualified::NoTools => f.write_str("no tool calling"),
             Disqualified::NoTextOutput => f.write_str("no text output"),
+            Disqualified::NotTextOnly => f.write_str("outputs more than text (not a text model)"),
             Disqualified::Expiring => f.write_str("has an expiration date"),
             Disqualified::ContextBelow { min } => write!(f, "context below {min}"),
         }
@@ -222,6 +352,7 @@ pub struct Scored {
     pub index: u32,
     pub total: f64,
     pub sub: SubScores,
+    pub quality: Quality,
     pub disqualified: Option<Disqualified>,
 }
 
@@ -232,25 +363,31 @@ impl Scored {
 }
 
 /// Role-independent facts about a model, computed once per catalog.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 struct Features {
     sub: SubScores,
     /// Bit `role as u8` is set when the id or name has one of the role's fit words.
     fit: u8,
-    tools: bool,
     context: u64,
-    text_out: bool,
-    expiring: bool,
-    router: bool,
+    /// The first role-independent hard requirement it misses.
+    unfit: Option<Disqualified>,
     free: bool,
+    /// Each [`Benchmark`]'s figure (by `slot`), NaN when absent.
+    bench: [f64; 4],
 }
+
+/// The best figure of each benchmark among a role's qualified models, per price class
+/// (`[free, paid]`, by `slot`); NaN when none has it.
+type Best = [[f64; 4]; 2];
 
 /// Scores a whole catalog for any role. Build once per catalog, then ask per role.
 pub struct Scorer<'a> {
     pub catalog: &'a Catalog,
     features: Vec<Features>,
+    /// Per role (by `Role as usize`).
+    best: [Best; 6],
     /// Each model's position in id order, so ties are broken by an integer compare.
-    id_order: std::sync::OnceLock<Vec<u32>>,
+    by_id: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl<'a> Scorer<'a> {
@@ -273,36 +410,35 @@ impl<'a> Scorer<'a> {
                 .map(|m| features(m, newest, &mut buf))
                 .collect()
         } else {
+            // Each thread fills its own part of one vector: no per-thread vectors to copy
+            // and grow into the result (that copy was a sixth of the time at 100,000).
             let chunk = models.len().div_ceil(threads);
+            let mut out = vec![Features::default(); models.len()];
             std::thread::scope(|scope| {
-                let parts: Vec<_> = models
-                    .chunks(chunk)
-                    .map(|part| {
-                        scope.spawn(move || {
-                            let mut buf = String::new();
-                            part.iter()
-                                .map(|m| features(m, newest, &mut buf))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                parts
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect()
-            })
+                for (dest, part) in out.chunks_mut(chunk).zip(models.chunks(chunk)) {
+                    scope.spawn(move || {
+                        let mut buf = String::new();
+                        for (d, m) in dest.iter_mut().zip(part) {
+                            *d = features(m, newest, &mut buf);
+                        }
+                    });
+                }
+            });
+            out
         };
+        let best = best_figures(&features);
         Scorer {
             catalog,
             features,
-            id_order: std::sync::OnceLock::new(),
+            best,
+            by_id: std::sync::OnceLock::new(),
         }
     }
 
-    /// Each model's position in id order (computed on first use), so ranking breaks ties
-    /// with an integer compare.
-    fn id_order(&self) -> &[u32] {
-        self.id_order.get_or_init(|| {
+    /// The model indexes in id order (computed on first use): ranking walks them in this
+    /// order, so ties come out by id without comparing strings per role.
+    fn by_id(&self) -> &[u32] {
+        self.by_id.get_or_init(|| {
             let models = &self.catalog.models;
             // Sort on the ids' first 16 bytes as one integer; only equal prefixes compare
             // the whole strings (the same order as comparing the strings).
@@ -321,12 +457,7 @@ impl<'a> Scorer<'a> {
                 a.0.cmp(&b.0)
                     .then_with(|| models[a.1 as usize].id.cmp(&models[b.1 as usize].id))
             });
-            let by_id: Vec<u32> = by_id.into_iter().map(|(_, i)| i).collect();
-            let mut order = vec![0u32; by_id.len()];
-            for (pos, &i) in by_id.iter().enumerate() {
-                order[i as usize] = pos as u32;
-            }
-            order
+            by_id.into_iter().map(|(_, i)| i).collect()
         })
     }
 
@@ -336,6 +467,44 @@ impl<'a> Scorer<'a> {
 
     pub fn is_free(&self, index: u32) -> bool {
         self.features[index as usize].free
+    }
+
+    /// The evidence for a model's quality in a role, and the quality sub-score it gives.
+    pub fn quality(&self, index: u32, role: Role) -> (Quality, Option<f64>) {
+        let f = &self.features[index as usize];
+        let best = &self.best[role as usize][usize::from(!f.free)];
+        // Creative: Design Arena where the model has a fitting category, else intelligence.
+        let candidates: &[Benchmark] = match role {
+            Role::Creative => &[Benchmark::DesignArenaElo, Benchmark::IntelligenceIndex],
+            _ => std::slice::from_ref(match role {
+                Role::Pm | Role::Research | Role::Custom => &Benchmark::IntelligenceIndex,
+                Role::Engineer => &Benchmark::CodingIndex,
+                Role::Hermes => &Benchmark::AgenticIndex,
+                Role::Creative => &Benchmark::DesignArenaElo,
+            }),
+        };
+        for &b in candidates {
+            let (value, top) = (f.bench[b.slot()], best[b.slot()]);
+            if !value.is_nan() && top > 0.0 {
+                let q = unit((value / top - QUALITY_BAND) / (1.0 - QUALITY_BAND));
+                let evidence = Quality::Measured {
+                    benchmark: b,
+                    value,
+                    best: top,
+                };
+                return (evidence, Some(q));
+            }
+        }
+        if candidates.iter().any(|b| best[b.slot()] > 0.0) {
+            (
+                Quality::Unknown {
+                    benchmark: role.benchmark(),
+                },
+                Some(UNKNOWN_QUALITY),
+            )
+        } else {
+            (Quality::NoData, None)
+        }
     }
 
     /// One model's score for one role.
@@ -350,59 +519,79 @@ impl<'a> Scorer<'a> {
         } else {
             0.0
         };
+        let (quality, q) = self.quality(index, role);
+        sub.quality = q;
         let wts = spec.weights;
+        let proxies = wts.context * sub.context
+            + wts.capability * sub.capability
+            + wts.size * sub.size
+            + wts.recency * sub.recency
+            + wts.reliability * sub.reliability
+            + wts.output * sub.output
+            + wts.fit * sub.fit
+            + wts.price * sub.price;
         let total = 100.0
-            * (wts.context * sub.context
-                + wts.capability * sub.capability
-                + wts.size * sub.size
-                + wts.recency * sub.recency
-                + wts.reliability * sub.reliability
-                + wts.output * sub.output
-                + wts.fit * sub.fit
-                + wts.price * sub.price);
-        let disqualified = if f.router {
-            Some(Disqualified::Router)
-        } else if !f.tools {
-            Some(Disqualified::NoTools)
-        } else if !f.text_out {
-            Some(Disqualified::NoTextOutput)
-        } else if f.expiring {
-            Some(Disqualified::Expiring)
-        } else if f.context < spec.min_context {
-            Some(Disqualified::ContextBelow {
+            * match q {
+                Some(q) => QUALITY_WEIGHT * q + (1.0 - QUALITY_WEIGHT) * proxies,
+                None => proxies,
+            };
+        let disqualified = f.unfit.or_else(|| {
+            (f.context < spec.min_context).then_some(Disqualified::ContextBelow {
                 min: spec.min_context,
             })
-        } else {
-            None
-        };
+        });
         Scored {
             index,
             total: (total * 100.0).round() / 100.0,
             sub,
+            quality,
             disqualified,
+        }
+    }
+
+    /// "Why this model?" in one line for a model of the catalog: the role's benchmark and
+    /// its value, or that there is none.
+    pub fn evidence(&self, id: &str, role: Role) -> Option<String> {
+        let index = self.catalog.models.iter().position(|m| m.id == id)? as u32;
+        let (quality, _) = self.quality(index, role);
+        Some(quality.describe(self.is_free(index)))
+    }
+
+    /// The weights that made a score's total (see [`Weights::with_quality`]).
+    pub fn weights(s: &Scored, role: Role) -> Weights {
+        match s.sub.quality {
+            Some(_) => role.spec().weights.with_quality(),
+            None => role.spec().weights,
         }
     }
 
     /// Every model ranked for `role`: qualified first, then by total (high first), then id.
     pub fn rank(&self, role: Role) -> Vec<Scored> {
+        // Totals are whole cents of a point (0..=10000), so the order "qualified first, then
+        // total high to low" has 2 × 10001 buckets: a counting sort, with no comparisons.
+        // Filling the buckets in id order makes ties come out by id.
+        const CENTS: usize = 10_001;
         let all: Vec<Scored> = (0..self.features.len() as u32)
             .map(|i| self.score(i, role))
             .collect();
-        let id_order = self.id_order();
-        // One integer per model (qualified first, then total high to low, then id), sorted
-        // as plain numbers.
-        let mut keys: Vec<(u128, u32)> = all
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let key = ((!s.qualified() as u128) << 96)
-                    | ((!order_key(s.total) as u128) << 32)
-                    | id_order[s.index as usize] as u128;
-                (key, i as u32)
-            })
-            .collect();
-        keys.sort_unstable();
-        keys.into_iter().map(|(_, i)| all[i as usize]).collect()
+        let bucket = |s: &Scored| {
+            let cents = (s.total * 100.0).round().clamp(0.0, 10_000.0) as usize;
+            usize::from(!s.qualified()) * CENTS + (10_000 - cents)
+        };
+        let mut start = vec![0u32; 2 * CENTS + 1];
+        for s in &all {
+            start[bucket(s) + 1] += 1;
+        }
+        for b in 1..start.len() {
+            start[b] += start[b - 1];
+        }
+        let mut order = vec![0u32; all.len()];
+        for &i in self.by_id() {
+            let slot = &mut start[bucket(&all[i as usize])];
+            order[*slot as usize] = i;
+            *slot += 1;
+        }
+        order.into_iter().map(|i| all[i as usize]).collect()
     }
 
     /// Every role's ranking, the roles split across the cores for a large catalog: what a
@@ -418,7 +607,7 @@ impl<'a> Scorer<'a> {
         if threads < 2 {
             return Role::ALL.iter().map(|&r| (r, self.rank(r))).collect();
         }
-        self.id_order();
+        self.by_id();
         let per = Role::ALL.len().div_ceil(threads);
         std::thread::scope(|scope| {
             let parts: Vec<_> = Role::ALL
@@ -561,7 +750,9 @@ fn features(m: &Model, newest: i64, haystack: &mut String) -> Features {
         Some(b) => unit(b.log10() / 3.0),
         None => 0.5,
     };
-    let age_days = (newest - m.created).max(0) as f64 / 86_400.0;
+    // Saturating: a catalog that slipped an absurd `created` past the parser must not wrap
+    // an ancient model into the newest.
+    let age_days = newest.saturating_sub(m.created).max(0) as f64 / 86_400.0;
     let recency = unit(1.0 - age_days / 540.0);
     let words = find_words(haystack.as_bytes());
     let mut reliability: f64 = 1.0;
@@ -587,8 +778,49 @@ fn features(m: &Model, newest: i64, haystack: &mut String) -> Features {
             _ => 0.0,
         }
     };
+    let mut bench = [f64::NAN; 4];
+    if let Some(b) = &m.benchmarks {
+        if let Some(aa) = &b.artificial_analysis {
+            for (slot, v) in [
+                (Benchmark::IntelligenceIndex, aa.intelligence_index),
+                (Benchmark::CodingIndex, aa.coding_index),
+                (Benchmark::AgenticIndex, aa.agentic_index),
+            ] {
+                if let Some(v) = v {
+                    bench[slot.slot()] = v;
+                }
+            }
+        }
+        let (sum, n) = b
+            .design_arena
+            .iter()
+            .filter(|r| CREATIVE_ARENA_CATEGORIES.contains(&r.category.as_str()))
+            .filter_map(|r| r.elo)
+            .fold((0.0, 0u32), |(s, n), e| (s + e, n + 1));
+        if n > 0 {
+            bench[Benchmark::DesignArenaElo.slot()] = sum / f64::from(n);
+        }
+    }
+    let unfit = if m.is_router() {
+        Some(Disqualified::Router)
+    } else if !m.outputs_text() {
+        Some(Disqualified::NoTextOutput)
+    } else if !m.outputs_only_text() {
+        Some(Disqualified::NotTextOnly)
+    } else if !tools {
+        Some(Disqualified::NoTools)
+    } else if m
+        .expiration_date
+        .as_deref()
+        .is_some_and(|d| !d.trim().is_empty())
+    {
+        Some(Disqualified::Expiring)
+    } else {
+        None
+    };
     Features {
         sub: SubScores {
+            quality: None,
             context,
             capability,
             size,
@@ -599,16 +831,39 @@ fn features(m: &Model, newest: i64, haystack: &mut String) -> Features {
             price,
         },
         fit: (words & 0xff) as u8,
-        tools,
         context: ctx,
-        text_out: m.outputs_text(),
-        expiring: m
-            .expiration_date
-            .as_deref()
-            .is_some_and(|d| !d.trim().is_empty()),
-        router: m.is_router(),
+        unfit,
         free,
+        bench,
     }
+}
+
+/// The best figure of each benchmark among each role's qualified models, per price class.
+fn best_figures(features: &[Features]) -> [Best; 6] {
+    let mut best = [[[f64::NAN; 4]; 2]; 6];
+    for f in features.iter().filter(|f| f.unfit.is_none()) {
+        if f.bench.iter().all(|v| v.is_nan()) {
+            continue;
+        }
+        for role in Role::ALL {
+            if f.context < role.spec().min_context {
+                continue;
+            }
+            let slots = &mut best[role as usize][usize::from(!f.free)];
+            for (top, &v) in slots.iter_mut().zip(&f.bench) {
+                // NaN.max(v) is v: the first figure seen becomes the best so far.
+                if !v.is_nan() {
+                    *top = top.max(v);
+                }
+            }
+        }
+    }
+    best
+}
+
+/// The role-independent requirement a model misses (router, output, tools, expiry), if any.
+pub fn unfit(m: &Model) -> Option<Disqualified> {
+    features(m, m.created, &mut String::new()).unfit
 }
 
 /// Bit 8 of [`find_words`]: a preview/alpha/beta/experimental model.
@@ -657,12 +912,6 @@ fn find_words(hay: &[u8]) -> u16 {
         }
     }
     bits
-}
-
-/// `f64::total_cmp` order as an integer, for sort keys.
-fn order_key(x: f64) -> u64 {
-    let b = x.to_bits();
-    if b >> 63 == 1 { !b } else { b | (1 << 63) }
 }
 
 fn unit(x: f64) -> f64 {
@@ -737,6 +986,22 @@ mod tests {
                 + w.fit
                 + w.price;
             assert!((sum - 1.0).abs() < 1e-9, "{:?} sums to {sum}", spec.role);
+            assert_eq!(w.quality, 0.0, "a spec holds the proxy weights");
+            let q = w.with_quality();
+            let sum = q.context
+                + q.capability
+                + q.size
+                + q.recency
+                + q.reliability
+                + q.output
+                + q.fit
+                + q.price
+                + q.quality;
+            assert!(
+                (sum - 1.0).abs() < 1e-9,
+                "{:?} with quality: {sum}",
+                spec.role
+            );
             assert_eq!(spec.role.spec().role, spec.role);
         }
     }
@@ -792,6 +1057,26 @@ mod tests {
         assert_eq!(all.len(), 6);
         for (role, ranked) in all {
             assert_eq!(ranked, s.rank(role), "{role}");
+        }
+    }
+
+    #[test]
+    fn ranking_agrees_with_a_plain_sort_by_qualified_total_and_id() {
+        for name in ["models-2026-05-01.json", "models-2026-06-16.json"] {
+            let c = catalog(name);
+            let s = Scorer::new(&c);
+            for role in Role::ALL {
+                let mut expected: Vec<Scored> = (0..c.models.len() as u32)
+                    .map(|i| s.score(i, role))
+                    .collect();
+                expected.sort_by(|a, b| {
+                    b.qualified()
+                        .cmp(&a.qualified())
+                        .then(b.total.total_cmp(&a.total))
+                        .then_with(|| s.model(a).id.cmp(&s.model(b).id))
+                });
+                assert_eq!(s.rank(role), expected, "{name} {role}");
+            }
         }
     }
 
@@ -858,7 +1143,7 @@ mod tests {
 
     #[test]
     fn sub_scores_stay_in_range_and_totals_in_0_to_100() {
-        let c = catalog("models-2026-05-01.json");
+        let c = catalog("models-2026-06-16.json");
         let s = Scorer::new(&c);
         for role in Role::ALL {
             for r in s.rank(role) {
@@ -872,6 +1157,7 @@ mod tests {
                     x.output,
                     x.fit,
                     x.price,
+                    x.quality.unwrap_or(0.0),
                 ] {
                     assert!((0.0..=1.0).contains(&v));
                 }

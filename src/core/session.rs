@@ -1520,6 +1520,7 @@ impl Session {
                     free: plan.is_none_or(|p| p.current.free),
                     paid: plan.and_then(paid_choice),
                     last_free: plan.and_then(|p| p.last_free.clone()),
+                    evidence: rec.and_then(|r| r.evidence.clone()),
                 }
             })
             .collect();
@@ -1833,6 +1834,7 @@ impl Session {
                         },
                         current: current_card,
                         candidate,
+                        evidence: p.picker.selected_evidence(),
                     }
                 });
                 let fit = p.picker.fit();

@@ -236,6 +236,8 @@ pub struct Comparison {
     pub verdict: String,
     /// Candidate score minus current score for the agent's role.
     pub score_delta: Option<f64>,
+    /// The candidate's benchmark for the role, or "no benchmark data".
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -289,6 +291,8 @@ pub struct AgentRow {
     pub paid: Option<PaidChoice>,
     /// The free model a revert returns to.
     pub last_free: Option<String>,
+    /// Why the recommended model: its benchmark for the role, or "no benchmark data".
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -219,7 +219,16 @@ fn paid_detail(f: &mut Frame, area: Rect, r: &AgentRow, key: bool, t: &Theme) {
             Span::raw(prev.clone()),
             Span::styled("  v reverts", t.muted()),
         ]),
-        (_, true) => Line::styled("runs a free model", t.good()),
+        (_, true) => Line::from(vec![
+            Span::styled("runs a free model", t.good()),
+            Span::styled(
+                r.evidence
+                    .as_deref()
+                    .map(|e| format!("  · pick: {e}"))
+                    .unwrap_or_default(),
+                t.muted(),
+            ),
+        ]),
         (None, false) => Line::styled("runs a paid model", t.warn()),
     };
     put_line(

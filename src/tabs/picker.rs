@@ -230,6 +230,13 @@ fn comparison(f: &mut Frame, area: Rect, c: Option<&Comparison>, warning: Option
     lines.push(Line::from(vec![
         Span::styled("     ", ui.theme.muted()),
         Span::styled(last, ui.theme.warn()),
+        Span::styled(
+            c.evidence
+                .as_deref()
+                .map(|e| format!(" · {e}"))
+                .unwrap_or_default(),
+            ui.theme.muted(),
+        ),
     ]));
     for (i, l) in lines.iter().enumerate() {
         let y = top + i as u16;

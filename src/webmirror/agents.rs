@@ -290,6 +290,9 @@ fn row(r: &AgentRow, selected: bool, select: &str, can_pay: bool) -> Markup {
                     (Text(&r.best_free)) " " (Score(r.best_free_score))
                     @if let Some(f) = r.fallback { " " span.m-warning { (fallback_name(f)) } }
                 }
+                @if let Some(e) = &r.evidence {
+                    br; small.evidence { (Text(e)) }
+                }
             }
             td {
                 @if let Some(p) = &r.paid {

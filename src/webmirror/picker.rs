@@ -188,6 +188,9 @@ fn comparison(c: &Comparison) -> Markup {
                     }
                 }
             }
+            @if let Some(e) = &c.evidence {
+                p.evidence { (e) }
+            }
         }
     }
 }

@@ -49,6 +49,8 @@ struct Data {
     skills: Option<(String, std::result::Result<SkillSnapshot, String>)>,
     plan: Vec<UpgradeRow>,
     key_configured: bool,
+    /// The hermes-agent version the onboarding recorded.
+    hermes_version: Option<String>,
 }
 
 /// The first-run setup wizard: the onboarding flow advanced one step at a time.
@@ -161,6 +163,7 @@ impl Session {
                 skills: None,
                 plan: Vec::new(),
                 key_configured: false,
+                hermes_version: None,
             },
             core,
             tab: Tab::Hermes,
@@ -248,6 +251,7 @@ impl Session {
             self.data.slots = None;
             self.data.plan = upgrade::plan(&self.core).await?;
             self.data.key_configured = secrets::openrouter_key(&self.core).is_some();
+            self.data.hermes_version = super::hermes_version::recorded(&self.core).await?;
             self.clamp();
             changed = true;
         }
@@ -1251,6 +1255,14 @@ impl Session {
             empty: rows.is_empty().then(|| "No agents yet. Press 5 to create one, or run `nxr --no-tui agents create --role pm --name pm`.".to_string()),
             rows,
             selected: self.hermes_selected,
+            hermes_version: super::hermes_version::describe(self.data.hermes_version.as_deref()),
+            hermes_version_meaning: match super::hermes_version::support(
+                self.data.hermes_version.as_deref(),
+            ) {
+                super::hermes_version::Support::Verified => Meaning::Muted,
+                super::hermes_version::Support::Unverified
+                | super::hermes_version::Support::Unknown => Meaning::Warning,
+            },
             processes_note: "Gateway processes (PID, uptime, tmux viewers) are not tracked by this version; start them with `hermes -p <profile> gateway run`.".into(),
         }
     }

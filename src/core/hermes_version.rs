@@ -127,7 +127,7 @@ pub fn describe(version: Option<&str>) -> String {
             "hermes-agent {v}: not verified (nxr is checked against {VERIFIED_SERIES}); nxr keeps working"
         ),
         (Some(v), Support::Unknown) => format!("hermes-agent {v}: version not understood"),
-        (None, _) => "hermes-agent version unknown: `nxr doctor` reads it".into(),
+        (None, _) => "hermes-agent version not recorded (`nxr doctor` shows it)".into(),
     }
 }
 

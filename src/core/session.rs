@@ -1256,12 +1256,9 @@ impl Session {
             rows,
             selected: self.hermes_selected,
             hermes_version: super::hermes_version::describe(self.data.hermes_version.as_deref()),
-            hermes_version_meaning: match super::hermes_version::support(
-                self.data.hermes_version.as_deref(),
-            ) {
-                super::hermes_version::Support::Verified => Meaning::Muted,
-                super::hermes_version::Support::Unverified
-                | super::hermes_version::Support::Unknown => Meaning::Warning,
+            hermes_version_meaning: match self.data.hermes_version.as_deref() {
+                Some(v) if super::hermes_version::warning(v).is_some() => Meaning::Warning,
+                _ => Meaning::Muted,
             },
             processes_note: "Gateway processes (PID, uptime, tmux viewers) are not tracked by this version; start them with `hermes -p <profile> gateway run`.".into(),
         }

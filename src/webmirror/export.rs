@@ -120,7 +120,8 @@ fn tag_name(tag: &str) -> String {
 }
 
 /// Copies `tag`, pointing `href` values at the export's files. A site link the export does
-/// not hold loses its `href` (the text stays), so no link in the folder is broken.
+/// not hold (another page's state, such as `?agent=pm`) loses its `href` and keeps its text,
+/// so no link in the folder is broken.
 fn rewrite_links(tag: &str, out: &mut String) {
     const HREF: &str = " href=\"";
     let Some(at) = tag.find(HREF) else {
@@ -133,7 +134,8 @@ fn rewrite_links(tag: &str, out: &mut String) {
         return;
     };
     let value = &tag[start..start + len];
-    if !value.starts_with('/') || value.starts_with("//") {
+    let outside = ["http://", "https://", "mailto:", "#"];
+    if outside.iter().any(|p| value.starts_with(p)) {
         out.push_str(tag);
         return;
     }
@@ -183,6 +185,7 @@ mod tests {
             "<a href=\"/agents/manage?agent=pm&amp;x=1\" class=\"tab\">3 Agents</a>",
             "<a href=\"/hermes#top\">1</a>",
             "<a href=\"/setup\">Setup</a>",
+            "<a href=\"?agent=pm\" class=\"row\">pm</a>",
             "<a href=\"https://openrouter.ai/settings/keys\">keys</a>"
         ));
         assert_eq!(
@@ -191,6 +194,7 @@ mod tests {
                 "<a href=\"agents-manage.html\" class=\"tab\">3 Agents</a>",
                 "<a href=\"hermes.html#top\">1</a>",
                 "<a>Setup</a>",
+                "<a class=\"row\">pm</a>",
                 "<a href=\"https://openrouter.ai/settings/keys\">keys</a>"
             )
         );

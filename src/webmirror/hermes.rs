@@ -8,7 +8,7 @@ use crate::core::view::HermesView;
 pub fn render(v: &HermesView, _ctx: &PageCtx) -> Markup {
     html! {
         p.meta { "Hermes root " code { (v.hermes_home) } }
-        p.hermes-version class=(meaning_class(v.hermes_version_meaning)) { (v.hermes_version) }
+        p class={"hermes-version " (meaning_class(v.hermes_version_meaning))} { (v.hermes_version) }
         @if let Some(e) = &v.empty {
             p.empty { (e) " " a href="/agents/new" { "Create an agent" } }
         }

@@ -37,6 +37,7 @@ pub struct Cli {
 }
 
 mod setup;
+mod tools;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -55,6 +56,15 @@ pub enum Command {
     Agents(AgentsCmd),
     /// Serve the web mirror (the TUI's screens in a browser, read-write) and the JSON API.
     Serve(crate::webmirror::ServeArgs),
+    /// Print a shell completion script: `source <(nxr completions bash)`.
+    Completions(tools::CompletionsArgs),
+    /// Write man pages: the top page to stdout, or one page per command into DIR.
+    Man(tools::ManArgs),
+    /// Check everything nxr depends on, one line each; exit 1 when something needed is wrong.
+    /// Changes nothing.
+    Doctor,
+    /// Write every screen as static HTML (read-only, no keys) into DIR.
+    Export(tools::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +145,7 @@ pub struct SkillsArgs {
 }
 
 pub fn main() -> ExitCode {
+    tools::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -175,6 +186,9 @@ pub fn main() -> ExitCode {
         };
     };
     let json = cli.json;
+    if let Some(code) = tools::early(&command, json, &rt) {
+        return code;
+    }
     match rt.block_on(run(command, json)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -207,6 +221,8 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         Command::Models(cmd) => models_cmd(&core, cmd, json).await,
         Command::Agents(cmd) => agents_cmd(&core, cmd, json).await,
         Command::Serve(args) => crate::webmirror::serve(core, args).await,
+        // Run by `tools::early` before a workspace is opened.
+        Command::Completions(_) | Command::Man(_) | Command::Doctor | Command::Export(_) => Ok(()),
     }
 }
 

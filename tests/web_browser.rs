@@ -725,3 +725,70 @@ fn setup_numbers_steps_once_and_the_wizard_forgets_an_error_once_the_name_change
     assert!(!text.contains("already exists"), "a stale error:\n{text}");
     assert!(text.contains("--name writer"), "{text}");
 }
+
+/// The text a person reads in `main`, without the controls (which the export leaves out).
+const MAIN_TEXT: &str = "const m = document.querySelector('main'); if (!m) return null; \
+     const c = m.cloneNode(true); \
+     c.querySelectorAll('button, input, select, textarea, script').forEach(e => e.remove()); \
+     return c.innerText.replace(/\\s+/g, ' ').trim();";
+
+/// A few computed styles the stylesheet sets (a page without it has the browser's defaults).
+const STYLE_PROBE: &str = "const b = getComputedStyle(document.body); \
+     const n = getComputedStyle(document.querySelector('nav')); \
+     return [b.fontFamily, b.backgroundColor, b.color, n.display, n.backgroundColor].join('|');";
+
+#[test]
+fn the_static_export_opens_from_file_urls_with_every_link_working_and_the_live_pages_text() {
+    let env = TestEnv::new();
+    env.nxr(&["init", "--free"]).assert_ok();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let site = dir.path().join("site");
+    env.nxr(&["export", &site.display().to_string()])
+        .assert_ok();
+    let server = Server::start(&env);
+    let b = Browser::start();
+    let pages = [
+        ("/hermes", "hermes.html"),
+        ("/models/switch", "models-switch.html"),
+        ("/agents/manage", "agents-manage.html"),
+        ("/budget", "budget.html"),
+        ("/agents/new", "agents-new.html"),
+        ("/notifications", "notifications.html"),
+    ];
+    for (path, file) in pages {
+        b.go(&format!("{}{path}", server.url));
+        b.wait_find("main");
+        let live = b.js(MAIN_TEXT);
+        let live_style = b.js(STYLE_PROBE);
+        let url = format!("file://{}", site.join(file).display());
+        b.go(&url);
+        b.wait_find("main");
+        assert_eq!(b.js(MAIN_TEXT), live, "{file} differs from {path}");
+        assert_eq!(
+            b.js("return document.querySelectorAll('form, script, input, button').length"),
+            json!(0),
+            "{file}"
+        );
+        // The stylesheet loaded from the folder styles the page as the live one is styled.
+        assert_eq!(
+            b.js(STYLE_PROBE),
+            live_style,
+            "{file}: stylesheet not applied"
+        );
+        // Every link leads to a page of the export.
+        let links = b.js("return [...document.querySelectorAll('a[href]')].map(a => a.href)");
+        for link in links.as_array().expect("links") {
+            let link = link.as_str().expect("href");
+            if !link.starts_with("file://") {
+                continue;
+            }
+            b.go(link);
+            assert!(
+                b.find("main").is_some() || b.find("nav").is_some(),
+                "{file}: link {link} is broken:\n{}",
+                b.text()
+            );
+            b.go(&url);
+        }
+    }
+}

@@ -352,3 +352,30 @@ async fn the_bulk_upgrade_confirmation() {
         "the_bulk_upgrade_lists_each_agents_paid_pick_before_anything_changes",
     );
 }
+
+/// The static export (`nxr export`) of the same fixture: the same pages with the controls and
+/// the script taken out and relative links.
+#[tokio::test]
+async fn the_static_export_of_every_tab_of_a_workspace_with_three_agents() {
+    let mut f = fixture("export", true).await;
+    for tab in Tab::ALL {
+        apply(&mut f, [Action::SwitchTab { tab }]).await;
+        let mut s = screen(&mut f);
+        machine_neutral(&mut s);
+        let ctx = PageCtx::new(s.tab.path(), Vec::new(), "");
+        let html = nxr::webmirror::export::read_only(&render_screen(&s, &ctx).into_string());
+        for bad in ["<form", "<script", "<button", "<input"] {
+            assert!(!html.contains(bad), "{tab:?}: {bad}");
+        }
+        insta::with_settings!({
+            snapshot_path => "../snapshots/html",
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(
+                format!("the_static_export_of_the_{}_tab", s.tab.title().to_lowercase()),
+                pretty(&html)
+            );
+        });
+    }
+}

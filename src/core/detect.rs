@@ -2,7 +2,7 @@
 //! speech-to-text, and the `hermes` CLI. Every probe has a short timeout and none fails
 //! onboarding: a missing thing is simply recorded as missing.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -124,40 +124,21 @@ async fn whisper() -> Option<String> {
     which("whisper").map(|_| "whisper".into())
 }
 
-async fn hermes_cli() -> Option<HermesCli> {
-    let path = std::env::var_os("NXR_HERMES_BIN")
+/// The `hermes` CLI nxr would run: `NXR_HERMES_BIN`, else `hermes` on `PATH`.
+pub fn hermes_path() -> Option<PathBuf> {
+    std::env::var_os("NXR_HERMES_BIN")
         .map(PathBuf::from)
         .filter(|p| p.is_file())
-        .or_else(|| which("hermes"))?;
-    let version = hermes_version(&path).await;
+        .or_else(|| which("hermes"))
+}
+
+async fn hermes_cli() -> Option<HermesCli> {
+    let path = hermes_path()?;
+    let version = super::hermes_version::installed(&path, Duration::from_secs(10)).await;
     Some(HermesCli {
         path: path.display().to_string(),
         version,
     })
-}
-
-/// Reads the installed hermes-agent version through the script's own Python (running
-/// `hermes --version` would check PyPI for updates on every call).
-async fn hermes_version(script: &Path) -> Option<String> {
-    let head = std::fs::read(script).ok()?;
-    let first = head.split(|b| *b == b'\n').next()?;
-    let shebang = std::str::from_utf8(first).ok()?.strip_prefix("#!")?.trim();
-    let python = shebang.split_whitespace().next()?;
-    let run = tokio::process::Command::new(python)
-        .args([
-            "-c",
-            "import importlib.metadata as m; print(m.version('hermes-agent'))",
-        ])
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(10), run)
-        .await
-        .ok()?
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {

@@ -15,6 +15,7 @@ use super::db;
 use super::detect::{self, Detection};
 use super::error::{CoreError, Result};
 use super::hermes::{self, ConfigDoc, Profile, RouteSlot};
+use super::hermes_version;
 use super::models;
 use super::openrouter::FreeTier;
 use super::scoring::{Pick, Role};
@@ -299,7 +300,7 @@ impl Onboarding {
             core.set_setting("ollama_model", &q).await?;
         }
         let d = &self.detection;
-        let text = format!(
+        let mut text = format!(
             "Ollama: {}; speech to text: {}; hermes CLI: {}{}",
             match &d.ollama {
                 Some(o) => format!(
@@ -346,6 +347,12 @@ impl Onboarding {
         )
         .await?;
         tx.commit().await?;
+        // Outside the verified range: said once, in the step everyone sees, and setup goes on.
+        if let Some(v) = d.hermes.as_ref().and_then(|h| h.version.as_deref())
+            && let Some(w) = hermes_version::warn_once(core, v).await?
+        {
+            text.push_str(&format!(". Warning: {w}"));
+        }
         Ok(StepReport {
             step: SetupStep::Detect,
             ok: true,

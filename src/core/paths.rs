@@ -6,6 +6,15 @@ use std::path::PathBuf;
 
 pub const DEFAULT_OPENROUTER_URL: &str = "https://openrouter.ai/api/v1";
 pub const DEFAULT_OLLAMA_URL: &str = "http://localhost:11434";
+pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
+
+/// `NXR_TELEGRAM_API_URL`: the Telegram Bot API base (`<base>/bot<token>/getMe`).
+pub fn telegram_api_url() -> String {
+    env_string("NXR_TELEGRAM_API_URL")
+        .unwrap_or_else(|| DEFAULT_TELEGRAM_API_URL.to_string())
+        .trim_end_matches('/')
+        .to_string()
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Paths {

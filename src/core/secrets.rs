@@ -13,12 +13,22 @@ use super::openrouter::{AccountState, Credits, KeyInfo};
 pub const KEY_VAR: &str = "OPENROUTER_API_KEY";
 
 fn file(core: &Core) -> std::path::PathBuf {
-    core.paths.nxr_home.join("secrets.env")
+    secrets_file(&core.paths)
+}
+
+/// `NXR_HOME/secrets.env`: nxr's own secrets (mode 0600).
+pub fn secrets_file(paths: &super::paths::Paths) -> std::path::PathBuf {
+    paths.nxr_home.join("secrets.env")
 }
 
 /// The stored key, else `OPENROUTER_API_KEY` from the environment.
 pub fn openrouter_key(core: &Core) -> Option<String> {
-    hermes::get_env(&file(core), KEY_VAR)
+    openrouter_key_in(&core.paths)
+}
+
+/// [`openrouter_key`] without an open workspace (`nxr doctor` opens nothing).
+pub fn openrouter_key_in(paths: &super::paths::Paths) -> Option<String> {
+    hermes::get_env(&secrets_file(paths), KEY_VAR)
         .filter(|k| !k.trim().is_empty())
         .or_else(|| std::env::var(KEY_VAR).ok().filter(|k| !k.trim().is_empty()))
 }

@@ -57,6 +57,8 @@ struct Data {
     plan: Vec<UpgradeRow>,
     key_configured: bool,
     payer: secrets::Payer,
+    /// The hermes-agent version the onboarding recorded.
+    hermes_version: Option<String>,
 }
 
 /// A Tab 3 question waiting for yes (Enter) or no (Esc).
@@ -183,6 +185,7 @@ impl Session {
                 plan: Vec::new(),
                 key_configured: false,
                 payer: secrets::Payer::NoKey,
+                hermes_version: None,
             },
             core,
             tab: Tab::Hermes,
@@ -280,6 +283,7 @@ impl Session {
             self.data.slots = None;
             self.data.plan = upgrade::plan(&self.core).await?;
             self.data.key_configured = secrets::openrouter_key(&self.core).is_some();
+            self.data.hermes_version = super::hermes_version::recorded(&self.core).await?;
             self.clamp();
             changed = true;
         }
@@ -1456,6 +1460,11 @@ impl Session {
             empty: rows.is_empty().then(|| "No agents yet: create one on the Create tab, or run `nxr --no-tui agents create --role pm --name pm`.".to_string()),
             rows,
             selected: self.hermes_selected,
+            hermes_version: super::hermes_version::describe(self.data.hermes_version.as_deref()),
+            hermes_version_meaning: match self.data.hermes_version.as_deref() {
+                Some(v) if super::hermes_version::warning(v).is_some() => Meaning::Warning,
+                _ => Meaning::Muted,
+            },
             processes_note: "Gateway processes (PID, uptime, tmux viewers) are not tracked by this version; start them with `hermes -p <profile> gateway run`.".into(),
         }
     }

@@ -158,6 +158,10 @@ pub struct HermesView {
     pub hermes_home: String,
     pub rows: Vec<ProfileRow>,
     pub selected: usize,
+    /// The installed hermes-agent (as recorded at setup) and whether nxr was checked
+    /// against it.
+    pub hermes_version: String,
+    pub hermes_version_meaning: Meaning,
     /// What this screen does not track yet, said plainly.
     pub processes_note: String,
     pub empty: Option<String>,

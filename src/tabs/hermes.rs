@@ -49,6 +49,14 @@ pub fn draw(f: &mut Frame, area: Rect, v: &HermesView, ui: &mut Ui) {
             .collect();
         clickable_table(f, inner, &COLUMNS, &rows, v.selected, ui);
     }
-    let inner = panel(f, bottom, "Gateway processes", ui);
-    note(f, inner, &v.processes_note, ui.theme.muted());
+    let inner = panel(f, bottom, "Hermes · gateway processes", ui);
+    let [version, rest] =
+        Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(inner);
+    note(
+        f,
+        version,
+        &v.hermes_version,
+        ui.theme.meaning(v.hermes_version_meaning),
+    );
+    note(f, rest, &v.processes_note, ui.theme.muted());
 }

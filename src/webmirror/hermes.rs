@@ -2,12 +2,13 @@
 
 use maud::{Markup, html};
 
-use super::page::PageCtx;
+use super::page::{PageCtx, meaning_class};
 use crate::core::view::HermesView;
 
 pub fn render(v: &HermesView, _ctx: &PageCtx) -> Markup {
     html! {
         p.meta { "Hermes root " code { (v.hermes_home) } }
+        p class={"hermes-version " (meaning_class(v.hermes_version_meaning))} { (v.hermes_version) }
         @if let Some(e) = &v.empty {
             p.empty { (e) " " a href="/agents/new" { "Create an agent" } }
         }

@@ -13,6 +13,7 @@ pub mod agents;
 pub mod api;
 pub mod budget;
 pub mod create;
+pub mod export;
 pub mod form;
 pub mod hermes;
 pub mod http;

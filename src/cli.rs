@@ -36,6 +36,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+mod daemon;
 mod setup;
 
 #[derive(Debug, Subcommand)]
@@ -55,6 +56,8 @@ pub enum Command {
     Agents(AgentsCmd),
     /// Serve the web mirror (the TUI's screens in a browser, read-write) and the JSON API.
     Serve(crate::webmirror::ServeArgs),
+    /// Run nxr's background work with no screen open, in the foreground (catalog scans).
+    Daemon(daemon::DaemonArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -207,6 +210,7 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         Command::Models(cmd) => models_cmd(&core, cmd, json).await,
         Command::Agents(cmd) => agents_cmd(&core, cmd, json).await,
         Command::Serve(args) => crate::webmirror::serve(core, args).await,
+        Command::Daemon(args) => daemon::daemon(core, args, json).await,
     }
 }
 
@@ -216,13 +220,12 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
             if from.is_none() {
                 eprintln!("nxr: fetching {}/models ...", core.endpoints.openrouter);
             }
-            let report = models::scan(
+            let report = action::scan(
                 core,
                 from.as_deref(),
                 std::time::Duration::from_secs(timeout),
             )
             .await?;
-            agents::after_rescore(core, &report.rescore).await?;
             emit(json, &report, |out| {
                 let c = &report.catalog;
                 writeln!(

@@ -73,17 +73,24 @@ fn a_scan_button_on_the_models_page_starts_a_job_and_its_end_reaches_the_banner(
         .assert_ok();
     let s = Server::start(&env);
     let page = s.get("/models/switch").text();
-    assert!(page.contains("scan catalog"), "no scan button on /models/switch");
+    assert!(
+        page.contains("scan catalog"),
+        "no scan button on /models/switch"
+    );
     let r = s.post_form("/models/switch", None, &[("action", "scan_models")]);
     assert_eq!(r.status, 303, "{}", r.text());
     let sid = r.sid().expect("a session cookie");
     let cookie = format!("nxr_sid={sid}");
-    until("the scan's result in the banner", Duration::from_secs(20), || {
-        let html = s
-            .get_with("/models/switch", &[("Cookie", cookie.as_str())])
-            .text();
-        html.contains("catalog stored:").then_some(())
-    });
+    until(
+        "the scan's result in the banner",
+        Duration::from_secs(20),
+        || {
+            let html = s
+                .get_with("/models/switch", &[("Cookie", cookie.as_str())])
+                .text();
+            html.contains("catalog stored:").then_some(())
+        },
+    );
     assert_eq!(or.hits(MODELS), 1);
     assert_eq!(env.db_i64("SELECT COUNT(*) FROM catalog_snapshots"), 1);
 }

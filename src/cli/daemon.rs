@@ -2,7 +2,6 @@
 //! systemd or tmux). Today it runs catalog scans on demand (`--scan`); periodic work (the
 //! scanner, usage sampling, gateway probes) plugs into [`tick`] as it lands.
 
-
 use clap::Args;
 
 use crate::core::action::Action;

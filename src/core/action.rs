@@ -12,11 +12,11 @@ use super::models::{self, ScanReport};
 use super::notifications;
 use super::picker::{FilterKind, Filters};
 use super::routing;
+use super::runtime::JobKind;
 use super::scoring::Role;
 use super::secrets;
 use super::skills::{SkillSnapshot, Template};
 use super::upgrade;
-use super::runtime::JobKind;
 use super::view::Tab;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,11 +188,19 @@ pub enum Action {
     // API body can name them (`serde(skip)`); only the runtime sends them. ----
     /// A job of the runtime began (today only the catalog scan).
     #[serde(skip)]
-    ScanStarted { job: i64 },
+    ScanStarted {
+        job: i64,
+    },
     #[serde(skip)]
-    ScanProgress { job: i64, text: String },
+    ScanProgress {
+        job: i64,
+        text: String,
+    },
     #[serde(skip)]
-    ScanFinished { job: i64, text: String },
+    ScanFinished {
+        job: i64,
+        text: String,
+    },
     #[serde(skip)]
     JobFailed {
         job: i64,

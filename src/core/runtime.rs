@@ -129,11 +129,7 @@ pub async fn claim(db: &Db, kind: JobKind, holder: &str, ttl: Duration, now: i64
         )
         .await?;
     let current = match rows.next().await? {
-        Some(row) => Some((
-            db::text(&row, 0)?,
-            db::opt_int(&row, 1)?,
-            db::int(&row, 2)?,
-        )),
+        Some(row) => Some((db::text(&row, 0)?, db::opt_int(&row, 1)?, db::int(&row, 2)?)),
         None => None,
     };
     drop(rows);
@@ -429,7 +425,9 @@ mod tests {
     #[tokio::test]
     async fn a_free_lease_is_won_and_records_a_running_job() {
         let (_d, db) = db().await;
-        let Claim::Won { job } = claim(&db, JobKind::Scan, "a", TTL, 1_000).await.expect("claim")
+        let Claim::Won { job } = claim(&db, JobKind::Scan, "a", TTL, 1_000)
+            .await
+            .expect("claim")
         else {
             panic!("a free lease was not won");
         };
@@ -448,7 +446,9 @@ mod tests {
         };
         for who in ["b", "a"] {
             assert_eq!(
-                claim(&db, JobKind::Scan, who, TTL, 10_999).await.expect("claim"),
+                claim(&db, JobKind::Scan, who, TTL, 10_999)
+                    .await
+                    .expect("claim"),
                 Claim::Held {
                     holder: "a".into(),
                     job: Some(job)
@@ -462,13 +462,23 @@ mod tests {
     async fn renewing_keeps_the_lease_past_its_first_expiry() {
         let (_d, db) = db().await;
         claim(&db, JobKind::Scan, "a", TTL, 1_000).await.expect("a");
-        assert!(renew(&db, JobKind::Scan, "a", TTL, 9_000).await.expect("renew"));
+        assert!(
+            renew(&db, JobKind::Scan, "a", TTL, 9_000)
+                .await
+                .expect("renew")
+        );
         assert!(matches!(
-            claim(&db, JobKind::Scan, "b", TTL, 15_000).await.expect("b"),
+            claim(&db, JobKind::Scan, "b", TTL, 15_000)
+                .await
+                .expect("b"),
             Claim::Held { .. }
         ));
         // Someone else cannot renew a lease that is not theirs.
-        assert!(!renew(&db, JobKind::Scan, "b", TTL, 15_000).await.expect("renew b"));
+        assert!(
+            !renew(&db, JobKind::Scan, "b", TTL, 15_000)
+                .await
+                .expect("renew b")
+        );
     }
 
     #[tokio::test]
@@ -478,7 +488,9 @@ mod tests {
         else {
             panic!("not won");
         };
-        let Claim::Won { job } = claim(&db, JobKind::Scan, "b", TTL, 11_000).await.expect("b")
+        let Claim::Won { job } = claim(&db, JobKind::Scan, "b", TTL, 11_000)
+            .await
+            .expect("b")
         else {
             panic!("an expired lease was not taken");
         };
@@ -487,7 +499,11 @@ mod tests {
         assert_eq!(dead.state, JobState::Failed);
         assert!(dead.error.unwrap_or_default().contains("lease ran out"));
         // The old holder has lost it: its renewal says so and it must stop.
-        assert!(!renew(&db, JobKind::Scan, "a", TTL, 11_500).await.expect("renew"));
+        assert!(
+            !renew(&db, JobKind::Scan, "a", TTL, 11_500)
+                .await
+                .expect("renew")
+        );
     }
 
     #[tokio::test]

@@ -922,7 +922,10 @@ impl Session {
             }
             Action::ScanProgress { job, text } => {
                 if self.scan_job == Some(job) {
-                    self.say(Meaning::Accent, format!("job {job}: {}", text::clean(&text)));
+                    self.say(
+                        Meaning::Accent,
+                        format!("scanning the catalog (job {job}): {}", text::clean(&text)),
+                    );
                 }
             }
             Action::ScanFinished { job, text } => {

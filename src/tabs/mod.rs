@@ -166,8 +166,8 @@ async fn event_loop(
     started: Instant,
     mut jobs: tokio::sync::broadcast::Receiver<Action>,
 ) -> anyhow::Result<()> {
-    use tokio::sync::broadcast::error::RecvError;
     use tokio::signal::unix::{SignalKind, signal};
+    use tokio::sync::broadcast::error::RecvError;
 
     let mut ui = Ui::new(Theme::from_env());
     let wake = Arc::new(tokio::sync::Notify::new());

@@ -6,7 +6,8 @@
 //! 2. the server's threads and resident memory at each step;
 //! 3. recovery after EMFILE: the descriptor limit lowered with `prlimit`, 300 half requests
 //!    exhaust it, they close, and the time until `/hermes` answers again;
-//! 4. resident memory over 10,000 cookie-less GETs with a query string.
+//! 4. resident memory over 10,000 cookie-less GETs with a query string;
+//! 5. (1b) a page's latency while a catalog scan job hangs on an OpenRouter that never answers.
 //!
 //! `cargo bench --bench web_hostile`. Targets: latency p99 < 50 ms with 1,000 connections
 //! open; threads at most workers + 3 whatever the connections; recovery < 1 s; RSS growth over
@@ -99,12 +100,36 @@ fn latency(addr: &str, path: &str, n: usize) -> (f64, f64) {
     (t[n / 2], t[n * 99 / 100])
 }
 
+/// A GET or POST on a fresh connection; the whole answer as text.
+fn call(addr: &str, method: &str, path: &str, headers: &str) -> String {
+    let mut c = connect(addr);
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n{headers}\r\n"
+    );
+    c.write_all(req.as_bytes()).expect("send");
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out
+}
+
+/// An OpenRouter that accepts connections and never answers (held until the bench ends).
+fn hanging_openrouter() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/api/v1", l.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let held: Vec<TcpStream> = l.incoming().filter_map(Result::ok).collect();
+        drop(held);
+    });
+    url
+}
+
 fn start(home: &std::path::Path) -> (Child, String, u32) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nxr"))
         .args(["serve", "--addr", "127.0.0.1:0"])
         .env("NXR_HOME", home.join("nxr"))
         .env("HERMES_HOME", home.join("hermes"))
-        .env("NXR_OPENROUTER_URL", "http://127.0.0.1:9/api/v1")
+        .env("NXR_OPENROUTER_URL", hanging_openrouter())
+        .env("NXR_SCAN_TIMEOUT_SECONDS", "600")
         .env("NXR_OLLAMA_URL", "http://127.0.0.1:9")
         .env_remove("NXR_WEB_TOKEN")
         .stdin(Stdio::null())
@@ -162,6 +187,28 @@ fn main() {
     drop(held);
     std::thread::sleep(Duration::from_millis(300));
     report("after they closed", pid);
+
+    // 1b: the same pages while a catalog scan job hangs on OpenRouter.
+    let (p50i, p99i) = latency(&addr, "/models/switch", 500);
+    println!("GET /models/switch alone: p50 {p50i:.2} ms, p99 {p99i:.2} ms");
+    let session = call(&addr, "GET", "/api/session", "");
+    let csrf = session
+        .split("\"csrf\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_default()
+        .to_string();
+    let scan = call(
+        &addr,
+        "POST",
+        "/api/models/scan",
+        &format!("Authorization: Bearer {csrf}\r\n"),
+    );
+    assert!(scan.starts_with("HTTP/1.1 202"), "{scan}");
+    let (p50j, p99j) = latency(&addr, page, 500);
+    println!("GET {page} while a scan job hangs: p50 {p50j:.2} ms, p99 {p99j:.2} ms");
+    let (p50m, p99m) = latency(&addr, "/models/switch", 500);
+    println!("GET /models/switch while a scan job hangs: p50 {p50m:.2} ms, p99 {p99m:.2} ms");
 
     // 3: recovery after EMFILE.
     let limit = fds(pid) + 100;

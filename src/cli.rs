@@ -36,6 +36,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+mod daemon;
 mod setup;
 mod tools;
 
@@ -65,6 +66,8 @@ pub enum Command {
     Doctor,
     /// Write every screen as static HTML (read-only, no keys) into DIR.
     Export(tools::ExportArgs),
+    /// Run nxr's background work with no screen open, in the foreground (catalog scans).
+    Daemon(daemon::DaemonArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -223,6 +226,7 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         Command::Serve(args) => crate::webmirror::serve(core, args).await,
         // Run by `tools::early` before a workspace is opened.
         Command::Completions(_) | Command::Man(_) | Command::Doctor | Command::Export(_) => Ok(()),
+        Command::Daemon(args) => daemon::daemon(core, args, json).await,
     }
 }
 
@@ -232,13 +236,12 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
             if from.is_none() {
                 eprintln!("nxr: fetching {}/models ...", core.endpoints.openrouter);
             }
-            let report = models::scan(
+            let report = action::scan(
                 core,
                 from.as_deref(),
                 std::time::Duration::from_secs(timeout),
             )
             .await?;
-            agents::after_rescore(core, &report.rescore).await?;
             for w in &report.warnings {
                 eprintln!("nxr: warning: {}", clean(w));
             }

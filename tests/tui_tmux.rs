@@ -647,3 +647,70 @@ fn tab_3_p_asks_with_the_price_before_upgrading_and_v_reverts_the_selected_agent
     t.keys(&["q"]);
     t.wait_text("nxr-exit=0");
 }
+
+#[test]
+fn a_hanging_catalog_scan_keeps_keys_live_and_ends_as_a_timeout_with_the_catalog_kept() {
+    use support::openrouter::{FakeOpenRouter, Fault, MODELS};
+    let or = FakeOpenRouter::start();
+    or.fail(MODELS, Fault::Hang(Duration::from_secs(60)));
+    let env = initialised().with_openrouter(&or);
+    let t = Tmux::start(&env, 120, 40);
+    t.start_nxr("NXR_SCAN_TIMEOUT_SECONDS=4");
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["2"]);
+    let before = t.wait_text("Routing slots · pm");
+    // The status line's catalog part ("catalog 214d old (stale)"): which catalog is read.
+    let catalog_line = |s: &str| {
+        s.lines()
+            .rev()
+            .flat_map(|l| l.split('│'))
+            .find(|part| part.contains("catalog ") && !part.contains("error"))
+            .map(|part| part.split(" (").next().unwrap_or(part).trim().to_string())
+            .unwrap_or_default()
+    };
+    let catalog_before = catalog_line(&before);
+    let snapshots = env.db_i64("SELECT COUNT(*) FROM catalog_snapshots");
+    assert!(
+        !catalog_before.is_empty(),
+        "no catalog in the status line:\n{before}"
+    );
+    t.keys(&["S"]);
+    t.wait_text("scanning the catalog");
+    assert_eq!(or.hits(MODELS), 1);
+
+    // While OpenRouter says nothing, tabs switch and the picker filters as typed.
+    for (key, n, title) in [("3", 3, "Agents"), ("2", 2, "Models")] {
+        let start = Instant::now();
+        t.keys(&[key]);
+        t.wait_for(title, |s| on_tab(s, n, title));
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "tab {n} took {:?} to draw during a scan",
+            start.elapsed()
+        );
+    }
+    t.keys(&["Enter"]);
+    t.wait_text("Model for pm · main");
+    let start = Instant::now();
+    t.text("qwen3 coder");
+    t.wait_for("the picker filtered", |s| {
+        s.contains("│> qwen/qwen3-coder:free")
+    });
+    assert!(start.elapsed() < Duration::from_secs(3));
+    t.keys(&["Escape"]);
+
+    let s = t.wait_text("catalog scan failed");
+    assert!(s.contains("timed out"), "not a clear timeout:\n{s}");
+    assert!(s.contains("last good catalog stays"), "{s}");
+    assert_eq!(
+        catalog_line(&s),
+        catalog_before,
+        "the catalog changed:\n{s}"
+    );
+    assert_eq!(
+        env.db_i64("SELECT COUNT(*) FROM catalog_snapshots"),
+        snapshots
+    );
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}

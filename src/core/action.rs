@@ -12,6 +12,7 @@ use super::models::{self, ScanReport};
 use super::notifications;
 use super::picker::{FilterKind, Filters};
 use super::routing;
+use super::runtime::JobKind;
 use super::scoring::Role;
 use super::secrets;
 use super::skills::{SkillSnapshot, Template};
@@ -182,6 +183,30 @@ pub enum Action {
         width: u16,
         height: u16,
     },
+
+    // ---- Events: what background jobs report (past tense). Not user actions: no form or
+    // API body can name them (`serde(skip)`); only the runtime sends them. ----
+    /// A job of the runtime began (today only the catalog scan).
+    #[serde(skip)]
+    ScanStarted {
+        job: i64,
+    },
+    #[serde(skip)]
+    ScanProgress {
+        job: i64,
+        text: String,
+    },
+    #[serde(skip)]
+    ScanFinished {
+        job: i64,
+        text: String,
+    },
+    #[serde(skip)]
+    JobFailed {
+        job: i64,
+        kind: JobKind,
+        error: String,
+    },
 }
 
 /// What an action produced, for the surface to show.
@@ -210,16 +235,27 @@ impl Action {
     }
 }
 
+/// The catalog scan every surface runs (the CLI, a session, the runtime's job): fetch or
+/// load, store, rescore, then follow the new scores where agents asked to.
+pub async fn scan(
+    core: &Core,
+    from: Option<&std::path::Path>,
+    timeout: std::time::Duration,
+) -> Result<ScanReport> {
+    let report = models::scan(core, from, timeout).await?;
+    agents::after_rescore(core, &report.rescore).await?;
+    Ok(report)
+}
+
 /// Applies a change to the workspace. Screen intents are resolved by the session first;
 /// passing one here is a usage error.
 pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
     match action {
         Action::ScanModels { from } => {
             let path = from.map(std::path::PathBuf::from);
-            let report =
-                models::scan(core, path.as_deref(), std::time::Duration::from_secs(20)).await?;
-            agents::after_rescore(core, &report.rescore).await?;
-            Ok(Outcome::Scanned(report))
+            scan(core, path.as_deref(), std::time::Duration::from_secs(20))
+                .await
+                .map(Outcome::Scanned)
         }
         Action::Rescore => agents::rescore(core).await.map(Outcome::Rescored),
         Action::CreateAgent {
@@ -367,7 +403,11 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         | Action::OpenBulkUpgrade
         | Action::OpenUpgrade
         | Action::OpenRevertAll
-        | Action::Resize { .. } => Err(CoreError::usage(format!(
+        | Action::Resize { .. }
+        | Action::ScanStarted { .. }
+        | Action::ScanProgress { .. }
+        | Action::ScanFinished { .. }
+        | Action::JobFailed { .. } => Err(CoreError::usage(format!(
             "{:?} acts on a screen; send it to a session",
             action.name()
         ))),

@@ -13,6 +13,11 @@ use super::error::{CoreError, Result};
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../migrations/0001_init.sql")),
     (2, "v14", include_str!("../../migrations/0002_v14.sql")),
+    (
+        3,
+        "runtime",
+        include_str!("../../migrations/0003_runtime.sql"),
+    ),
 ];
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

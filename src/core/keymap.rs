@@ -186,6 +186,13 @@ pub fn bindings() -> &'static [Binding] {
             ),
             b!(
                 Context::Tab(Tab::Models),
+                ["S"],
+                "scan catalog",
+                true,
+                Action::ScanModels { from: None }
+            ),
+            b!(
+                Context::Tab(Tab::Models),
                 ["d", "del"],
                 "remove fallback",
                 false,

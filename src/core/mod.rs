@@ -19,6 +19,7 @@ pub mod openrouter;
 pub mod paths;
 pub mod picker;
 pub mod routing;
+pub mod runtime;
 pub mod scoring;
 pub mod secrets;
 pub mod session;

@@ -20,6 +20,7 @@ use super::notifications::{self, Notification};
 use super::onboarding::{self, Flow, InitOptions, Onboarding, SetupStep};
 use super::picker::{Filters, Fit, Picker};
 use super::routing::{self, Needs, SlotKey, Slots};
+use super::runtime::{self, JobKind, JobState, Runtime};
 use super::scoring::{Pick, Role, Scorer};
 use super::secrets;
 use super::skills::{self, SkillSnapshot, SkillState, Template};
@@ -166,6 +167,11 @@ pub struct Session {
     confirm: Option<Confirm>,
     pub quit: bool,
     pub web_url: Option<String>,
+    /// Where slow work runs off the input loop; without one (tests, one-shot callers) a
+    /// scan runs inline.
+    runtime: Option<Runtime>,
+    /// The catalog scan this session started or follows, until it ends.
+    scan_job: Option<i64>,
 }
 
 impl Session {
@@ -209,6 +215,8 @@ impl Session {
             confirm: None,
             quit: false,
             web_url: None,
+            runtime: None,
+            scan_job: None,
         };
         s.refresh(true).await?;
         Ok(s)
@@ -217,6 +225,16 @@ impl Session {
     /// Called when background work (the picker's matcher) has news for the next frame.
     pub fn set_notify(&mut self, notify: Arc<dyn Fn() + Sync + Send>) {
         self.notify = notify;
+    }
+
+    /// Runs this session's slow work (the catalog scan) as jobs of `runtime`.
+    pub fn set_runtime(&mut self, runtime: Runtime) {
+        self.runtime = Some(runtime);
+    }
+
+    /// The catalog scan this session is following, if one runs.
+    pub fn scan_job(&self) -> Option<i64> {
+        self.scan_job
     }
 
     /// Freezes "now" (for snapshot tests).
@@ -252,7 +270,56 @@ impl Session {
                 true
             }
         };
-        faded || changed
+        let followed = self.follow_job().await;
+        faded || changed || followed
+    }
+
+    /// Reads the followed scan's row in the job registry and applies its end as the event the
+    /// runtime would send: a session in another process (or one that missed the event, like
+    /// a web page's) learns how the scan ended from the database.
+    async fn follow_job(&mut self) -> bool {
+        let Some(id) = self.scan_job else {
+            return false;
+        };
+        let job = match runtime::job(&self.core.db, id).await {
+            Ok(Some(j)) => j,
+            Ok(None) => {
+                self.scan_job = None;
+                return false;
+            }
+            Err(e) => {
+                self.fail(e);
+                return true;
+            }
+        };
+        let event = match job.state {
+            JobState::Finished => Action::ScanFinished {
+                job: id,
+                text: job.progress,
+            },
+            JobState::Failed => Action::JobFailed {
+                job: id,
+                kind: JobKind::Scan,
+                error: job.error.unwrap_or_else(|| "the scan failed".into()),
+            },
+            JobState::Queued | JobState::Running => return false,
+        };
+        self.apply(event).await;
+        true
+    }
+
+    /// Starts a catalog scan on the runtime (or runs it here when there is none).
+    async fn start_scan(&mut self) -> Result<()> {
+        let Some(rt) = self.runtime.clone() else {
+            return self.domain(Action::ScanModels { from: None }).await;
+        };
+        let job = rt.start(JobKind::Scan).await?;
+        self.scan_job = Some(job);
+        self.say(
+            Meaning::Accent,
+            format!("scanning the catalog (job {job}); keys stay live"),
+        );
+        Ok(())
     }
 
     async fn refresh(&mut self, force: bool) -> Result<bool> {
@@ -848,6 +915,36 @@ impl Session {
                     ),
                 };
                 self.domain(Action::MarkRead { id }).await?;
+            }
+            Action::ScanModels { from: None } => self.start_scan().await?,
+            Action::ScanStarted { job } => {
+                // A scan another surface of this process started: follow it too.
+                if self.scan_job.is_none() {
+                    self.scan_job = Some(job);
+                    self.say(Meaning::Accent, format!("scanning the catalog (job {job})"));
+                }
+            }
+            Action::ScanProgress { job, text } => {
+                if self.scan_job == Some(job) {
+                    self.say(
+                        Meaning::Accent,
+                        format!("scanning the catalog (job {job}): {}", text::clean(&text)),
+                    );
+                }
+            }
+            Action::ScanFinished { job, text } => {
+                if self.scan_job == Some(job) {
+                    self.scan_job = None;
+                    self.refresh(true).await?;
+                    self.load_slots(true);
+                    self.ok(text::clean(&text));
+                }
+            }
+            Action::JobFailed { job, error, .. } => {
+                if self.scan_job == Some(job) {
+                    self.scan_job = None;
+                    return Err(CoreError::Conflict(text::clean(&error)));
+                }
             }
             other @ (Action::ScanModels { .. }
             | Action::Rescore

@@ -112,20 +112,25 @@ pub async fn run(core: Core, web: Option<&str>) -> anyhow::Result<()> {
     tracing::info!("nxr TUI starting");
     let first_run = !crate::core::onboarding::completed(&core).await?;
     // The web mirror in this process, kept alive as long as the TUI runs.
+    // One runtime for the TUI and the mirror it hosts: a scan started from either is the
+    // same job, and both follow it.
+    let runtime = crate::core::runtime::Runtime::new(core.clone())?;
     let mirror = match web {
         Some(addr) => Some(crate::webmirror::start_in_process(
-            core.clone(),
+            runtime.clone(),
             Some(addr),
         )?),
         None => None,
     };
+    let jobs = runtime.subscribe();
     let mut session = Session::new(core).await?;
+    session.set_runtime(runtime);
     session.web_url = mirror.as_ref().map(|m| m.url.clone());
     if first_run {
         session.begin_setup(crate::core::onboarding::Flow::Tui);
     }
     let mut guard = terminal::Guard::enter()?;
-    let result = event_loop(&mut session, guard.terminal(), started).await;
+    let result = event_loop(&mut session, guard.terminal(), started, jobs).await;
     drop(guard);
     match &result {
         Ok(()) => tracing::info!("nxr TUI closed"),
@@ -159,8 +164,10 @@ async fn event_loop(
     session: &mut Session,
     terminal: &mut terminal::Tui,
     started: Instant,
+    mut jobs: tokio::sync::broadcast::Receiver<Action>,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
+    use tokio::sync::broadcast::error::RecvError;
 
     let mut ui = Ui::new(Theme::from_env());
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -201,6 +208,17 @@ async fn event_loop(
                 }
             },
             _ = wake.notified() => dirty = true,
+            // Background jobs report here; their events are applied like keys.
+            ev = jobs.recv() => match ev {
+                Ok(event) => {
+                    session.apply(event).await;
+                    dirty = true;
+                }
+                // Missed events: the job registry has how they ended.
+                Err(RecvError::Lagged(_)) => dirty |= session.poll().await,
+                // The session holds the runtime, so its sender outlives this loop.
+                Err(RecvError::Closed) => break,
+            },
             _ = tokio::time::sleep_until(due), if dirty => {
                 session.tick(MATCH_BUDGET_MS);
                 let screen = session.view();

@@ -10,6 +10,9 @@
 //! - `GET  /api/agents/<id>/skills` → Paperclip's skill snapshot
 //! - `POST /api/agents/<id>/skills/sync` with `{"desiredSkills": [...]}` → the new snapshot
 //! - `POST /api/actions` with any domain Action as JSON → its outcome
+//! - `POST /api/models/scan` → `202 {"job": N, "state": "running", "url": "/api/jobs/N"}`: a
+//!   catalog scan on the runtime (409 when one already runs, here or in another process)
+//! - `GET  /api/jobs/<id>` → the job's state, progress, error and times (any process's job)
 //!
 //! Errors are `{"error": "..."}` with 400 (bad input, unknown role), 403, 404 (unknown agent
 //! or path), 405, 413.
@@ -23,6 +26,7 @@ use super::page::PageCtx;
 use super::server::{App, Reply, Req, screen_for, status_of};
 use super::sessions::SHARED;
 use crate::core::action::{self, Action, Outcome};
+use crate::core::runtime::{self, JobKind};
 use crate::core::scoring::Role;
 use crate::core::view::Tab;
 use crate::core::{CoreError, agents, models};
@@ -94,7 +98,17 @@ pub(crate) fn get(app: &App, req: &Req) -> Reply {
                 Err(e) => err(&e),
             }
         }
-        "/api/models/rescore" | "/api/actions" => not_allowed("POST"),
+        "/api/models/rescore" | "/api/actions" | "/api/models/scan" => not_allowed("POST"),
+        path if path.starts_with("/api/jobs/") => {
+            let Ok(id) = path["/api/jobs/".len()..].parse::<i64>() else {
+                return Reply::json_error(400, "a job id is a number: /api/jobs/<id>");
+            };
+            match app.rt.block_on(runtime::job(&core.db, id)) {
+                Ok(Some(job)) => Reply::json(200, &job),
+                Ok(None) => Reply::json_error(404, &format!("no job {id}")),
+                Err(e) => err(&e),
+            }
+        }
         path => match skills_path(path) {
             Some((id, false)) => match app.rt.block_on(agents::skills(core, &id)) {
                 Ok(s) => Reply::json(200, &s),
@@ -158,6 +172,14 @@ fn post_inner(app: &App, req: &Req, body: &[u8]) -> Reply {
                 Err(e) => err(&e),
             }
         }
+        "/api/models/scan" => match app.rt.block_on(app.runtime.start(JobKind::Scan)) {
+            Ok(job) => Reply::json(
+                202,
+                &json!({ "job": job, "state": "running", "url": format!("/api/jobs/{job}") }),
+            ),
+            Err(e) => err(&e),
+        },
+        path if path.starts_with("/api/jobs/") => not_allowed("GET"),
         "/api/changes"
         | "/api/session"
         | "/api/screen"

@@ -41,6 +41,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 
 use super::server::{self, App, MAX_BODY, MAX_HEADER_BYTES, MAX_HEADERS, Reply, Req};
 use super::sessions::{self, Sessions};
+use crate::core::runtime::Runtime;
 use crate::core::{Core, CoreError, Result};
 
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8765";
@@ -153,7 +154,7 @@ impl Drop for Running {
 /// `nxr serve`: starts the mirror on this runtime and serves until Ctrl-C or SIGTERM.
 pub async fn serve(core: Core, args: ServeArgs) -> Result<()> {
     let running = start(
-        core,
+        Runtime::new(core)?,
         Config {
             addr: args.addr,
             token: args.token,
@@ -187,11 +188,11 @@ pub async fn serve(core: Core, args: ServeArgs) -> Result<()> {
 /// Starts the mirror inside an already running program (the TUI) on a free loopback port,
 /// or at `addr`; returns the running server, whose `url` the caller shows. Needs a tokio
 /// runtime.
-pub fn start_in_process(core: Core, addr: Option<&str>) -> Result<Running> {
+pub fn start_in_process(runtime: Runtime, addr: Option<&str>) -> Result<Running> {
     let rt = Handle::try_current()
         .map_err(|_| CoreError::usage("the web mirror needs a tokio runtime"))?;
     start(
-        core,
+        runtime,
         Config {
             addr: addr.unwrap_or("127.0.0.1:0").to_string(),
             ..Config::default()
@@ -200,8 +201,10 @@ pub fn start_in_process(core: Core, addr: Option<&str>) -> Result<Running> {
     )
 }
 
-/// Binds and starts the threads. `rt` runs core's async calls (the program's runtime).
-pub fn start(core: Core, config: Config, rt: Handle) -> Result<Running> {
+/// Binds and starts the threads. `rt` runs core's async calls (the program's runtime);
+/// `runtime` runs the jobs pages and the API start (the TUI's own when it hosts the mirror).
+pub fn start(runtime: Runtime, config: Config, rt: Handle) -> Result<Running> {
+    let core = runtime.core().clone();
     let addr = config
         .addr
         .to_socket_addrs()
@@ -250,6 +253,7 @@ pub fn start(core: Core, config: Config, rt: Handle) -> Result<Running> {
     });
     let app = Arc::new(App {
         core,
+        runtime,
         rt,
         csrf: sessions::random_hex(16),
         token,

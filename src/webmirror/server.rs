@@ -30,6 +30,8 @@ const PICKER_ROWS: u16 = 40;
 
 pub(crate) struct App {
     pub core: Core,
+    /// The process's one runtime: scans started from pages and the API run there.
+    pub runtime: crate::core::runtime::Runtime,
     pub rt: Handle,
     pub csrf: String,
     pub token: Option<String>,
@@ -491,6 +493,7 @@ pub(crate) async fn ensure_session<'a>(
         })
         .await;
         s.web_url = Some(app.url.clone());
+        s.set_runtime(app.runtime.clone());
         guard.seen = mark;
         guard.session = Some(s);
     }

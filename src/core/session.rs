@@ -652,6 +652,25 @@ impl Session {
                 self.domain(Action::RemoveFallback { agent, index: i })
                     .await?;
             }
+            Action::AutoSelectedSlot => {
+                let rows = self.slot_rows();
+                let row = rows
+                    .get(self.slot_selected)
+                    .ok_or_else(|| CoreError::usage("no slot selected"))?;
+                let agent = self
+                    .models_agent()
+                    .map(|a| a.name.clone())
+                    .ok_or_else(|| CoreError::usage("create an agent first, on the Create tab"))?;
+                let action = Action::SetSlot {
+                    agent,
+                    slot: row.key.clone(),
+                    model: routing::AUTO.into(),
+                    provider: None,
+                    base_url: None,
+                    force: false,
+                };
+                self.domain(action).await?;
+            }
             Action::OpenPicker => self.open_picker()?,
             Action::SetPickerQuery { query } => {
                 if let Some(OverlayState::Picker(p)) = &mut self.overlay {
@@ -1129,6 +1148,9 @@ impl Session {
                             model: model.id.clone(),
                             provider: Some("openrouter".into()),
                             base_url: None,
+                            // A model lacking the slot's needs got here only by a second
+                            // Enter after the warning above.
+                            force: true,
                         };
                         if let Err(e) = self.domain(action).await {
                             self.overlay = Some(OverlayState::Picker(p));

@@ -52,6 +52,8 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                         row,
                     );
                 }
+                // "use anyway" on a model that lacks the slot's needs: the row says what.
+                let force = if row.lacks.is_some() { "1" } else { "0" };
                 picker::use_form(
                     ctx,
                     "set_slot",
@@ -60,6 +62,7 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                         ("slot", slot.clone()),
                         ("model", row.model.clone()),
                         ("provider", "openrouter".into()),
+                        ("force", force.into()),
                         ("close", "1".into()),
                         ("back", back.clone()),
                     ],
@@ -136,6 +139,15 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                                     ("slot", s.key.as_str()),
                                 ])) {
                                     @if s.kind == SlotKind::NewFallback { "add" } @else { "change" }
+                                }
+                                @if !s.auto && matches!(s.kind, SlotKind::Main | SlotKind::Auxiliary) {
+                                    " "
+                                    (action_form(ctx, "set_slot", &[
+                                        ("agent", agent.clone()),
+                                        ("slot", s.key.clone()),
+                                        ("model", crate::core::routing::AUTO.to_string()),
+                                        ("back", back.clone()),
+                                    ], html! { "auto" }, "btn"))
                                 }
                                 @if s.kind == SlotKind::Fallback
                                     && let Some(n) = s.key.strip_prefix("fallback:") {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Core;
 use super::agents::{self, AgentsRescore, Created, NewAgent, SkillEdit};
 use super::error::{CoreError, Result};
-use super::hermes::RouteSlot;
+use super::hermes::{OPENROUTER, RouteSlot};
 use super::models::{self, ScanReport};
 use super::notifications;
 use super::picker::{FilterKind, Filters};
@@ -274,7 +274,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         } => {
             let catalog = core.catalog().await?;
             let slot = RouteSlot {
-                provider: provider.unwrap_or_else(|| "openrouter".into()),
+                provider: provider.unwrap_or_else(|| OPENROUTER.into()),
                 model,
                 base_url,
             };
@@ -298,7 +298,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
                     .map(Outcome::Routing);
             }
             let route = RouteSlot {
-                provider: provider.unwrap_or_else(|| "openrouter".into()),
+                provider: provider.unwrap_or_else(|| OPENROUTER.into()),
                 model,
                 base_url,
             };

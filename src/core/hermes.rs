@@ -342,6 +342,9 @@ fn sweep_dir(dir: &Path) -> Vec<PathBuf> {
     markers
 }
 
+/// Hermes's provider name for OpenRouter, as config.yaml spells it: the one place nxr says it.
+pub const OPENROUTER: &str = "openrouter";
+
 /// One routing slot: which provider and model Hermes uses for a task.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteSlot {

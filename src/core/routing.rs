@@ -8,7 +8,7 @@ use super::agents;
 use super::catalog::{Catalog, Model};
 use super::db;
 use super::error::{CoreError, Result};
-use super::hermes::{ConfigDoc, Profile, RouteSlot};
+use super::hermes::{ConfigDoc, OPENROUTER, Profile, RouteSlot};
 use super::scoring::{Role, Scorer};
 use super::text;
 use super::view::{SlotKind, SlotRow};
@@ -148,7 +148,7 @@ pub fn vision_pick(catalog: &Catalog) -> Option<RouteSlot> {
                 .max_by(|a, b| a.context().cmp(&b.context()).then(b.id.cmp(&a.id)))
         })?;
     Some(RouteSlot {
-        provider: "openrouter".into(),
+        provider: OPENROUTER.into(),
         model: best.id.clone(),
         base_url: None,
     })
@@ -360,7 +360,7 @@ pub fn rows(slots: &Slots, show_all: bool, catalog: &Catalog) -> Vec<SlotRow> {
 /// endpoint never bills OpenRouter.
 fn paid_reason(slot: &RouteSlot, catalog: &Catalog) -> Option<String> {
     let via_openrouter =
-        matches!(slot.provider.as_str(), "" | "auto" | "openrouter") && slot.base_url.is_none();
+        matches!(slot.provider.as_str(), "" | "auto" | OPENROUTER) && slot.base_url.is_none();
     if !via_openrouter || slot.model.is_empty() {
         return None;
     }
@@ -402,7 +402,7 @@ pub const AUTO: &str = "auto";
 /// Refuses a model id OpenRouter does not list (a typo would leave Hermes failing every
 /// call). A local or custom endpoint, and OpenRouter's free router, are not in the catalog.
 pub fn check_known(catalog: &Catalog, route: &RouteSlot) -> Result<()> {
-    let via_openrouter = route.provider == "openrouter" && route.base_url.is_none();
+    let via_openrouter = route.provider == OPENROUTER && route.base_url.is_none();
     if !via_openrouter
         || route.model.trim().is_empty()
         || route.model == super::catalog::FREE_ROUTER_ID

@@ -13,7 +13,7 @@ use super::action::{self, Action, Outcome};
 use super::agents::{self, Agent, Recommendation};
 use super::catalog::{self, Catalog, CatalogInfo};
 use super::error::{CoreError, Result};
-use super::hermes::{self, Profile};
+use super::hermes::{self, OPENROUTER, Profile};
 use super::keymap::{self, Context};
 use super::models;
 use super::notifications::{self, Notification};
@@ -1146,7 +1146,7 @@ impl Session {
                             agent: agent.clone(),
                             slot: slot.clone(),
                             model: model.id.clone(),
-                            provider: Some("openrouter".into()),
+                            provider: Some(OPENROUTER.into()),
                             base_url: None,
                             // A model lacking the slot's needs got here only by a second
                             // Enter after the warning above.
@@ -1171,7 +1171,7 @@ impl Session {
                             Pick {
                                 role,
                                 model: model.id.clone(),
-                                provider: "openrouter".into(),
+                                provider: OPENROUTER.into(),
                                 base_url: None,
                                 score: Some(s.total),
                                 sub: Some(s.sub),

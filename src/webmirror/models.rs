@@ -7,6 +7,7 @@ use maud::{Markup, html};
 
 use super::page::{PageCtx, action_form};
 use super::picker::{self, PARAMS};
+use crate::core::hermes::OPENROUTER;
 use crate::core::view::{ModelsView, Overlay, SlotKind};
 
 pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Markup {
@@ -61,7 +62,7 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                         ("agent", agent.clone()),
                         ("slot", slot.clone()),
                         ("model", row.model.clone()),
-                        ("provider", "openrouter".into()),
+                        ("provider", OPENROUTER.into()),
                         ("force", force.into()),
                         ("close", "1".into()),
                         ("back", back.clone()),

@@ -96,6 +96,20 @@ pub enum ModelsCmd {
         #[arg(long)]
         role: Option<String>,
     },
+    /// Point one routing slot of an agent at a model, or back to `auto`.
+    #[command(
+        after_help = "SLOT: main, a task (vision, web_extract, compression, title_generation, ...), \
+                      fallback:N or fallback:new.\nMODEL: a catalog id, or `auto` (a task: Hermes \
+                      chooses; main: the role's best free model)."
+    )]
+    SetSlot {
+        agent: String,
+        slot: String,
+        model: String,
+        /// Write a model that lacks what the slot needs (image input, long context, cheap).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -316,6 +330,50 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
                     print_breakdown(out, d)?;
                 }
                 Ok(())
+            })
+        }
+        ModelsCmd::SetSlot {
+            agent,
+            slot,
+            model,
+            force,
+        } => {
+            let action = Action::SetSlot {
+                agent,
+                slot: slot.clone(),
+                model,
+                provider: None,
+                base_url: None,
+                force,
+            };
+            let Outcome::Routing(slots) = action::apply(core, action).await? else {
+                return Err(CoreError::usage("set-slot wrote no routing"));
+            };
+            let catalog = core.catalog().await?;
+            let key = crate::core::routing::SlotKey::parse(&slot)?;
+            let row = crate::core::routing::rows(&slots, true, &catalog)
+                .into_iter()
+                .find(|r| crate::core::routing::SlotKey::parse(&r.key).ok().as_ref() == Some(&key));
+            if let Some(p) = row.as_ref().and_then(|r| r.paid.as_ref()) {
+                eprintln!("nxr: note: {}", clean(p));
+            }
+            let body = serde_json::json!({"slot": row, "routing": slots});
+            emit(json, &body, |out| {
+                match &row {
+                    Some(r) if r.auto => {
+                        writeln!(out, "{} {}: auto", clean(&slots.agent), r.label)?
+                    }
+                    Some(r) => writeln!(
+                        out,
+                        "{} {}: {} via {}",
+                        clean(&slots.agent),
+                        r.label,
+                        clean(&r.model),
+                        clean(&r.provider)
+                    )?,
+                    None => writeln!(out, "{} {}: written", clean(&slots.agent), clean(&slot))?,
+                }
+                writeln!(out, "wrote {}", clean(&slots.config_path))
             })
         }
         ModelsCmd::Show { id, role } => {

@@ -238,3 +238,112 @@ fn a_fresh_profile_is_block_style_yaml_with_vision_on_a_free_image_model_and_her
         "hermes reads the fallback chain: {fallback}"
     );
 }
+
+/// A free image model other than `not`, and a free text model under the long-context need.
+fn free_models(not: &str) -> (String, String) {
+    use nxr::core::routing::{LONG_CONTEXT, takes_images};
+    let catalog = nxr::core::catalog::Catalog::bundled();
+    let image = catalog
+        .models
+        .iter()
+        .find(|m| {
+            m.is_free() && !m.is_router() && takes_images(m) && m.outputs_text() && m.id != not
+        })
+        .expect("a second free image model");
+    let short = catalog
+        .models
+        .iter()
+        .find(|m| m.is_free() && !m.is_router() && m.context() < LONG_CONTEXT)
+        .expect("a free short-context model");
+    (image.id.clone(), short.id.clone())
+}
+
+#[test]
+fn set_slot_writes_what_hermes_reads_refuses_a_misfit_without_force_and_auto_hands_the_task_back() {
+    let env = TestEnv::new();
+    env.nxr(&["agents", "create", "--role", "pm", "--name", "pm"])
+        .assert_ok();
+    let pinned = config_get(&env, "pm", "auxiliary.vision.model").stdout;
+    let (image, short) = free_models(pinned.trim());
+
+    // A bare task name, a catalog model: the real hermes reads it.
+    let out = env.json(&["models", "set-slot", "pm", "vision", &image]);
+    assert_eq!(out["slot"]["model"], image.as_str(), "{out}");
+    assert_eq!(
+        config_get(&env, "pm", "auxiliary.vision.model")
+            .stdout
+            .trim(),
+        image
+    );
+
+    // A model lacking the slot's needs is refused, says --force, and changes nothing.
+    let config = env.profile_dir("pm").join("config.yaml");
+    let before = std::fs::read_to_string(&config).expect("config");
+    let refused = env.nxr(&["models", "set-slot", "pm", "compression", &short]);
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(refused.stderr.contains("--force"), "{refused}");
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), before);
+    env.nxr(&["models", "set-slot", "pm", "compression", &short, "--force"])
+        .assert_ok();
+    assert_eq!(
+        config_get(&env, "pm", "auxiliary.compression.model")
+            .stdout
+            .trim(),
+        short
+    );
+
+    // auto: nxr's route goes, Hermes resolves the task itself.
+    let out = env.json(&["models", "set-slot", "pm", "vision", "auto"]);
+    assert_eq!(out["slot"]["auto"], true, "{out}");
+    assert_eq!(
+        config_get(&env, "pm", "auxiliary.vision.provider")
+            .stdout
+            .trim(),
+        "auto"
+    );
+    assert_eq!(
+        config_get(&env, "pm", "auxiliary.vision.model")
+            .stdout
+            .trim(),
+        ""
+    );
+    // The mark stays honest: an auto vision slot leaks to Hermes's paid default exactly when
+    // the main model takes no images.
+    let catalog = nxr::core::catalog::Catalog::bundled();
+    let main = config_get(&env, "pm", "model.default")
+        .stdout
+        .trim()
+        .to_string();
+    let main_sees = catalog
+        .get(&main)
+        .is_some_and(nxr::core::routing::takes_images);
+    assert_eq!(out["slot"]["paid"].is_string(), !main_sees, "{out}");
+    assert!(
+        !std::fs::read_to_string(&config)
+            .expect("config")
+            .contains("vision:")
+    );
+
+    // main auto: the role's best free pick.
+    env.nxr(&["models", "set-slot", "pm", "main", &image])
+        .assert_ok();
+    env.json(&["models", "set-slot", "pm", "main", "auto"]);
+    let best = env.json(&["models", "best-free", "--role", "pm"])["pick"]["model"]
+        .as_str()
+        .expect("pick")
+        .to_string();
+    assert_eq!(config_get(&env, "pm", "model.default").stdout.trim(), best);
+
+    // Unknown agent, slot or model: exit 2, nothing written.
+    let before = std::fs::read_to_string(&config).expect("config");
+    for args in [
+        ["models", "set-slot", "nobody", "vision", image.as_str()],
+        ["models", "set-slot", "pm", "visoin", image.as_str()],
+        ["models", "set-slot", "pm", "vision", "no/such-model:free"],
+    ] {
+        let out = env.nxr(&args);
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
+    }
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), before);
+    no_update_check(env.hermes_home.path());
+}

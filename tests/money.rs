@@ -242,6 +242,7 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
                 model: model.clone(),
                 provider: None,
                 base_url: None,
+                force: false,
             })
             .await;
         }
@@ -314,6 +315,7 @@ async fn over_random_catalogs_no_session_action_writes_a_paid_model_without_a_pa
             model: paid[0].clone(),
             provider: None,
             base_url: None,
+            force: false,
         })
         .await;
         let pm = ConfigDoc::load(&home.join("profiles/pm/config.yaml")).expect("pm");
@@ -340,6 +342,7 @@ async fn a_refusal_says_what_to_do_for_each_missing_piece() {
             model: paid.into(),
             provider: None,
             base_url: None,
+            force: false,
         })
         .await;
         s.view().banner.expect("a banner").text

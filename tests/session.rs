@@ -286,3 +286,66 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
         Some(v.rows[0].model.as_str())
     );
 }
+
+#[tokio::test]
+async fn the_models_tab_auto_key_hands_a_pinned_task_back_to_hermes_and_keeps_other_keys() {
+    use nxr::core::keymap::{self, Context};
+    let h = homes().await;
+    let mut s = Session::new(h.core.clone()).await.expect("session");
+    s.apply(Action::CreateAgent {
+        name: "eng".into(),
+        role: Some(nxr::core::scoring::Role::Engineer),
+        category: None,
+        skills: None,
+        model: None,
+    })
+    .await;
+    let path = h.hermes.path().join("profiles/eng/config.yaml");
+    // A person's own setting under the task survives.
+    let text = std::fs::read_to_string(&path).expect("config");
+    let text = text.replacen("  vision:\n", "  vision:\n    timeout: 99\n", 1);
+    std::fs::write(&path, text).expect("write");
+    assert!(
+        ConfigDoc::load(&path)
+            .expect("config")
+            .aux_slot("vision")
+            .is_some_and(|s| !s.model.is_empty())
+    );
+
+    s.apply(Action::SwitchTab { tab: Tab::Models }).await;
+    s.apply(Action::MoveSelection { delta: 1 }).await; // aux:vision
+    // The key comes from the one key table, which also feeds the hint bar and the web.
+    let action = keymap::lookup(&[Context::Tab(Tab::Models)], "u").expect("a key for auto");
+    assert_eq!(action, Action::AutoSelectedSlot);
+    assert!(
+        keymap::bar(&[Context::Tab(Tab::Models)])
+            .iter()
+            .any(|h| h.action == "auto_selected_slot"),
+        "shown in the key bar"
+    );
+    s.apply(action).await;
+    let config = ConfigDoc::load(&path).expect("config");
+    let vision = config
+        .aux_slot("vision")
+        .expect("the task keeps the person's key");
+    assert_eq!((vision.provider.as_str(), vision.model.as_str()), ("", ""));
+    assert_eq!(
+        config.get_str("auxiliary.vision.timeout").as_deref(),
+        Some("99")
+    );
+    let screen = s.view();
+    let Body::Models(m) = screen.body else {
+        panic!("models")
+    };
+    assert!(m.slots[1].auto, "{:?}", screen.banner);
+
+    // A fallback has no auto: a clear error, nothing written.
+    let before = std::fs::read_to_string(&path).expect("config");
+    s.apply(Action::ToggleAllSlots).await;
+    s.apply(Action::SelectRow { index: usize::MAX }).await; // + fallback
+    s.apply(Action::MoveSelection { delta: -1 }).await; // fallback 1
+    s.apply(Action::AutoSelectedSlot).await;
+    let banner = s.view().banner.expect("an error").text;
+    assert!(banner.contains("no auto"), "{banner}");
+    assert_eq!(std::fs::read_to_string(&path).expect("config"), before);
+}

@@ -1317,3 +1317,60 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
     assert_eq!(models(&env), free);
     let _ = upgraded;
 }
+
+#[test]
+fn the_auto_button_hands_a_pinned_task_back_and_use_anyway_carries_force() {
+    let env = world_with(&[("eng", "engineer")]);
+    let config = env.profile_dir("eng").join("config.yaml");
+    let s = Server::start(&env);
+    let r = s.get("/models/switch?agent=eng");
+    let sid = r.sid().expect("a session cookie");
+    let html = r.text();
+    // Vision is pinned on a fresh profile, so its row offers auto.
+    let fields = form_fields(&html, "set_slot", "value=\"aux:vision\"").expect("an auto button");
+    assert!(
+        fields.iter().any(|(k, v)| k == "model" && v == "auto"),
+        "{fields:?}"
+    );
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k != "csrf")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = s.post_form("/models/switch?agent=eng", Some(&sid), &pairs);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let doc = nxr::core::hermes::ConfigDoc::load(&config).expect("config");
+    assert!(doc.aux_slot("vision").is_none(), "nxr's route is gone");
+
+    // A text-only model on the vision slot: the button says "use anyway" and carries force;
+    // the same post without force is refused and writes nothing.
+    let q = "/models/switch?agent=eng&slot=aux:vision&q=qwen3+coder+free&image=0&f=1";
+    let html = s
+        .get_with(q, &[("Cookie", &format!("nxr_sid={sid}"))])
+        .text();
+    let fields = form_fields(&html, "set_slot", "qwen/qwen3-coder:free").expect("a use button");
+    assert!(
+        fields.iter().any(|(k, v)| k == "force" && v == "1"),
+        "{fields:?}"
+    );
+    let unforced: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k != "csrf" && k != "force")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let before = std::fs::read_to_string(&config).expect("config");
+    s.post_form(q, Some(&sid), &unforced);
+    assert_eq!(std::fs::read_to_string(&config).expect("config"), before);
+    let forced: Vec<(&str, &str)> = fields
+        .iter()
+        .filter(|(k, _)| k != "csrf")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let r = s.post_form(q, Some(&sid), &forced);
+    assert_eq!(r.status, 303, "{}", r.text());
+    let doc = nxr::core::hermes::ConfigDoc::load(&config).expect("config");
+    assert_eq!(
+        doc.aux_slot("vision").map(|s| s.model).as_deref(),
+        Some("qwen/qwen3-coder:free")
+    );
+}

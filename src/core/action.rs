@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::Core;
 use super::agents::{self, AgentsRescore, Created, NewAgent, SkillEdit};
 use super::error::{CoreError, Result};
-use super::hermes::RouteSlot;
+use super::hermes::{OPENROUTER, RouteSlot};
 use super::models::{self, ScanReport};
 use super::notifications;
 use super::picker::{FilterKind, Filters};
@@ -63,8 +63,9 @@ pub enum Action {
         #[serde(default)]
         base_url: Option<String>,
     },
-    /// Point one routing slot (`main`, `aux:<task>`, `fallback:<n>`, `fallback:new`) of an
-    /// agent's config.yaml at a model.
+    /// Point one routing slot (`main`, `aux:<task>` or a bare task name, `fallback:<n>`,
+    /// `fallback:new`) of an agent's config.yaml at a model, or back to `auto`. A model that
+    /// lacks what the slot needs is refused unless `force`.
     SetSlot {
         agent: String,
         slot: String,
@@ -73,6 +74,8 @@ pub enum Action {
         provider: Option<String>,
         #[serde(default)]
         base_url: Option<String>,
+        #[serde(default)]
+        force: bool,
     },
     /// Drop one entry of the agent's `fallback_providers` chain.
     RemoveFallback {
@@ -140,6 +143,8 @@ pub enum Action {
     },
     /// Tab 2: remove the fallback under the cursor.
     RemoveSelectedSlot,
+    /// Tab 2: put the slot under the cursor back on `auto`.
+    AutoSelectedSlot,
     OpenPicker,
     SetPickerQuery {
         query: String,
@@ -305,7 +310,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         } => {
             let catalog = core.catalog().await?;
             let slot = RouteSlot {
-                provider: provider.unwrap_or_else(|| "openrouter".into()),
+                provider: provider.unwrap_or_else(|| OPENROUTER.into()),
                 model,
                 base_url,
             };
@@ -320,15 +325,24 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
             model,
             provider,
             base_url,
+            force,
         } => {
             let slot_key = routing::SlotKey::parse(&slot)?;
+            if model.trim() == routing::AUTO {
+                return routing::set_auto(core, &agent, &slot_key)
+                    .await
+                    .map(Outcome::Routing);
+            }
             let route = RouteSlot {
-                provider: provider.unwrap_or_else(|| "openrouter".into()),
+                provider: provider.unwrap_or_else(|| OPENROUTER.into()),
                 model,
                 base_url,
             };
+            let catalog = core.catalog().await?;
+            routing::check_known(&catalog, &route)?;
             // Every slot (main, auxiliary, fallback) can spend money: one guard for all.
-            agents::ensure_payable(core, &core.catalog().await?, &route).await?;
+            agents::ensure_payable(core, &catalog, &route).await?;
+            routing::check_needs(&catalog, &slot_key, &route.model, force)?;
             routing::set_slot(core, &agent, &slot_key, route)
                 .await
                 .map(Outcome::Routing)
@@ -388,6 +402,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         | Action::SelectAgent { .. }
         | Action::CycleAgent { .. }
         | Action::RemoveSelectedSlot
+        | Action::AutoSelectedSlot
         | Action::OpenPicker
         | Action::SetPickerQuery { .. }
         | Action::TogglePickerFilter { .. }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::catalog::{self, Catalog};
 use super::db;
 use super::error::{CoreError, Result};
-use super::hermes::{self, ConfigDoc, Profile, RouteSlot};
+use super::hermes::{self, ConfigDoc, OPENROUTER, Profile, RouteSlot};
 use super::models::{self, RescoreReport};
 use super::scoring::{Fallback, Pick, Role, Scorer};
 use super::skills::{self, SkillSnapshot, Template};
@@ -39,7 +39,7 @@ pub struct Agent {
 /// True when the catalog no longer lists the agent's OpenRouter model. Local models
 /// (Ollama) are never in OpenRouter's catalog, and an empty catalog says nothing.
 pub fn is_gone(a: &Agent, catalog: &Catalog) -> bool {
-    a.provider == "openrouter" && !catalog.models.is_empty() && catalog.get(&a.model).is_none()
+    a.provider == OPENROUTER && !catalog.models.is_empty() && catalog.get(&a.model).is_none()
 }
 
 /// Sets `model_gone` on each agent from the catalog.
@@ -280,7 +280,7 @@ async fn pick_model(
             Ok(Pick {
                 role,
                 model: id.to_string(),
-                provider: "openrouter".into(),
+                provider: OPENROUTER.into(),
                 base_url: None,
                 score: Some(s.total),
                 sub: Some(s.sub),
@@ -410,7 +410,7 @@ fn write_profile(
         config.set_main(&main_slot(pick))?;
         if config.fallback_providers().is_empty() && pick.model != catalog::FREE_ROUTER_ID {
             config.set_fallback_providers(&[RouteSlot {
-                provider: "openrouter".into(),
+                provider: OPENROUTER.into(),
                 model: catalog::FREE_ROUTER_ID.into(),
                 base_url: None,
             }])?;
@@ -441,7 +441,7 @@ fn write_profile(
 /// or it is the free router.
 pub fn is_paid(catalog: &Catalog, route: &RouteSlot) -> bool {
     // OpenRouter's free router only ever picks free models.
-    if route.provider != "openrouter" || route.model == catalog::FREE_ROUTER_ID {
+    if route.provider != OPENROUTER || route.model == catalog::FREE_ROUTER_ID {
         return false;
     }
     match catalog.get(&route.model) {

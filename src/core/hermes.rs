@@ -342,6 +342,9 @@ fn sweep_dir(dir: &Path) -> Vec<PathBuf> {
     markers
 }
 
+/// Hermes's provider name for OpenRouter, as config.yaml spells it: the one place nxr says it.
+pub const OPENROUTER: &str = "openrouter";
+
 /// One routing slot: which provider and model Hermes uses for a task.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteSlot {
@@ -569,6 +572,31 @@ impl ConfigDoc {
                     .ok_or_else(|| self.internal("aux task"))?;
                 aux.set(task, &m);
             }
+        }
+        Ok(())
+    }
+
+    /// Puts `auxiliary.<task>` back on `auto`: drops the route nxr writes (provider, model,
+    /// base_url) and keeps the person's other keys (timeout, extra_body, ...); a task left
+    /// empty goes, and so does an empty `auxiliary:`, so Hermes's defaults apply.
+    pub fn reset_aux(&mut self, task: &str) -> Result<()> {
+        check_key(task)?;
+        let root = self.root()?;
+        let Some(aux) = root.get_mapping("auxiliary") else {
+            return Ok(());
+        };
+        if let Some(m) = aux.get_mapping(task) {
+            for k in ["provider", "model", "base_url"] {
+                m.remove(k);
+            }
+            if m.keys().next().is_none() {
+                aux.remove(task);
+            }
+        } else {
+            aux.remove(task);
+        }
+        if aux.keys().next().is_none() {
+            root.remove("auxiliary");
         }
         Ok(())
     }

@@ -198,6 +198,13 @@ pub fn bindings() -> &'static [Binding] {
                 false,
                 Action::RemoveSelectedSlot
             ),
+            b!(
+                Context::Tab(Tab::Models),
+                ["u"],
+                "set auto",
+                true,
+                Action::AutoSelectedSlot
+            ),
             // Tab 3
             b!(
                 Context::Tab(Tab::Agents),

@@ -8,7 +8,7 @@ use super::agents;
 use super::catalog::{Catalog, Model};
 use super::db;
 use super::error::{CoreError, Result};
-use super::hermes::{ConfigDoc, Profile, RouteSlot};
+use super::hermes::{ConfigDoc, OPENROUTER, Profile, RouteSlot};
 use super::scoring::{Role, Scorer};
 use super::text;
 use super::view::{SlotKind, SlotRow};
@@ -148,7 +148,7 @@ pub fn vision_pick(catalog: &Catalog) -> Option<RouteSlot> {
                 .max_by(|a, b| a.context().cmp(&b.context()).then(b.id.cmp(&a.id)))
         })?;
     Some(RouteSlot {
-        provider: "openrouter".into(),
+        provider: OPENROUTER.into(),
         model: best.id.clone(),
         base_url: None,
     })
@@ -198,13 +198,16 @@ impl SlotKey {
     pub fn parse(s: &str) -> Result<SlotKey> {
         let bad = || {
             CoreError::usage(format!(
-                "unknown slot {:?}: use main, aux:<task>, fallback:<n> or fallback:new",
-                super::catalog::clip(s, 60)
+                "unknown slot {:?}: use main, a task ({}), aux:<task>, fallback:<n> or fallback:new",
+                super::catalog::clip(s, 60),
+                ALL_AUX.join(", ")
             ))
         };
         match s {
             "main" => Ok(SlotKey::Main),
             "fallback:new" => Ok(SlotKey::NewFallback),
+            // A bare task name, as a person types it (`nxr models set-slot pm vision ...`).
+            task if ALL_AUX.contains(&task) => Ok(SlotKey::Aux(task.to_string())),
             _ => {
                 if let Some(task) = s.strip_prefix("aux:") {
                     let ok = !task.is_empty()
@@ -357,7 +360,7 @@ pub fn rows(slots: &Slots, show_all: bool, catalog: &Catalog) -> Vec<SlotRow> {
 /// endpoint never bills OpenRouter.
 fn paid_reason(slot: &RouteSlot, catalog: &Catalog) -> Option<String> {
     let via_openrouter =
-        matches!(slot.provider.as_str(), "" | "auto" | "openrouter") && slot.base_url.is_none();
+        matches!(slot.provider.as_str(), "" | "auto" | OPENROUTER) && slot.base_url.is_none();
     if !via_openrouter || slot.model.is_empty() {
         return None;
     }
@@ -391,6 +394,82 @@ fn auto_paid_reason(task: &str, main: &RouteSlot, catalog: &Catalog) -> Option<S
         return None;
     }
     paid_reason(main, catalog).map(|why| format!("auto: uses the main model, a {why}"))
+}
+
+/// The model name that puts a slot back on `auto` (no model id is a bare word).
+pub const AUTO: &str = "auto";
+
+/// Refuses a model id OpenRouter does not list (a typo would leave Hermes failing every
+/// call). A local or custom endpoint, and OpenRouter's free router, are not in the catalog.
+pub fn check_known(catalog: &Catalog, route: &RouteSlot) -> Result<()> {
+    let via_openrouter = route.provider == OPENROUTER && route.base_url.is_none();
+    if !via_openrouter
+        || route.model.trim().is_empty()
+        || route.model == super::catalog::FREE_ROUTER_ID
+        || catalog.get(&route.model).is_some()
+    {
+        return Ok(());
+    }
+    Err(CoreError::usage(format!(
+        "unknown model {:?}: not in the catalog; `nxr models roster` lists the free models and \
+         `nxr models scan` refreshes the catalog",
+        super::catalog::clip(&route.model, 80)
+    )))
+}
+
+/// Refuses a model that lacks what the slot needs (an image task on a text-only model, a
+/// long-context task on a short one), unless the person insists. A model the catalog does not
+/// know is judged elsewhere.
+pub fn check_needs(catalog: &Catalog, key: &SlotKey, model: &str, force: bool) -> Result<()> {
+    if force {
+        return Ok(());
+    }
+    let Some(lacks) = catalog
+        .get(model)
+        .and_then(|m| Needs::of_slot(key).lacks(m))
+    else {
+        return Ok(());
+    };
+    let slot = match key {
+        SlotKey::Aux(t) => t.clone(),
+        other => other.as_string(),
+    };
+    Err(CoreError::usage(format!(
+        "{} does not fit the {slot} slot: {lacks}; choose another model, or use it anyway with \
+         --force (force=true in a post)",
+        text::clean(model)
+    )))
+}
+
+/// Puts a slot back on `auto`. An auxiliary task loses nxr's route, so Hermes resolves it
+/// (the main model, or for vision its own default: the slot's paid mark says when that costs
+/// money). The main slot has no `auto` in Hermes: it goes to the role's best free pick.
+pub async fn set_auto(core: &Core, agent: &str, key: &SlotKey) -> Result<Slots> {
+    let conn = core.db.conn().await?;
+    let a = agents::find(&conn, agent).await?;
+    let profile = Profile::resolve(&core.paths.hermes_home, &a.profile);
+    match key {
+        SlotKey::Main => {
+            let catalog = core.catalog().await?;
+            let pick = Scorer::new(&catalog).best_free(a.role, &core.ollama_model().await?);
+            if pick.model != a.model {
+                let route = RouteSlot {
+                    provider: pick.provider,
+                    model: pick.model,
+                    base_url: pick.base_url,
+                };
+                agents::set_model(core, &a.name, route, "auto: the best free pick", true).await?;
+            }
+        }
+        SlotKey::Aux(task) => edit(core, &profile, |c| c.reset_aux(task)).await?,
+        SlotKey::Fallback(_) | SlotKey::NewFallback => {
+            return Err(CoreError::usage(
+                "a fallback has no auto: remove it instead (d on the Models tab, or the remove \
+                 button)",
+            ));
+        }
+    }
+    read(&a.name, &profile)
 }
 
 /// Writes one slot. The main slot also updates the agent's row and history.

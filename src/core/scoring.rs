@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, FREE_ROUTER_ID, Model};
 use super::error::{CoreError, Result};
+use super::hermes::OPENROUTER;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -648,7 +649,7 @@ impl<'a> Scorer<'a> {
             return Pick {
                 role,
                 model: m.id.clone(),
-                provider: "openrouter".into(),
+                provider: OPENROUTER.into(),
                 base_url: None,
                 score: Some(s.total),
                 sub: Some(s.sub),
@@ -659,7 +660,7 @@ impl<'a> Scorer<'a> {
             return Pick {
                 role,
                 model: FREE_ROUTER_ID.into(),
-                provider: "openrouter".into(),
+                provider: OPENROUTER.into(),
                 base_url: None,
                 score: None,
                 sub: None,

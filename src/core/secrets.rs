@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use super::Core;
-use super::agents;
 use super::error::{CoreError, Result};
 use super::hermes::{self, Profile};
 use super::openrouter::{AccountState, Credits, KeyInfo};
@@ -166,12 +165,25 @@ pub async fn payer(core: &Core) -> Result<Payer> {
     })
 }
 
+/// Every agent's profile name. Read here, not through `agents`, which asks this module for
+/// the key and the payer: keys sit below agents, so no import loop.
+async fn agent_profiles(core: &Core) -> Result<Vec<String>> {
+    let conn = core.db.conn().await?;
+    let mut rows = conn
+        .query("SELECT profile FROM agents ORDER BY id", ())
+        .await?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().await? {
+        out.push(row.get::<String>(0)?);
+    }
+    Ok(out)
+}
+
 /// Stores a key already validated.
 pub async fn store(core: &Core, key: &str) -> Result<()> {
     hermes::set_env(&file(core), KEY_VAR, key)?;
-    let conn = core.db.conn().await?;
-    for a in agents::list(&conn).await? {
-        let p = Profile::resolve(&core.paths.hermes_home, &a.profile);
+    for profile in agent_profiles(core).await? {
+        let p = Profile::resolve(&core.paths.hermes_home, &profile);
         // On a shared database (NXR_DB_URL) some agents live on other machines: their
         // profiles are not here, and locking would create a hollow one.
         if !p.dir.is_dir() {

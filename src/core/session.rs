@@ -13,7 +13,7 @@ use super::action::{self, Action, Outcome};
 use super::agents::{self, Agent, Recommendation};
 use super::catalog::{self, Catalog, CatalogInfo};
 use super::error::{CoreError, Result};
-use super::hermes::{self, Profile};
+use super::hermes::{self, OPENROUTER, Profile};
 use super::keymap::{self, Context};
 use super::models;
 use super::notifications::{self, Notification};
@@ -723,6 +723,25 @@ impl Session {
                 self.domain(Action::RemoveFallback { agent, index: i })
                     .await?;
             }
+            Action::AutoSelectedSlot => {
+                let rows = self.slot_rows();
+                let row = rows
+                    .get(self.slot_selected)
+                    .ok_or_else(|| CoreError::usage("no slot selected"))?;
+                let agent = self
+                    .models_agent()
+                    .map(|a| a.name.clone())
+                    .ok_or_else(|| CoreError::usage("create an agent first, on the Create tab"))?;
+                let action = Action::SetSlot {
+                    agent,
+                    slot: row.key.clone(),
+                    model: routing::AUTO.into(),
+                    provider: None,
+                    base_url: None,
+                    force: false,
+                };
+                self.domain(action).await?;
+            }
             Action::OpenPicker => self.open_picker()?,
             Action::SetPickerQuery { query } => {
                 if let Some(OverlayState::Picker(p)) = &mut self.overlay {
@@ -1231,8 +1250,11 @@ impl Session {
                             agent: agent.clone(),
                             slot: slot.clone(),
                             model: model.id.clone(),
-                            provider: Some("openrouter".into()),
+                            provider: Some(OPENROUTER.into()),
                             base_url: None,
+                            // A model lacking the slot's needs got here only by a second
+                            // Enter after the warning above.
+                            force: true,
                         };
                         if let Err(e) = self.domain(action).await {
                             self.overlay = Some(OverlayState::Picker(p));
@@ -1253,7 +1275,7 @@ impl Session {
                             Pick {
                                 role,
                                 model: model.id.clone(),
-                                provider: "openrouter".into(),
+                                provider: OPENROUTER.into(),
                                 base_url: None,
                                 score: Some(s.total),
                                 sub: Some(s.sub),

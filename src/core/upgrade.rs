@@ -12,7 +12,7 @@ use super::agents::{self, Agent, PAID_MIN_GAIN};
 use super::catalog::Catalog;
 use super::db;
 use super::error::{CoreError, Result};
-use super::hermes::{self, RouteSlot};
+use super::hermes::{self, OPENROUTER, RouteSlot};
 use super::openrouter::{AccountState, Credits, FreeTier, KeyInfo};
 use super::scoring::Scorer;
 use super::secrets;
@@ -228,7 +228,7 @@ pub async fn upgrade_agent(core: &Core, agent: &str, model: Option<&str>) -> Res
         core,
         &a.name,
         RouteSlot {
-            provider: "openrouter".into(),
+            provider: OPENROUTER.into(),
             model: target,
             base_url: None,
         },

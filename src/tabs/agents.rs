@@ -11,8 +11,8 @@ use crate::core::scoring::Fallback;
 use crate::core::skills::{SkillOrigin, SkillState};
 use crate::core::text;
 use crate::core::view::{AgentRow, AgentsView, BulkUpgradeView, ConfirmView, SkillRow};
-use crate::tabs::theme::Theme;
 use crate::widgets::table::{self, Column};
+use crate::widgets::theme::Theme;
 use crate::widgets::{centered, put_line};
 
 // The room goes to the two model columns (ids run to 40 characters); the best free

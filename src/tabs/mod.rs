@@ -14,7 +14,7 @@ pub mod picker;
 pub mod setup;
 pub mod skills;
 pub mod terminal;
-pub mod theme;
+pub use crate::widgets::theme;
 
 use std::pin::Pin;
 use std::sync::Arc;

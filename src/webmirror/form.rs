@@ -17,6 +17,8 @@ use crate::core::action::Action;
 const NUMBERS: &[&str] = &["delta", "index", "id"];
 /// Fields that are lists (repeat the field for each item).
 const LISTS: &[&str] = &["skills", "desired"];
+/// Fields that are yes/no (a checkbox's `on`, or `1`/`true`).
+const BOOLS: &[&str] = &["force"];
 /// Optional text fields: empty means absent.
 const OPTIONAL: &[&str] = &[
     "model", "provider", "base_url", "from", "role", "category", "agent",
@@ -76,6 +78,12 @@ pub fn decode_pairs(pairs: &[(String, String)]) -> Result<Form, String> {
                     .parse()
                     .map_err(|_| format!("{key} must be a number, not {:?}", clip(v)))?;
                 fields.insert(key.to_string(), Value::from(n));
+            }
+            key if BOOLS.contains(&key) => {
+                fields.insert(
+                    key.to_string(),
+                    Value::Bool(matches!(v.as_str(), "1" | "on" | "true")),
+                );
             }
             key if OPTIONAL.contains(&key) && v.is_empty() => {}
             key => {
@@ -151,7 +159,8 @@ mod tests {
                 slot: "main".into(),
                 model: "x/y".into(),
                 provider: None,
-                base_url: None
+                base_url: None,
+                force: false
             }]
         );
     }

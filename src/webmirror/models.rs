@@ -7,6 +7,7 @@ use maud::{Markup, html};
 
 use super::page::{PageCtx, action_form};
 use super::picker::{self, PARAMS};
+use crate::core::hermes::OPENROUTER;
 use crate::core::view::{ModelsView, Overlay, SlotKind};
 
 pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Markup {
@@ -52,6 +53,8 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                         row,
                     );
                 }
+                // "use anyway" on a model that lacks the slot's needs: the row says what.
+                let force = if row.lacks.is_some() { "1" } else { "0" };
                 picker::use_form(
                     ctx,
                     "set_slot",
@@ -59,7 +62,8 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                         ("agent", agent.clone()),
                         ("slot", slot.clone()),
                         ("model", row.model.clone()),
-                        ("provider", "openrouter".into()),
+                        ("provider", OPENROUTER.into()),
+                        ("force", force.into()),
                         ("close", "1".into()),
                         ("back", back.clone()),
                     ],
@@ -136,6 +140,15 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                                     ("slot", s.key.as_str()),
                                 ])) {
                                     @if s.kind == SlotKind::NewFallback { "add" } @else { "change" }
+                                }
+                                @if !s.auto && matches!(s.kind, SlotKind::Main | SlotKind::Auxiliary) {
+                                    " "
+                                    (action_form(ctx, "set_slot", &[
+                                        ("agent", agent.clone()),
+                                        ("slot", s.key.clone()),
+                                        ("model", crate::core::routing::AUTO.to_string()),
+                                        ("back", back.clone()),
+                                    ], html! { "auto" }, "btn"))
                                 }
                                 @if s.kind == SlotKind::Fallback
                                     && let Some(n) = s.key.strip_prefix("fallback:") {

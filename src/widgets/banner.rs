@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 
 use super::put_line;
 use crate::core::view::{Banner, Meaning};
-use crate::tabs::theme::Theme;
+use crate::widgets::theme::Theme;
 
 pub fn prefix(m: Meaning) -> &'static str {
     match m {

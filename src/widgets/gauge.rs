@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::{put_line, width};
 use crate::core::view::Meaning;
-use crate::tabs::theme::Theme;
+use crate::widgets::theme::Theme;
 
 pub struct Gauge<'a> {
     pub label: &'a str,

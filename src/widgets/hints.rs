@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::{put_line, width};
 use crate::core::view::Hint;
-use crate::tabs::theme::Theme;
+use crate::widgets::theme::Theme;
 
 /// The key name a hint's display keys start with ("j/↓" → "j").
 pub fn first_key(h: &Hint) -> String {

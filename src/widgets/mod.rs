@@ -9,6 +9,7 @@ pub mod hints;
 pub mod picker;
 pub mod status;
 pub mod table;
+pub mod theme;
 pub mod wizard;
 
 use ratatui::buffer::Buffer;

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use super::table::{self, Column};
 use crate::core::picker::PickerRow;
 use crate::core::text;
-use crate::tabs::theme::Theme;
+use crate::widgets::theme::Theme;
 
 pub const COLUMNS: [Column<'static>; 8] = [
     Column::fill("MODEL", 16),

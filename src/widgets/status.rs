@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 
 use super::{fit, fit_left, put_line, width};
 use crate::core::view::Status;
-use crate::tabs::theme::Theme;
+use crate::widgets::theme::Theme;
 
 const SEP: &str = " │ ";
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 
 use super::put_line;
 use crate::core::view::{StepTitle, WizardStep};
-use crate::tabs::theme::Theme;
+use crate::widgets::theme::Theme;
 
 /// Draws the bar; returns each step's area (clicks on done steps go back to them).
 pub fn render(

@@ -274,7 +274,11 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
             model: None,
         })
         .await;
-        s.apply(Action::OpenUpgrade).await;
+        s.apply(Action::OpenUpgrade {
+            agent: None,
+            model: None,
+        })
+        .await;
         s.apply(Action::Activate).await;
     }
     s.apply(Action::UpgradeAll).await;
@@ -391,7 +395,11 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
         "on free: no v"
     );
     let before = model(&first).await;
-    s.apply(Action::OpenUpgrade).await;
+    s.apply(Action::OpenUpgrade {
+        agent: None,
+        model: None,
+    })
+    .await;
     let c = agents_view(&mut s).confirm.expect("a question");
     let text = format!("{} {}", c.title, c.lines.join(" "));
     assert!(text.contains("per M"), "the price is shown: {text}");
@@ -403,12 +411,20 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
     s.apply(Action::Cancel).await;
     assert!(agents_view(&mut s).confirm.is_none());
     assert_eq!(model(&first).await, before, "no changes nothing");
-    s.apply(Action::OpenUpgrade).await;
+    s.apply(Action::OpenUpgrade {
+        agent: None,
+        model: None,
+    })
+    .await;
     s.apply(Action::Activate).await;
     let paid_first = model(&first).await;
     assert_ne!(paid_first, before, "yes upgrades: {:?}", s.view().banner);
     select(&mut s, &second).await;
-    s.apply(Action::OpenUpgrade).await;
+    s.apply(Action::OpenUpgrade {
+        agent: None,
+        model: None,
+    })
+    .await;
     s.apply(Action::Activate).await;
     assert_ne!(model(&second).await, before);
 
@@ -751,6 +767,13 @@ fn web_attempts(env: &TestEnv, paid: &[String]) {
             Some(&sid),
             &[("action", "upgrade_agent"), ("agent", "pm"), ("model", m)],
         );
+        // The upgrade buttons' two steps: the question, then yes.
+        for fields in [
+            &[("action", "open_upgrade"), ("agent", "pm"), ("model", m)][..],
+            &[("action", "activate")][..],
+        ] {
+            s.post_form("/agents/manage", Some(&sid), fields);
+        }
         s.post_form(
             "/agents/new",
             Some(&sid),

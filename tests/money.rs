@@ -258,6 +258,13 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
             model: Some(model.clone()),
         })
         .await;
+        // The web's buttons: the question for a named agent and model, then yes.
+        s.apply(Action::OpenUpgrade {
+            agent: Some(agent.clone()),
+            model: Some(model.clone()),
+        })
+        .await;
+        s.apply(Action::Activate).await;
         s.apply(Action::CreateAgent {
             name: format!("paid{i}"),
             role: Some(Role::Pm),
@@ -275,7 +282,11 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
             model: None,
         })
         .await;
-        s.apply(Action::OpenUpgrade).await;
+        s.apply(Action::OpenUpgrade {
+            agent: None,
+            model: None,
+        })
+        .await;
         s.apply(Action::Activate).await;
     }
     s.apply(Action::UpgradeAll).await;
@@ -394,7 +405,11 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
         "on free: no v"
     );
     let before = model(&first).await;
-    s.apply(Action::OpenUpgrade).await;
+    s.apply(Action::OpenUpgrade {
+        agent: None,
+        model: None,
+    })
+    .await;
     let c = agents_view(&mut s).confirm.expect("a question");
     let text = format!("{} {}", c.title, c.lines.join(" "));
     assert!(text.contains("per M"), "the price is shown: {text}");
@@ -406,12 +421,20 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
     s.apply(Action::Cancel).await;
     assert!(agents_view(&mut s).confirm.is_none());
     assert_eq!(model(&first).await, before, "no changes nothing");
-    s.apply(Action::OpenUpgrade).await;
+    s.apply(Action::OpenUpgrade {
+        agent: None,
+        model: None,
+    })
+    .await;
     s.apply(Action::Activate).await;
     let paid_first = model(&first).await;
     assert_ne!(paid_first, before, "yes upgrades: {:?}", s.view().banner);
     select(&mut s, &second).await;
-    s.apply(Action::OpenUpgrade).await;
+    s.apply(Action::OpenUpgrade {
+        agent: None,
+        model: None,
+    })
+    .await;
     s.apply(Action::Activate).await;
     assert_ne!(model(&second).await, before);
 
@@ -435,6 +458,81 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
     assert_eq!(c.action, "revert_all");
     s.apply(Action::Activate).await;
     assert!(agents_view(&mut s).rows.iter().all(|r| r.free));
+}
+
+#[tokio::test]
+async fn an_upgrade_question_for_a_named_agent_is_about_that_agent_and_model_not_the_selected_one()
+{
+    let env = TestEnv::new();
+    let mut s = world(&env, BUNDLED_JSON).await;
+    let core = s.core().clone();
+    give_key(&core, Some((20.0, 2.5))).await;
+    s.apply(Action::Refresh).await;
+    let plan = upgrade::plan(&core).await.expect("plan");
+    let rows: Vec<_> = plan.iter().filter(|r| r.recommended.is_some()).collect();
+    assert!(rows.len() >= 2, "two agents with a paid pick: {plan:#?}");
+    let (target, other) = (rows[0].agent.clone(), rows[1].agent.clone());
+    // Another agent's paid pick: a model of the person's choosing, not the recommended one.
+    let chosen = rows[1]
+        .recommended
+        .as_ref()
+        .map(|r| r.model.clone())
+        .expect("a pick");
+    assert_ne!(
+        Some(&chosen),
+        rows[0].recommended.as_ref().map(|r| &r.model)
+    );
+    select(&mut s, &other).await;
+    let conn = core.db.conn().await.expect("conn");
+    let before = agents::find(&conn, &target).await.expect("agent").model;
+
+    // A model the catalog does not know: refused, no question.
+    s.apply(Action::OpenUpgrade {
+        agent: Some(target.clone()),
+        model: Some("nobody/nothing".into()),
+    })
+    .await;
+    assert!(agents_view(&mut s).confirm.is_none());
+    assert!(
+        s.view()
+            .banner
+            .as_ref()
+            .is_some_and(|b| b.text.contains("not in the catalog")),
+        "{:?}",
+        s.view().banner
+    );
+
+    s.apply(Action::OpenUpgrade {
+        agent: Some(target.clone()),
+        model: Some(chosen.clone()),
+    })
+    .await;
+    let c = agents_view(&mut s).confirm.expect("a question");
+    let text = format!("{} {}", c.title, c.lines.join(" "));
+    assert!(
+        c.title.contains(&target) && c.title.contains(&chosen),
+        "{text}"
+    );
+    assert!(
+        text.contains("new:") && text.contains("per M"),
+        "its price: {text}"
+    );
+    assert!(text.contains("balance $17.50"), "{text}");
+    assert_eq!(
+        agents::find(&conn, &target).await.expect("agent").model,
+        before,
+        "asking writes nothing"
+    );
+    s.apply(Action::Activate).await;
+    assert_eq!(
+        agents::find(&conn, &target).await.expect("agent").model,
+        chosen
+    );
+    assert_ne!(
+        agents::find(&conn, &other).await.expect("agent").model,
+        chosen,
+        "the selected agent is untouched"
+    );
 }
 
 #[test]
@@ -754,6 +852,13 @@ fn web_attempts(env: &TestEnv, paid: &[String]) {
             Some(&sid),
             &[("action", "upgrade_agent"), ("agent", "pm"), ("model", m)],
         );
+        // The upgrade buttons' two steps: the question, then yes.
+        for fields in [
+            &[("action", "open_upgrade"), ("agent", "pm"), ("model", m)][..],
+            &[("action", "activate")][..],
+        ] {
+            s.post_form("/agents/manage", Some(&sid), fields);
+        }
         s.post_form(
             "/agents/new",
             Some(&sid),

@@ -250,6 +250,7 @@ const ACTIONS: &[&str] = &[
     "mark_read",
     "create_agent",
     "upgrade_agent",
+    "open_upgrade",
     "revert_upgrade",
     "open_picker",
     "close_overlay",

@@ -509,6 +509,38 @@ fn bulk_upgrade_in_the_browser_puts_every_agent_on_its_paid_pick_and_hermes_read
         Duration::from_secs(20),
     );
     assert_eq!(hermes_config_get(&env, "engineer", "model.default"), free);
+    // One agent's upgrade button asks first, with the price; only "Yes" writes.
+    b.click("tr[data-agent='engineer'] button[form='fu']");
+    b.wait_find("#confirm");
+    let question = b
+        .js("return document.querySelector('#confirm').innerText")
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        question.contains(&engineer) && question.contains("per M"),
+        "the model and its price:\n{question}"
+    );
+    assert_eq!(
+        support::profiles::db_model(&env, "engineer"),
+        free,
+        "asking writes nothing"
+    );
+    assert_eq!(hermes_config_get(&env, "engineer", "model.default"), free);
+    b.click("#confirm-yes");
+    b.wait_js(
+        "the engineer runs its paid pick again",
+        &format!(
+            "!document.querySelector('#confirm') && \
+             document.querySelector(\"tr[data-agent='engineer'] td:nth-child(3)\").innerText.indexOf({}) === 0",
+            json!(engineer)
+        ),
+        Duration::from_secs(20),
+    );
+    assert_eq!(
+        hermes_config_get(&env, "engineer", "model.default"),
+        engineer
+    );
 }
 
 /// Problems with the page's tables at the current window size: an element wider than its

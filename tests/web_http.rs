@@ -1070,6 +1070,92 @@ fn models(env: &TestEnv) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The open question on the agents page (`#confirm`), or a panic naming the page.
+fn confirm_section(html: &str) -> String {
+    html.split("id=\"confirm\"")
+        .nth(1)
+        .and_then(|b| b.split("</section>").next())
+        .map(web_common::unescape)
+        .unwrap_or_else(|| panic!("no question on the page:\n{html}"))
+}
+
+#[test]
+fn an_agents_upgrade_button_on_the_web_asks_with_the_price_and_only_yes_writes() {
+    let server = FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    env.nxr(&["init", "--free"]).assert_ok();
+    let s = Server::start(&env);
+    let sid = s.get("/agents/manage").sid().expect("cookie");
+    let r = s.post_form(
+        "/agents/manage",
+        Some(&sid),
+        &[("action", "set_openrouter_key"), ("key", VALID_KEY)],
+    );
+    assert_eq!(r.status, 303);
+    let free = models(&env);
+    let picks = paid_picks(&env);
+    let before = hash_tree(env.hermes_home.path());
+    let cfg_before: Vec<String> = DEFAULT_AGENTS
+        .iter()
+        .map(|a| config_text(&env, a))
+        .collect();
+
+    // The row's button and the selected agent's button both only ask.
+    let path = "/agents/manage?agent=engineer";
+    let html = page(&s, &sid, path);
+    assert!(
+        form_by_id(&html, "fu").contains(&("action".into(), "open_upgrade".into())),
+        "the upgrade buttons post the question"
+    );
+    assert!(
+        !html.contains("id=\"confirm\""),
+        "no question before a click"
+    );
+    click(&s, &sid, path, &html, "fu", "agent", "pm");
+    assert_eq!(models(&env), free, "a click writes nothing");
+    assert_eq!(
+        changed(&before, &hash_tree(env.hermes_home.path())),
+        Vec::<String>::new()
+    );
+    let html = page(&s, &sid, path);
+    let question = confirm_section(&html);
+    // The question is about the row clicked (pm), not the selected agent (engineer).
+    assert!(
+        question.contains(&format!("Upgrade pm to {}?", picks["pm"])),
+        "{question}"
+    );
+    assert!(question.contains("per M"), "the price: {question}");
+    assert!(question.contains("score"), "the gain: {question}");
+    assert!(question.contains("Account:"), "the balance: {question}");
+
+    // No: nothing changes, the question goes.
+    click(&s, &sid, path, &html, "fb", "action", "cancel");
+    let html = page(&s, &sid, path);
+    assert!(!html.contains("id=\"confirm\""), "no closes the question");
+    let after: Vec<String> = DEFAULT_AGENTS
+        .iter()
+        .map(|a| config_text(&env, a))
+        .collect();
+    assert_eq!(after, cfg_before, "config.yaml byte-identical before yes");
+
+    // Yes: pm alone moves to its paid pick, in the database and in config.yaml.
+    click(&s, &sid, path, &html, "fu", "agent", "pm");
+    let html = page(&s, &sid, path);
+    click(&s, &sid, path, &html, "fb", "action", "activate");
+    assert_eq!(db_model(&env, "pm"), picks["pm"]);
+    assert_eq!(
+        support::profiles::yaml_str(&config_text(&env, "pm"), "model.default").as_deref(),
+        Some(picks["pm"].as_str())
+    );
+    for agent in ["engineer", "hermes"] {
+        assert_eq!(db_model(&env, agent), free[agent], "{agent} stays");
+    }
+    assert_eq!(
+        changed(&before, &hash_tree(env.hermes_home.path())),
+        vec!["profiles/pm/config.yaml".to_string()]
+    );
+}
+
 /// `nxr upgrade --json`'s paid pick per agent (no terminal: the plan only).
 fn paid_picks(env: &TestEnv) -> BTreeMap<String, String> {
     let plan = env.json(&["upgrade"]);
@@ -1288,15 +1374,34 @@ fn bulk_upgrade_and_revert_in_the_browser_move_only_the_models() {
     let url = format!("{choose}&q={}", chosen.replace('/', "%2F"));
     let html = page(&s, &sid, &url);
     assert!(html.contains("id=\"upgrade-note\""), "{html}");
-    let fields = form_fields(&html, "upgrade_agent", &chosen).expect("a use button");
+    let fields = form_fields(&html, "open_upgrade", &chosen).expect("a use button");
     let pairs: Vec<(&str, &str)> = fields
         .iter()
         .filter(|(k, _)| k != "csrf")
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    // "use" only asks: the agents page shows the chosen model with its price.
+    let pm_config = config_text(&env, "pm");
     let r = s.post_form(&url, Some(&sid), &pairs);
     assert_eq!(r.status, 303, "{}", r.text());
-    assert_eq!(r.header("location"), Some("/agents/manage?agent=pm"));
+    assert_eq!(r.header("location"), Some("/agents/manage"));
+    assert_eq!(db_model(&env, "pm"), free["pm"], "choosing writes nothing");
+    assert_eq!(config_text(&env, "pm"), pm_config);
+    let html = page(&s, &sid, "/agents/manage?agent=pm");
+    let question = confirm_section(&html);
+    assert!(
+        question.contains(&format!("Upgrade pm to {chosen}?")) && question.contains("per M"),
+        "{question}"
+    );
+    click(
+        &s,
+        &sid,
+        "/agents/manage?agent=pm",
+        &html,
+        "fb",
+        "action",
+        "activate",
+    );
     assert_eq!(db_model(&env, "pm"), chosen);
     assert_eq!(db_model(&env, "engineer"), free["engineer"]);
     let html = page(&s, &sid, "/agents/manage?agent=pm");

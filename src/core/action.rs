@@ -179,8 +179,16 @@ pub enum Action {
     FinishSetup,
     /// Tab 3: show the bulk upgrade's per-agent plan and confirmation.
     OpenBulkUpgrade,
-    /// Tab 3: show the selected agent's paid upgrade, with its price, to confirm.
-    OpenUpgrade,
+    /// Tab 3: ask before moving one agent to a paid model, showing the model, its price, the
+    /// score gain and the balance; only the answer "yes" (`activate`) writes. `agent: None`
+    /// is the selected agent (the TUI's `p`); `model: None` is that agent's recommended
+    /// paid pick. A web button names both, so the question is about the row it sits in.
+    OpenUpgrade {
+        #[serde(default)]
+        agent: Option<String>,
+        #[serde(default)]
+        model: Option<String>,
+    },
     /// Tab 3: ask before putting every agent back on its free model.
     OpenRevertAll,
     #[serde(skip)]
@@ -416,7 +424,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         | Action::StartSetup { .. }
         | Action::FinishSetup
         | Action::OpenBulkUpgrade
-        | Action::OpenUpgrade
+        | Action::OpenUpgrade { .. }
         | Action::OpenRevertAll
         | Action::Resize { .. }
         | Action::ScanStarted { .. }

@@ -232,7 +232,10 @@ pub fn bindings() -> &'static [Binding] {
                 ["p"],
                 "paid upgrade",
                 true,
-                Action::OpenUpgrade
+                Action::OpenUpgrade {
+                    agent: None,
+                    model: None
+                }
             ),
             b!(
                 Context::Tab(Tab::Agents),

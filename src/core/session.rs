@@ -841,31 +841,65 @@ impl Session {
                 self.confirm = None;
                 self.bulk_open = true;
             }
-            Action::OpenUpgrade => {
-                let a = self
-                    .selected_agent()
-                    .ok_or_else(|| CoreError::usage("no agent selected"))?;
-                let row = self
-                    .data
-                    .plan
-                    .iter()
-                    .find(|p| p.agent == a.name)
-                    .ok_or_else(|| CoreError::usage("no agent selected"))?;
-                let Some(rec) = &row.recommended else {
-                    return Err(CoreError::usage(format!(
-                        "{}: {}",
-                        a.name,
-                        row.note.as_deref().unwrap_or("no paid pick")
-                    )));
+            Action::OpenUpgrade { agent, model } => {
+                let a = match &agent {
+                    Some(name) => self
+                        .data
+                        .agents
+                        .iter()
+                        .find(|a| &a.name == name)
+                        .ok_or_else(|| CoreError::NotFound {
+                            what: "agent",
+                            name: text::clean(name),
+                        })?,
+                    None => self
+                        .selected_agent()
+                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
                 };
-                if let Some(why) = self.data.payer.refusal(&rec.model) {
+                let model = match model {
+                    // A model of the person's choosing: known to the catalog, as the write
+                    // will require, so the question can show its price.
+                    Some(m) => {
+                        self.data
+                            .catalog
+                            .get(&m)
+                            .map(|c| c.id.clone())
+                            .ok_or_else(|| {
+                                CoreError::usage(format!(
+                                    "model {:?} is not in the catalog",
+                                    text::clean_max(&m, 100)
+                                ))
+                            })?
+                    }
+                    None => {
+                        let row = self
+                            .data
+                            .plan
+                            .iter()
+                            .find(|p| p.agent == a.name)
+                            .ok_or_else(|| CoreError::usage("no agent selected"))?;
+                        let Some(rec) = &row.recommended else {
+                            return Err(CoreError::usage(format!(
+                                "{}: {}",
+                                a.name,
+                                row.note.as_deref().unwrap_or("no paid pick")
+                            )));
+                        };
+                        rec.model.clone()
+                    }
+                };
+                let paid = self.data.catalog.get(&model).is_some_and(|m| !m.is_free());
+                if paid && let Some(why) = self.data.payer.refusal(&model) {
                     return Err(CoreError::usage(why));
                 }
                 let confirm = Confirm::Upgrade {
                     agent: a.name.clone(),
-                    model: rec.model.clone(),
+                    model,
                 };
+                // The question replaces whatever was open (the web's "choose a model" picker).
                 self.tab = Tab::Agents;
+                self.overlay = None;
+                self.bulk_open = false;
                 self.confirm = Some(confirm);
             }
             Action::OpenRevertAll => {
@@ -1740,7 +1774,7 @@ impl Session {
                         p.current.prompt,
                         p.current.completion
                     ));
-                    if let Some(r) = &p.recommended {
+                    if let Some(r) = p.recommended.as_ref().filter(|r| &r.model == model) {
                         lines.push(format!(
                             "paid: {}  ({} in / {} out per M, score {}{})",
                             text::clean(&r.model),
@@ -1750,6 +1784,20 @@ impl Session {
                             p.gain.map(|g| format!(", {g:+.1}")).unwrap_or_default()
                         ));
                     }
+                }
+                // A model chosen in the picker rather than the recommended pick: its price
+                // from the catalog (it has no score gain to show).
+                if row
+                    .and_then(|p| p.recommended.as_ref())
+                    .is_none_or(|r| &r.model != model)
+                {
+                    let m = self.data.catalog.get(model);
+                    lines.push(format!(
+                        "new:  {}  ({} in / {} out per M)",
+                        text::clean(model),
+                        text::per_million(m.and_then(|m| m.prompt_per_million())),
+                        text::per_million(m.and_then(|m| m.completion_per_million()))
+                    ));
                 }
                 lines.extend(balance);
                 lines.push("Paid models spend credits. Revert any time with v.".into());

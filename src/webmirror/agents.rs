@@ -73,7 +73,7 @@ impl maud::Render for Gain {
 
 /// The picker that upgrades `agent` to a model of the person's choosing: the routing page's
 /// picker on the main slot, all models (not only free ones), whose "use" buttons send
-/// `upgrade_agent` (see `models.rs`).
+/// `open_upgrade` with the model, so the same question comes first (see `models.rs`).
 pub fn choose_url(agent: &str) -> String {
     super::page::build_url(
         "/models/switch",
@@ -96,7 +96,8 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
             p.empty { (e) " " a href="/agents/new" { "Create an agent" } }
         }
         (shared_form(ctx, "fa", "apply_recommendation", &[]))
-        (shared_form(ctx, "fu", "upgrade_agent", &[]))
+        // Upgrade buttons only ask: the question (price, gain, balance) is answered by "Yes".
+        (shared_form(ctx, "fu", "open_upgrade", &[]))
         (shared_form(ctx, "fv", "revert_upgrade", &[]))
         form #fb method="post" action=(ctx.url()) {
             input type="hidden" name="csrf" value=(ctx.csrf);

@@ -22,7 +22,8 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
     drop_all.extend(["agent", "all"]);
     let back = ctx.url_with(&drop_all, &base);
     // `upgrade=1`: the picker was opened from the agents page to upgrade this agent to a
-    // model of the person's choosing; "use" sends `upgrade_agent` and goes back there.
+    // model of the person's choosing; "use" sends `open_upgrade`, which closes the picker
+    // and asks on the agents page (price, balance) before anything is written.
     let upgrade = ctx.param("upgrade") == Some("1") && ctx.param("slot") == Some("main");
     let agents_page = super::page::build_url("/agents/manage", &[("agent".into(), agent.clone())]);
     let picker_markup = match overlay {
@@ -43,13 +44,8 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                 if upgrade {
                     return picker::use_form(
                         ctx,
-                        "upgrade_agent",
-                        &[
-                            ("agent", agent.clone()),
-                            ("model", row.model.clone()),
-                            ("close", "1".into()),
-                            ("back", agents_page.clone()),
-                        ],
+                        "open_upgrade",
+                        &[("agent", agent.clone()), ("model", row.model.clone())],
                         row,
                     );
                 }
@@ -167,8 +163,9 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
         }
         @if upgrade && picker_markup.is_some() {
             p.m-accent #upgrade-note {
-                "Choosing a model here upgrades " strong { (agent) } " to it; the free model it "
-                "leaves is recorded, so \"revert\" on the agents page brings it back."
+                "Choosing a model here asks, with its price, before upgrading " strong { (agent) }
+                " to it; the free model it leaves is recorded, so \"revert\" on the agents page "
+                "brings it back."
             }
         }
         @if let Some(m) = picker_markup { (m) }

@@ -1800,7 +1800,8 @@ impl Session {
                     ));
                 }
                 lines.extend(balance);
-                lines.push("Paid models spend credits. Revert any time with v.".into());
+                lines
+                    .push("Paid models spend credits. Revert any time from the Agents tab.".into());
                 ConfirmView {
                     title: format!("Upgrade {agent} to {}?", text::clean(model)),
                     lines,

@@ -13,6 +13,10 @@
 //! open; threads at most workers + 3 whatever the connections; recovery < 1 s; RSS growth over
 //! the 10,000 GETs < 8 MB.
 
+#[path = "../tests/support/raw_http.rs"]
+mod raw_http;
+
+use raw_http::get_on;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
@@ -44,37 +48,6 @@ fn connect(addr: &str) -> TcpStream {
     let c = TcpStream::connect(addr).expect("connect");
     c.set_read_timeout(Some(Duration::from_secs(10))).ok();
     c
-}
-
-/// One GET on a kept-alive connection; its status (0: no answer).
-fn get_on(c: &mut TcpStream, addr: &str, path: &str) -> u16 {
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
-    if c.write_all(req.as_bytes()).is_err() {
-        return 0;
-    }
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            if buf.len() >= end + 4 + len {
-                return head
-                    .split_whitespace()
-                    .nth(1)
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(0);
-            }
-        }
-        match c.read(&mut chunk) {
-            Ok(0) | Err(_) => return 0,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-    }
 }
 
 fn get_once(addr: &str, path: &str, timeout: Duration) -> u16 {

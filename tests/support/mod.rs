@@ -7,6 +7,7 @@ pub mod hrana;
 pub mod ollama;
 pub mod openrouter;
 pub mod profiles;
+pub mod raw_http;
 pub mod screens;
 
 use std::io::Read;

@@ -714,3 +714,42 @@ fn a_hanging_catalog_scan_keeps_keys_live_and_ends_as_a_timeout_with_the_catalog
     t.keys(&["q"]);
     t.wait_text("nxr-exit=0");
 }
+
+#[test]
+fn first_run_setup_redraws_and_quits_while_the_catalog_fetch_hangs() {
+    use support::openrouter::{FakeOpenRouter, Fault, MODELS};
+    let or = FakeOpenRouter::start();
+    or.fail(MODELS, Fault::Hang(Duration::from_secs(60)));
+    let env = TestEnv::new().with_openrouter(&or);
+    let t = Tmux::start(&env, 80, 24);
+    t.start_nxr("");
+    t.wait_text("Press enter to start");
+    t.keys(&["Enter"]);
+    let running = |s: &str| s.contains("[..] 2. Load the model catalog");
+    t.wait_for("the catalog step running", running);
+    let start = Instant::now();
+    while or.hits(MODELS) == 0 {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "setup never asked for the catalog"
+        );
+        std::thread::sleep(POLL);
+    }
+    // OpenRouter says nothing (setup gives it 4 s). The window grows meanwhile: the next
+    // frame is drawn at the new size while the step still shows as running, which an input
+    // loop waiting on the fetch could not do.
+    t.tmux(&["resize-window", "-t", "main", "-x", "100", "-y", "30"]);
+    let s = t.wait_for("a frame 100 columns wide", |s| {
+        s.lines()
+            .any(|l| l.contains("first-run setup") && l.chars().count() >= 99)
+    });
+    assert!(running(&s), "the redraw waited for the fetch:\n{s}");
+    // And the keys answer: q quits at once.
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "quitting waited for the fetch ({:?})",
+        start.elapsed()
+    );
+}

@@ -177,7 +177,9 @@ pub async fn completed(core: &Core) -> Result<bool> {
         .is_some_and(|r| r.completed_at.is_some()))
 }
 
-/// One onboarding run, advanced a step at a time.
+/// One onboarding run, advanced a step at a time. A session clones it into the task that
+/// runs a step, and shows its own copy meanwhile.
+#[derive(Clone)]
 pub struct Onboarding {
     flow: Flow,
     opts: InitOptions,

@@ -16,7 +16,7 @@ use super::error::{CoreError, Result};
 use super::hermes::{self, Profile};
 use super::keymap::{self, Context};
 use super::notifications;
-use super::onboarding::Flow;
+use super::onboarding::{Flow, Onboarding};
 use super::routing;
 use super::runtime::{self, JobKind, JobState, Runtime};
 use super::scoring::Role;
@@ -75,7 +75,11 @@ pub struct Session {
     runtime: Option<Runtime>,
     /// The catalog scan this session started or follows, until it ends.
     scan_job: Option<i64>,
+    /// The setup step running off the input loop: the flow advanced by it, and how it went.
+    setup_task: Option<SetupTask>,
 }
+
+type SetupTask = tokio::task::JoinHandle<(Onboarding, Result<()>)>;
 
 impl Session {
     pub async fn new(core: Core) -> Result<Session> {
@@ -113,6 +117,7 @@ impl Session {
             web_url: None,
             runtime: None,
             scan_job: None,
+            setup_task: None,
         };
         s.refresh(true).await?;
         Ok(s)
@@ -471,24 +476,79 @@ impl Session {
         self.setup.as_ref().is_some_and(screens::setup::State::busy)
     }
 
-    /// Runs the next setup step; true when something changed on screen.
+    /// True when [`Session::pump_setup`] has work now: a step to start, or a finished one to
+    /// take in. False while a step runs (the session's notify callback says when it ends).
+    pub fn setup_due(&self) -> bool {
+        self.busy() && self.setup_task.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// For an input loop: starts the next setup step on a task of its own, or takes in the
+    /// one that finished. Never waits for a step, so keys stay live while one fetches the
+    /// catalog or checks a key. True when something changed on screen.
+    pub async fn pump_setup(&mut self) -> bool {
+        if !self.setup_due() {
+            return false;
+        }
+        match self.setup_task.take() {
+            Some(task) => self.take_step(task).await,
+            None => self.setup_task = self.start_step(),
+        }
+        true
+    }
+
+    /// Runs the next setup step to its end (the web and the tests wait for each step); true
+    /// when something changed on screen.
     pub async fn advance(&mut self) -> bool {
         if !self.busy() {
             return false;
         }
-        let core = self.core.clone();
-        let Some(state) = self.setup.as_mut() else {
-            return false;
+        let task = match self.setup_task.take() {
+            Some(t) => Some(t),
+            None => self.start_step(),
         };
-        if let Err(e) = state.onboarding.step(&core).await {
+        if let Some(task) = task {
+            self.take_step(task).await;
+        }
+        true
+    }
+
+    /// Starts the next step on a copy of the flow; the screen keeps showing this one (the
+    /// step as running) until the copy comes back.
+    fn start_step(&self) -> Option<SetupTask> {
+        let mut onboarding = self.setup.as_ref()?.onboarding.clone();
+        let core = self.core.clone();
+        let notify = self.notify.clone();
+        Some(tokio::spawn(async move {
+            let result = onboarding.step(&core).await.map(|_| ());
+            notify();
+            (onboarding, result)
+        }))
+    }
+
+    async fn take_step(&mut self, task: SetupTask) {
+        let (onboarding, result) = match task.await {
+            Ok(done) => done,
+            Err(e) => {
+                let e = CoreError::Conflict(format!("the setup step stopped: {e}"));
+                if let Some(state) = self.setup.as_mut() {
+                    state.error = Some(e.to_string());
+                }
+                self.fail(e);
+                return;
+            }
+        };
+        let Some(state) = self.setup.as_mut() else {
+            return;
+        };
+        state.onboarding = onboarding;
+        if let Err(e) = result {
             state.error = Some(e.to_string());
             self.fail(e);
-            return true;
+            return;
         }
         if !self.busy() {
             let _ = self.refresh(true).await;
         }
-        true
     }
 
     /// Lets the picker's matcher run for up to `ms`; true when its results changed.

@@ -236,10 +236,10 @@ async fn event_loop(
                     }
                 }
             }
-            // First-run setup runs one step per turn, after the frame that shows it running.
-            _ = std::future::ready(()), if session.busy() && !dirty => {
-                session.advance().await;
-                dirty = true;
+            // First-run setup: each step runs on a task of its own, started after the frame
+            // that shows it running; its end wakes the loop (`wake`) to take it in.
+            _ = std::future::ready(()), if session.setup_due() && !dirty => {
+                dirty |= session.pump_setup().await;
             }
             _ = poll.tick() => dirty |= session.poll().await,
             _ = sigterm.recv() => session.quit = true,

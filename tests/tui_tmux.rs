@@ -753,3 +753,48 @@ fn first_run_setup_redraws_and_quits_while_the_catalog_fetch_hangs() {
         start.elapsed()
     );
 }
+
+#[test]
+fn the_setup_wizard_takes_an_optional_key_checks_it_and_never_shows_it() {
+    use support::openrouter::{FakeOpenRouter, KEY};
+    let or = FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&or);
+    let secrets = env.nxr_home.path().join("secrets.env");
+    let t = Tmux::start(&env, 100, 30);
+    t.start_nxr("");
+    t.wait_text("none, free models only");
+    // A key OpenRouter does not know: typed as stars, refused by OpenRouter, nothing stored.
+    let wrong = "sk-or-v1-not-a-key-anyone-issued-0000000000000000000000000000000";
+    t.text(wrong);
+    let s = t.wait_text(&"*".repeat(wrong.len()));
+    assert!(!s.contains("sk-or-v1"), "the key was drawn:\n{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_text("Setup stopped");
+    assert!(s.contains("Press enter to try again"), "{s}");
+    assert!(!s.contains(wrong) && !s.contains("not-a-key"), "{s}");
+    assert!(or.hits(KEY) >= 1, "the key was not checked with OpenRouter");
+    assert!(
+        !std::fs::read_to_string(&secrets)
+            .unwrap_or_default()
+            .contains(wrong),
+        "a refused key was stored"
+    );
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM agents"), 0);
+    // The field is back, empty; a good key goes through, stored for nxr, shown masked.
+    t.wait_text("none, free models only");
+    t.text(support::VALID_KEY);
+    t.keys(&["Enter"]);
+    let s = t.wait_text("Ready. Your agents:");
+    assert!(!s.contains(support::VALID_KEY), "{s}");
+    assert!(s.contains("OpenRouter key: sk-or-v1..."), "{s}");
+    assert!(
+        std::fs::read_to_string(&secrets)
+            .unwrap_or_default()
+            .contains(support::VALID_KEY),
+        "the key was not stored"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("tab 1", |s| on_tab(s, 1, "Hermes"));
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}

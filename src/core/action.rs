@@ -183,6 +183,11 @@ pub enum Intent {
         #[serde(default)]
         key: Option<String>,
     },
+    /// Setup wizard: the OpenRouter key typed so far (optional; empty means free). Enter
+    /// starts with it.
+    SetSetupKey {
+        key: String,
+    },
     /// Setup wizard: leave the finished summary for the dashboard.
     FinishSetup,
     /// Tab 3: show the bulk upgrade's per-agent plan and confirmation.

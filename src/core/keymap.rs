@@ -16,6 +16,8 @@ pub enum Context {
     Help,
     /// The first-run setup wizard.
     Setup,
+    /// The setup wizard's key field (typed characters are the key).
+    SetupKey,
     /// Tab 3's bulk-upgrade confirmation.
     BulkUpgrade,
     /// Tab 3, the selected agent has a paid model worth paying for.
@@ -291,6 +293,14 @@ pub fn bindings() -> &'static [Binding] {
                 Intent::Activate
             ),
             b!(Context::Setup, ["q", "ctrl-c"], "quit", true, Intent::Quit),
+            b!(
+                Context::SetupKey,
+                ["enter"],
+                "start (no key: free)",
+                true,
+                Intent::Activate
+            ),
+            b!(Context::SetupKey, ["ctrl-c"], "quit", true, Intent::Quit),
             // Tab 5
             b!(
                 Context::CreateStep(WizardStep::Category),

@@ -399,8 +399,12 @@ impl Session {
 
     /// The contexts that decide what keys do, most specific first.
     pub fn contexts(&self) -> Vec<Context> {
-        if self.setup.is_some() {
-            return vec![Context::Setup];
+        if let Some(s) = &self.setup {
+            return vec![if s.typing() {
+                Context::SetupKey
+            } else {
+                Context::Setup
+            }];
         }
         if self.question_open() {
             let ctx = if self.slices.agents.bulk_open {
@@ -434,9 +438,13 @@ impl Session {
         v
     }
 
-    /// True while typed characters are text (picker query, the wizard's name field).
+    /// True while typed characters are text (picker query, the wizard's name field, the
+    /// setup wizard's key field).
     pub fn text_entry(&self) -> bool {
-        matches!(self.overlay, Some(OverlayState::Picker(_)))
+        self.setup
+            .as_ref()
+            .is_some_and(screens::setup::State::typing)
+            || matches!(self.overlay, Some(OverlayState::Picker(_)))
             || (self.overlay.is_none()
                 && self.tab == Tab::Create
                 && screens::create::typing(&self.slices.wizard))
@@ -445,6 +453,9 @@ impl Session {
     /// The text typed characters edit now (the picker's query or the wizard's name), so an
     /// input layer can send the whole new text without building a screen per key.
     pub fn entry_text(&self) -> Option<&str> {
+        if let Some(s) = &self.setup {
+            return s.typing().then_some(s.key.as_str());
+        }
         match &self.overlay {
             Some(OverlayState::Picker(p)) => Some(p.picker.query()),
             None if self.tab == Tab::Create && screens::create::typing(&self.slices.wizard) => {
@@ -682,7 +693,7 @@ impl Session {
                 let fx = screens::setup::update(&mut self.setup, &intent)?;
                 return self.run(fx).await;
             }
-            Intent::StartSetup { .. } | Intent::FinishSetup => {
+            Intent::StartSetup { .. } | Intent::SetSetupKey { .. } | Intent::FinishSetup => {
                 let fx = screens::setup::update(&mut self.setup, &intent)?;
                 return self.run(fx).await;
             }
@@ -1029,6 +1040,7 @@ fn route(
         | Intent::Refresh
         | Intent::SelectAgent { .. }
         | Intent::StartSetup { .. }
+        | Intent::SetSetupKey { .. }
         | Intent::FinishSetup => Vec::new(),
     })
 }
@@ -1042,6 +1054,7 @@ fn context_title(ctx: Context) -> String {
         Context::SkillEditor => "Skill editor".into(),
         Context::Help => "Help".into(),
         Context::Setup => "Setup".into(),
+        Context::SetupKey => "Setup: key".into(),
         Context::BulkUpgrade => "Bulk upgrade".into(),
         Context::PaidPick => "Agent with a paid pick".into(),
         Context::OnPaid => "Agent on a paid model".into(),

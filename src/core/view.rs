@@ -555,4 +555,7 @@ pub struct SetupView {
     pub limits: Limits,
     /// The stored key, masked.
     pub key: Option<String>,
+    /// The key being typed before the start, as stars (never the key itself); `None` when
+    /// the field is not on screen.
+    pub key_field: Option<String>,
 }

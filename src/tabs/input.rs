@@ -91,7 +91,11 @@ pub fn key_actions(session: &Session, ui: &mut Ui, k: KeyEvent) -> Vec<Action> {
         return Vec::new();
     };
     if let Some(text) = session.entry_text() {
-        if session.picker_open() {
+        if session.in_setup() {
+            if let Some(key) = edit_query(text, &k) {
+                return vec![Intent::SetSetupKey { key }.into()];
+            }
+        } else if session.picker_open() {
             if let Some(query) = edit_query(text, &k) {
                 return vec![Intent::SetPickerQuery { query }.into()];
             }
@@ -172,6 +176,14 @@ pub fn paste_actions(session: &Session, ui: &mut Ui, text: &str) -> Vec<Action> 
         .chars()
         .filter(|c| !c.is_control())
         .collect();
+    if session.in_setup() {
+        return vec![
+            Intent::SetSetupKey {
+                key: format!("{current}{line}"),
+            }
+            .into(),
+        ];
+    }
     if session.picker_open() {
         return vec![
             Intent::SetPickerQuery {

@@ -55,6 +55,7 @@ pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
         for l in wrap(&format!("Setup stopped: {e}. Press enter to try again."), w) {
             lines.push(Line::styled(l, t.error()));
         }
+        key_field(&mut lines, v, t);
     }
     if v.done {
         lines.push(Line::from(""));
@@ -89,7 +90,11 @@ pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
         lines.push(Line::styled("Press enter to open nxr.", t.key()));
     } else if !v.started {
         lines.push(Line::from(""));
-        lines.push(Line::styled("Press enter to start, q to quit.", t.key()));
+        key_field(&mut lines, v, t);
+        lines.push(Line::styled(
+            "Press enter to start, ctrl-c to quit.",
+            t.key(),
+        ));
     } else if v.running {
         lines.push(Line::from(""));
         lines.push(Line::styled("Working...", t.warn()));
@@ -97,4 +102,22 @@ pub fn draw(f: &mut Frame, area: Rect, v: &SetupView, ui: &mut Ui) {
     for (i, l) in lines.iter().enumerate().take(body.height as usize) {
         put_line(f.buffer_mut(), body.x, body.y + i as u16, body.width, l);
     }
+}
+
+/// The optional key, as stars: what was typed is never drawn.
+fn key_field(lines: &mut Vec<Line>, v: &SetupView, t: crate::widgets::theme::Theme) {
+    let Some(stars) = &v.key_field else {
+        return;
+    };
+    lines.push(Line::from(vec![
+        Span::styled("OpenRouter key (optional): ", t.muted()),
+        Span::styled(
+            if stars.is_empty() {
+                "none, free models only".to_string()
+            } else {
+                stars.clone()
+            },
+            t.key(),
+        ),
+    ]));
 }

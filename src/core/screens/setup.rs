@@ -12,6 +12,8 @@ pub struct State {
     pub onboarding: Onboarding,
     pub started: bool,
     pub error: Option<String>,
+    /// The key typed in the wizard's field, until the start takes it.
+    pub key: String,
 }
 
 impl State {
@@ -20,7 +22,14 @@ impl State {
             onboarding: Onboarding::new(flow, InitOptions::default()),
             started: false,
             error: None,
+            key: String::new(),
         }
+    }
+
+    /// True while the key field takes typed characters: before the start, and after a
+    /// failure (to try again with another key, or none).
+    pub fn typing(&self) -> bool {
+        !self.started || self.error.is_some()
     }
 
     /// True while steps remain to run.
@@ -48,6 +57,17 @@ pub fn update(state: &mut Option<State>, intent: &Intent) -> Result<Effects> {
                 s.started = true;
                 s.error = None;
             }
+            // The key goes to the flow, which checks it (`secrets`); the field forgets it.
+            s.key.clear();
+        }
+        Intent::SetSetupKey { key } => {
+            if let Some(s) = state.as_mut().filter(|s| s.typing()) {
+                s.key = key
+                    .chars()
+                    .filter(|c| !c.is_control() && !text::is_bidi_control(*c))
+                    .take(200)
+                    .collect();
+            }
         }
         Intent::FinishSetup => {
             if state.as_ref().is_some_and(State::busy) {
@@ -58,7 +78,9 @@ pub fn update(state: &mut Option<State>, intent: &Intent) -> Result<Effects> {
         }
         Intent::Activate => {
             let next = match state {
-                Some(s) if !s.started || s.error.is_some() => Intent::StartSetup { key: None },
+                Some(s) if s.typing() => Intent::StartSetup {
+                    key: Some(s.key.clone()),
+                },
                 Some(s) if !s.onboarding.done() => return Ok(Vec::new()),
                 Some(_) => Intent::FinishSetup,
                 None => return Ok(Vec::new()),
@@ -112,6 +134,9 @@ pub fn view(state: &State, report: &InitReport) -> SetupView {
             .collect(),
         limits: report.limits.clone(),
         key: report.key.clone(),
+        key_field: state
+            .typing()
+            .then(|| "*".repeat(state.key.chars().count().min(64))),
     }
 }
 
@@ -134,6 +159,23 @@ mod tests {
         .unwrap_or_default();
         assert!(update(&mut s, &Intent::FinishSetup).is_err());
         assert!(s.is_some());
+    }
+
+    #[test]
+    fn a_typed_key_starts_the_flow_and_is_never_shown_or_kept() {
+        let mut s = Some(State::new(Flow::Tui));
+        let key = "sk-or-v1-typed-in-the-wizard";
+        update(&mut s, &Intent::SetSetupKey { key: key.into() }).unwrap_or_default();
+        let state = s.as_ref().map(|s| s.key.clone()).unwrap_or_default();
+        assert_eq!(state, key);
+        update(&mut s, &Intent::Activate).unwrap_or_default();
+        let s = s.as_ref().expect("still on screen");
+        assert!(s.started && s.key.is_empty(), "the field forgets the key");
+        // Once running, typing does not reach the field.
+        let mut s = Some(State::new(Flow::Tui));
+        update(&mut s, &Intent::StartSetup { key: None }).unwrap_or_default();
+        update(&mut s, &Intent::SetSetupKey { key: "x".into() }).unwrap_or_default();
+        assert!(s.is_some_and(|s| s.key.is_empty()));
     }
 
     #[test]

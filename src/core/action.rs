@@ -8,7 +8,7 @@ use super::Core;
 use super::agents::{self, AgentsRescore, Created, NewAgent, SkillEdit};
 use super::error::{CoreError, Result};
 use super::hermes::{OPENROUTER, RouteSlot};
-use super::models::{self, ScanReport};
+use super::models::ScanReport;
 use super::notifications;
 use super::picker::{FilterKind, Filters};
 use super::routing;
@@ -249,15 +249,46 @@ impl Action {
 }
 
 /// The catalog scan every surface runs (the CLI, a session, the runtime's job): fetch or
-/// load, store, rescore, then follow the new scores where agents asked to.
+/// load, store, rescore, then advise (see [`super::scanner::scan`]).
 pub async fn scan(
     core: &Core,
     from: Option<&std::path::Path>,
     timeout: std::time::Duration,
 ) -> Result<ScanReport> {
-    let report = models::scan(core, from, timeout).await?;
-    agents::after_rescore(core, &report.rescore).await?;
-    Ok(report)
+    super::scanner::scan(core, from, timeout, false).await
+}
+
+/// `Action::SetSlot`: every slot (main, auxiliary, fallback) goes through the same checks.
+/// Its own function so the scanner's auto-upgrade runs this very write on its job (the
+/// whole of [`apply`] is not `Send`).
+pub async fn set_slot(
+    core: &Core,
+    agent: &str,
+    slot: &str,
+    model: String,
+    provider: Option<String>,
+    base_url: Option<String>,
+    force: bool,
+) -> Result<Outcome> {
+    let slot_key = routing::SlotKey::parse(slot)?;
+    if model.trim() == routing::AUTO {
+        return routing::set_auto(core, agent, &slot_key)
+            .await
+            .map(Outcome::Routing);
+    }
+    let route = RouteSlot {
+        provider: provider.unwrap_or_else(|| OPENROUTER.into()),
+        model,
+        base_url,
+    };
+    let catalog = core.catalog().await?;
+    routing::check_known(&catalog, &route)?;
+    // Every slot (main, auxiliary, fallback) can spend money: one guard for all.
+    agents::ensure_payable(core, &catalog, &route).await?;
+    routing::check_needs(&catalog, &slot_key, &route.model, force)?;
+    routing::set_slot(core, agent, &slot_key, route)
+        .await
+        .map(Outcome::Routing)
 }
 
 /// Applies a change to the workspace. Screen intents are resolved by the session first;
@@ -334,27 +365,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
             provider,
             base_url,
             force,
-        } => {
-            let slot_key = routing::SlotKey::parse(&slot)?;
-            if model.trim() == routing::AUTO {
-                return routing::set_auto(core, &agent, &slot_key)
-                    .await
-                    .map(Outcome::Routing);
-            }
-            let route = RouteSlot {
-                provider: provider.unwrap_or_else(|| OPENROUTER.into()),
-                model,
-                base_url,
-            };
-            let catalog = core.catalog().await?;
-            routing::check_known(&catalog, &route)?;
-            // Every slot (main, auxiliary, fallback) can spend money: one guard for all.
-            agents::ensure_payable(core, &catalog, &route).await?;
-            routing::check_needs(&catalog, &slot_key, &route.model, force)?;
-            routing::set_slot(core, &agent, &slot_key, route)
-                .await
-                .map(Outcome::Routing)
-        }
+        } => set_slot(core, &agent, &slot, model, provider, base_url, force).await,
         Action::RemoveFallback { agent, index } => routing::remove_fallback(core, &agent, index)
             .await
             .map(Outcome::Routing),

@@ -201,6 +201,9 @@ impl TestEnv {
                     "http://127.0.0.1:9/api/v1".into(),
                 ),
                 ("NXR_OLLAMA_URL".into(), "http://127.0.0.1:9".into()),
+                // No scheduled scans unless a test asks for them: a long-running nxr would
+                // otherwise scan (and fail, on port 9) at start-up.
+                ("NXR_SCAN_INTERVAL".into(), "0".into()),
             ],
         }
     }

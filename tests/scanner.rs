@@ -354,7 +354,7 @@ fn nxr_daemon_with_a_two_second_interval_scans_once_per_interval_even_with_a_sec
     // No scan yet: the daemon scans at start-up.
     let a = Daemon::start(&env);
     until("the first scan", Duration::from_secs(60), || {
-        (ok_scan_times(&env).len() >= 1).then_some(())
+        (!ok_scan_times(&env).is_empty()).then_some(())
     });
     let b = Daemon::start(&env);
     let start = ok_scan_times(&env).len();

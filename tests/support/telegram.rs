@@ -10,7 +10,6 @@
 //! ```
 
 use std::collections::{BTreeMap, VecDeque};
-use std::io::Read;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;

@@ -344,24 +344,51 @@ fn an_assigned_model_that_vanishes_is_urgent_names_a_replacement_and_auto_upgrad
     );
 }
 
+/// The full-screen TUI running in a tmux server of its own (killed when dropped).
+struct Tui(String);
+
+impl Tui {
+    fn start(env: &TestEnv) -> Tui {
+        let socket = format!("nxr-scanner-{}", std::process::id());
+        let mut cmd = std::process::Command::new("tmux");
+        cmd.args(["-L", &socket, "-f", "/dev/null", "new-session", "-d"])
+            .args(["-x", "120", "-y", "40", "-s", "main"])
+            .arg(env!("CARGO_BIN_EXE_nxr"));
+        env.apply(&mut cmd);
+        cmd.env_remove("TMUX");
+        let out = support::run(cmd, Duration::from_secs(20));
+        assert!(out.ok(), "tmux: {out}");
+        Tui(socket)
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .status();
+    }
+}
+
 #[test]
-fn nxr_daemon_with_a_two_second_interval_scans_once_per_interval_even_with_a_second_daemon() {
+fn two_daemons_and_a_tui_with_a_two_second_interval_scan_once_per_interval() {
     let or = FakeOpenRouter::start();
     or.serve_models("models-2026-03-31.json");
     let mut env = TestEnv::new().with_openrouter(&or);
     env.set("NXR_SCAN_INTERVAL", "2");
     env.nxr(&["notifications"]).assert_ok();
-    // No scan yet: the daemon scans at start-up.
-    let a = Daemon::start(&env);
-    until("the first scan", Duration::from_secs(60), || {
+    // No scan yet: the TUI scans at start-up, on its own.
+    let tui = Tui::start(&env);
+    until("the TUI's first scan", Duration::from_secs(60), || {
         (!ok_scan_times(&env).is_empty()).then_some(())
     });
+    let a = Daemon::start(&env);
     let b = Daemon::start(&env);
     let start = ok_scan_times(&env).len();
     until("four more scans", Duration::from_secs(90), || {
         (ok_scan_times(&env).len() >= start + 4).then_some(())
     });
-    drop((a, b));
+    drop((a, b, tui));
     let times = ok_scan_times(&env);
     for w in times.windows(2) {
         assert!(
@@ -532,4 +559,44 @@ fn back_off_is_5_15_45_minutes_capped_at_the_interval_and_never_sooner_than_retr
     );
     env.nxr(&["models", "scan"]).assert_code(1);
     assert_eq!(wait(&env), 60);
+}
+
+#[test]
+fn a_daemon_against_a_failing_openrouter_backs_off_and_says_so_once() {
+    let or = FakeOpenRouter::start();
+    or.fail(MODELS, Fault::server_error());
+    let mut env = TestEnv::new().with_openrouter(&or);
+    env.json(&["models", "scan", "--from", &from("models-2026-03-30.json")]);
+    let before = stored(&env);
+    // Due at once: the last good scan is older than the second the interval allows.
+    env.set("NXR_SCAN_INTERVAL", "1");
+    std::thread::sleep(Duration::from_millis(1100));
+    let d = Daemon::start(&env);
+    until("a failed scan", Duration::from_secs(60), || {
+        (count(&env, "SELECT COUNT(*) FROM scans WHERE status = 'failed'") >= 2).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(4));
+    drop(d);
+    let failed = env.db_rows(
+        "SELECT CAST((julianday(started_at) - 2440587.5) * 86400000 AS INTEGER) FROM scans
+         WHERE status = 'failed' ORDER BY id",
+    );
+    // Back-off capped at the 1 s interval: the retries are spaced, not a tight loop.
+    assert!(
+        failed.len() <= 8,
+        "{} failed scans in about 6 s",
+        failed.len()
+    );
+    assert_eq!(
+        stored(&env),
+        before,
+        "a failed scan changed the catalog or scores"
+    );
+    assert_eq!(
+        count(
+            &env,
+            "SELECT COUNT(*) FROM notifications WHERE kind = 'scan_failed'"
+        ),
+        1
+    );
 }

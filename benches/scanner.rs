@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nxr::core::Core;
-use nxr::core::action::{self, Action};
+use nxr::core::action::{self, Op};
 use nxr::core::catalog::Catalog;
 use nxr::core::notifications::{self, Filter};
 use nxr::core::paths::{Endpoints, Paths};
@@ -89,7 +89,7 @@ fn scan_to_notifications(rt: &tokio::runtime::Runtime, runs: usize) {
         for (i, role) in Role::ALL.iter().enumerate() {
             action::apply(
                 &core,
-                Action::CreateAgent {
+                Op::CreateAgent {
                     name: format!("agent-{i}"),
                     role: Some(*role),
                     category: None,

@@ -23,6 +23,7 @@ pub mod runtime;
 pub mod scanner;
 pub mod schedule;
 pub mod scoring;
+pub mod screens;
 pub mod secrets;
 pub mod session;
 pub mod skills;

@@ -4,11 +4,11 @@
 //!
 //! Advice has a life: it is `active` until a later scan makes it false (`obsolete`: no longer
 //! actionable and not counted as unread) or a person applies it (`applied`). Advice carries
-//! the [`Action`] that acts on it, so applying it is the very same write as doing it by hand.
+//! the [`Op`] that acts on it, so applying it is the very same write as doing it by hand.
 
 use serde::{Deserialize, Serialize};
 
-use super::action::{self, Action, Outcome};
+use super::action::{self, Op, Outcome};
 use super::db;
 use super::error::{CoreError, Result};
 use super::time;
@@ -322,7 +322,7 @@ pub async fn apply(core: &super::Core, id: i64) -> Result<(Notification, Outcome
         }
         State::Active => {}
     }
-    let act: Action = n
+    let act: Op = n
         .payload
         .get("action")
         .cloned()

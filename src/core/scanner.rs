@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::action::{self, Action};
+use super::action::{self, Op};
 use super::agents::{self, Agent};
 use super::catalog::{self, Catalog};
 use super::db;
@@ -442,9 +442,9 @@ impl Advice {
         }
     }
 
-    fn action(&self) -> Option<Action> {
+    fn action(&self) -> Option<Op> {
         let new = self.new.as_ref()?;
-        Some(Action::SetSlot {
+        Some(Op::SetSlot {
             agent: self.agent.clone(),
             slot: self.slot.as_string(),
             model: new.model.clone(),
@@ -814,7 +814,7 @@ pub async fn evaluate(core: &Core) -> Result<Evaluation> {
             && let Some(to) = adv.new.clone()
         {
             let new = to.model.clone();
-            // The very write `set_slot` does for a person (`Action::SetSlot`), guards included.
+            // The very write `set_slot` does for a person (`Op::SetSlot`), guards included.
             let slot = adv.slot.as_string();
             match action::set_slot(
                 core,
@@ -902,8 +902,8 @@ pub async fn evaluate(core: &Core) -> Result<Evaluation> {
 
 /// After a person applied a notification: the slot now holds nxr's advice, so nxr keeps it
 /// current from here on.
-pub async fn remember_applied(core: &Core, act: &Action) -> Result<()> {
-    if let Action::SetSlot {
+pub async fn remember_applied(core: &Core, act: &Op) -> Result<()> {
+    if let Op::SetSlot {
         agent, slot, model, ..
     } = act
     {

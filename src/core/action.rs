@@ -116,6 +116,22 @@ pub enum Op {
     },
     /// Put every agent on a paid model back on its last free model.
     RevertAll,
+    /// Do what a notification advises (the op it carries, exactly as a person would run it);
+    /// a session reads `None` as the selected notification.
+    ApplyNotification {
+        #[serde(default)]
+        id: Option<i64>,
+    },
+    /// `auto-upgrade-free-models`: the scanner may move agents from a free model to a better
+    /// free one.
+    SetAutoUpgrade {
+        on: bool,
+    },
+    /// Forward notifications of one type to Telegram, or stop.
+    SetTelegramForwarding {
+        kind: String,
+        on: bool,
+    },
 }
 
 /// A screen intent: it acts on what is selected on screen, so only a session can apply it
@@ -199,6 +215,17 @@ pub enum Intent {
     },
     /// Tab 3: ask before putting every agent back on its free model.
     OpenRevertAll,
+    /// Tab 6: show one type of notification only (`None`: every type).
+    FilterNotifications {
+        #[serde(default)]
+        kind: Option<String>,
+    },
+    /// Tab 6: the next type filter (every type, then each type in turn).
+    CycleNotificationFilter,
+    /// Tab 6: auto-upgrade of free models on or off.
+    ToggleAutoUpgrade,
+    /// Tab 6: forwarding the selected notification's type to Telegram on or off.
+    ToggleTelegramForSelected,
     #[serde(skip)]
     Resize {
         width: u16,
@@ -239,10 +266,28 @@ pub enum Outcome {
     Skills(SkillSnapshot),
     ModelSet(Box<agents::Agent>),
     Routing(routing::Slots),
-    Marked { count: u64 },
-    KeyStored { key: String },
-    Upgraded { agents: Vec<agents::Agent> },
-    Reverted { agents: Vec<agents::Agent> },
+    Marked {
+        count: u64,
+    },
+    KeyStored {
+        key: String,
+    },
+    Upgraded {
+        agents: Vec<agents::Agent>,
+    },
+    Reverted {
+        agents: Vec<agents::Agent>,
+    },
+    /// A notification's advice was carried out.
+    Applied {
+        id: i64,
+        title: String,
+    },
+    /// A setting changed (`auto-upgrade-free-models`, a Telegram toggle).
+    Setting {
+        key: String,
+        value: String,
+    },
 }
 
 /// Anything a session applies. Its JSON is the inner [`Op`]'s or [`Intent`]'s own
@@ -491,6 +536,26 @@ pub async fn apply(core: &Core, op: Op) -> Result<Outcome> {
         Op::MarkRead { id } => notifications::mark_read(core, id)
             .await
             .map(|n| Outcome::Marked { count: n }),
+        Op::ApplyNotification { id } => {
+            let id = id.ok_or_else(|| CoreError::usage("apply_notification needs an id"))?;
+            notifications::apply(core, id)
+                .await
+                .map(|(n, _)| Outcome::Applied { id, title: n.title })
+        }
+        Op::SetAutoUpgrade { on } => {
+            super::scanner::set_auto_upgrade(core, if on { "true" } else { "false" }).await?;
+            Ok(Outcome::Setting {
+                key: "auto-upgrade-free-models".into(),
+                value: on.to_string(),
+            })
+        }
+        Op::SetTelegramForwarding { kind, on } => {
+            super::telegram::set_forwarding(core, &kind, on).await?;
+            Ok(Outcome::Setting {
+                key: format!("telegram forwarding of {kind}"),
+                value: if on { "on" } else { "off" }.into(),
+            })
+        }
         Op::MarkAllRead => notifications::mark_read(core, None)
             .await
             .map(|n| Outcome::Marked { count: n }),

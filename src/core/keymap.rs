@@ -384,6 +384,34 @@ pub fn bindings() -> &'static [Binding] {
                 true,
                 Op::MarkAllRead
             ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["a"],
+                "apply",
+                true,
+                Op::ApplyNotification { id: None }
+            ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["f"],
+                "filter type",
+                true,
+                Intent::CycleNotificationFilter
+            ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["u"],
+                "auto-upgrade",
+                true,
+                Intent::ToggleAutoUpgrade
+            ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["t"],
+                "telegram for this type",
+                true,
+                Intent::ToggleTelegramForSelected
+            ),
             // Tab 1
             b!(
                 Context::Tab(Tab::Hermes),

@@ -332,7 +332,8 @@ pub async fn apply(core: &super::Core, id: i64) -> Result<(Notification, Outcome
                 CoreError::usage(format!("notification {id} carries no valid action: {e}"))
             })
         })?;
-    let outcome = action::apply(core, act.clone()).await?;
+    // Boxed: applying a notification is itself an op.
+    let outcome = Box::pin(action::apply(core, act.clone())).await?;
     super::scanner::remember_applied(core, &act).await?;
     let (_c, tx) = core.db.write().await?;
     tx.execute(

@@ -132,7 +132,7 @@ pub struct Toggle {
     pub urgent: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Forwarding {
     pub toggles: Vec<Toggle>,
     /// A token and a chat were found.

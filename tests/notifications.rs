@@ -3,12 +3,14 @@
 //! that several processes send each notification once, and that the token stays hidden.
 
 mod support;
+mod web_common;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::TestEnv;
 use support::telegram::FakeTelegram;
+use support::{TestEnv, fixture_path};
+use web_common::Server;
 
 const TOKEN: &str = "123456:SECRET-token-never-shown";
 
@@ -273,5 +275,143 @@ fn the_scan_interval_is_a_setting_people_write_as_6h_and_bad_values_change_nothi
     assert_eq!(
         env.json(&["config", "get", "auto-upgrade-free-models"])["auto_upgrade_free_models"],
         false
+    );
+}
+
+/// A workspace whose research agent has one `better_model` advice (03-30 then 03-31).
+fn advised() -> (TestEnv, String) {
+    let env = TestEnv::new();
+    let from = |f: &str| fixture_path(f).display().to_string();
+    env.json(&["models", "scan", "--from", &from("models-2026-03-30.json")]);
+    env.json(&["agents", "create", "--role", "research", "--name", "scout"]);
+    env.json(&["models", "scan", "--from", &from("models-2026-03-31.json")]);
+    let id = env.db_rows("SELECT id FROM notifications WHERE kind = 'better_model'")[0][0].clone();
+    (env, id)
+}
+
+#[test]
+fn the_notifications_page_applies_filters_and_toggles_with_the_same_ops_as_the_cli() {
+    let (env, id) = advised();
+    let s = Server::start(&env);
+    let page = s.get("/notifications").text();
+    assert!(page.contains("apply_notification"), "no apply button");
+    assert!(page.contains("set_auto_upgrade"), "no auto-upgrade switch");
+    assert!(
+        page.contains("set_telegram_forwarding"),
+        "no Telegram toggles"
+    );
+
+    let r = s.post_form(
+        "/notifications",
+        None,
+        &[("action", "filter_notifications"), ("kind", "model_gone")],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let cookie = format!("nxr_sid={}", r.sid().expect("a session"));
+    let filtered = s
+        .get_with("/notifications", &[("Cookie", cookie.as_str())])
+        .text();
+    assert!(
+        filtered.contains("No model_gone notifications"),
+        "{filtered}"
+    );
+
+    for fields in [
+        vec![("action", "set_auto_upgrade"), ("on", "true")],
+        vec![
+            ("action", "set_telegram_forwarding"),
+            ("kind", "better_model"),
+            ("on", "true"),
+        ],
+        vec![("action", "apply_notification"), ("id", id.as_str())],
+    ] {
+        let r = s.post_form("/notifications", Some(&cookie), &fields);
+        assert_eq!(r.status, 303, "{fields:?}: {}", r.text());
+    }
+    assert_eq!(
+        env.json(&["config", "get", "auto-upgrade-free-models"])["auto_upgrade_free_models"],
+        true
+    );
+    let toggles = env.json(&["notifications", "telegram"]);
+    assert!(
+        toggles["toggles"]
+            .as_array()
+            .expect("toggles")
+            .iter()
+            .any(|t| t["kind"] == "better_model" && t["enabled"] == true),
+        "{toggles:#}"
+    );
+    assert_eq!(
+        env.db_rows(&format!("SELECT state FROM notifications WHERE id = {id}")),
+        vec![vec!["applied".to_string()]]
+    );
+    assert_eq!(
+        support::hermes_config_get(&env, "scout", "model.default"),
+        "qwen/qwen3.6-plus-preview:free"
+    );
+    // A forged type is refused and changes nothing.
+    let r = s.post_form(
+        "/notifications",
+        Some(&cookie),
+        &[
+            ("action", "set_telegram_forwarding"),
+            ("kind", "nope"),
+            ("on", "true"),
+        ],
+    );
+    assert_ne!(r.status, 500, "{}", r.text());
+    assert!(
+        !env.json(&["notifications", "telegram"])
+            .to_string()
+            .contains("nope")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tab_6_keys_apply_the_selected_advice_and_flip_auto_upgrade() {
+    use nxr::core::action::{Intent, Op};
+    use nxr::core::session::Session;
+    use nxr::core::view::{Body, Tab};
+    let (env, id) = tokio::task::block_in_place(advised);
+    let core = nxr::core::Core::open(
+        nxr::core::paths::Paths {
+            nxr_home: env.nxr_home.path().to_path_buf(),
+            hermes_home: env.hermes_home.path().to_path_buf(),
+        },
+        nxr::core::paths::Endpoints {
+            openrouter: "http://127.0.0.1:9/api/v1".into(),
+            ollama: "http://127.0.0.1:9".into(),
+            db_url: None,
+            db_token: None,
+        },
+    )
+    .await
+    .expect("open");
+    let mut s = Session::new(core).await.expect("session");
+    s.apply(Intent::SwitchTab {
+        tab: Tab::Notifications,
+    })
+    .await;
+    let Body::Notifications(v) = s.view().body else {
+        panic!("tab 6")
+    };
+    assert_eq!(v.rows[0].id.to_string(), id);
+    assert!(v.rows[0].actionable);
+    assert_eq!(s.view().tabs[5].badge, Some(1), "the unread badge");
+    s.apply(Intent::ToggleAutoUpgrade).await;
+    s.apply(Op::ApplyNotification { id: None }).await;
+    let Body::Notifications(v) = s.view().body else {
+        panic!("tab 6")
+    };
+    assert!(v.auto_upgrade);
+    assert_eq!(v.rows[0].state, "applied");
+    assert!(!v.rows[0].actionable);
+    assert_eq!(s.view().tabs[5].badge, None, "applied advice is read");
+    let scout = tokio::task::block_in_place(|| {
+        env.db_rows("SELECT model FROM agents WHERE name = 'scout'")
+    });
+    assert_eq!(
+        scout,
+        vec![vec!["qwen/qwen3.6-plus-preview:free".to_string()]]
     );
 }

@@ -391,25 +391,27 @@ pub fn bindings() -> &'static [Binding] {
                 true,
                 Op::ApplyNotification { id: None }
             ),
+            // The web page has its own controls for these three (a type list, a switch, a
+            // toggle per type); the help overlay lists the keys.
             b!(
                 Context::Tab(Tab::Notifications),
                 ["f"],
                 "filter type",
-                true,
+                false,
                 Intent::CycleNotificationFilter
             ),
             b!(
                 Context::Tab(Tab::Notifications),
                 ["u"],
                 "auto-upgrade",
-                true,
+                false,
                 Intent::ToggleAutoUpgrade
             ),
             b!(
                 Context::Tab(Tab::Notifications),
                 ["t"],
                 "telegram for this type",
-                true,
+                false,
                 Intent::ToggleTelegramForSelected
             ),
             // Tab 1

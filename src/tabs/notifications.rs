@@ -54,7 +54,11 @@ fn detail(v: &NotificationsView, i: usize) -> String {
             n.kind
         ),
     };
-    format!("{}\n\n{state} {telegram}", n.body)
+    let what: Vec<&str> = [state.as_str(), telegram.as_str()]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect();
+    format!("{}\n\n{}", n.body, what.join(" "))
 }
 
 pub fn draw(f: &mut Frame, area: Rect, v: &NotificationsView, ui: &mut Ui) {

@@ -9,7 +9,7 @@ use crate::core::view::NotificationsView;
 
 pub fn render(v: &NotificationsView, ctx: &PageCtx) -> Markup {
     html! {
-        p.meta {
+        div.meta {
             (v.unread) " unread · auto-upgrade of free models "
             strong { (if v.auto_upgrade { "on" } else { "off" }) } " "
             (action_form(ctx, "set_auto_upgrade", &[("on", (!v.auto_upgrade).to_string())],
@@ -18,12 +18,10 @@ pub fn render(v: &NotificationsView, ctx: &PageCtx) -> Markup {
         form.inline method="post" action=(ctx.url()) {
             input type="hidden" name="csrf" value=(ctx.csrf);
             input type="hidden" name="action" value="filter_notifications";
-            label { "type "
-                select name="kind" {
-                    option value="" selected[v.filter.is_none()] { "every type" }
-                    @for t in &v.types {
-                        option value=(t) selected[v.filter.as_deref() == Some(t.as_str())] { (t) }
-                    }
+            select name="kind" aria-label="type" {
+                option value="" selected[v.filter.is_none()] { "every type" }
+                @for t in &v.types {
+                    option value=(t) selected[v.filter.as_deref() == Some(t.as_str())] { (t) }
                 }
             }
             " " button type="submit" class="btn" data-action="filter_notifications" { "show" }

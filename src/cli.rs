@@ -37,6 +37,7 @@ pub struct Cli {
 }
 
 mod daemon;
+mod notifications;
 mod setup;
 mod tools;
 
@@ -68,6 +69,9 @@ pub enum Command {
     Export(tools::ExportArgs),
     /// Run nxr's background work with no screen open, in the foreground (catalog scans).
     Daemon(daemon::DaemonArgs),
+    /// What nxr wants you to know (better models, models going away, failed scans, limits);
+    /// read, apply, and which types go to Telegram.
+    Notifications(notifications::NotificationsArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +84,9 @@ pub enum ModelsCmd {
         /// Network timeout in seconds.
         #[arg(long, default_value_t = 20)]
         timeout: u64,
+        /// Use a catalog older than the one in use (its newest model is older).
+        #[arg(long)]
+        force: bool,
     },
     /// Every free model with its score for every role.
     Roster,
@@ -241,19 +248,25 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         // Run by `tools::early` before a workspace is opened.
         Command::Completions(_) | Command::Man(_) | Command::Doctor | Command::Export(_) => Ok(()),
         Command::Daemon(args) => daemon::daemon(core, args, json).await,
+        Command::Notifications(args) => notifications::run(&core, args, json).await,
     }
 }
 
 async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreError> {
     match cmd {
-        ModelsCmd::Scan { from, timeout } => {
+        ModelsCmd::Scan {
+            from,
+            timeout,
+            force,
+        } => {
             if from.is_none() {
                 eprintln!("nxr: fetching {}/models ...", core.endpoints.openrouter);
             }
-            let report = action::scan(
+            let report = crate::core::scanner::scan(
                 core,
                 from.as_deref(),
                 std::time::Duration::from_secs(timeout),
+                force,
             )
             .await?;
             for w in &report.warnings {

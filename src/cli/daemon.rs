@@ -1,6 +1,7 @@
 //! `nxr daemon`: the runtime with no screen open, in the foreground (what a person runs under
-//! systemd or tmux). Today it runs catalog scans on demand (`--scan`); periodic work (the
-//! scanner, usage sampling, gateway probes) plugs into [`tick`] as it lands.
+//! systemd or tmux). It runs the scheduler's periodic work (`core::schedule`: the scanner,
+//! Telegram forwarding) and catalog scans on demand (`--scan`); other periodic work plugs
+//! into [`tick`] until it moves into the scheduler.
 
 use clap::Args;
 
@@ -28,6 +29,7 @@ const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub async fn daemon(core: Core, args: DaemonArgs, json: bool) -> Result<(), CoreError> {
     let rt = Runtime::new(core)?;
+    crate::core::schedule::start(&rt);
     let mut events = rt.subscribe();
     eprintln!(
         "nxr: daemon running as {}{}",

@@ -56,8 +56,10 @@ pub struct UpgradeArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCmd {
     /// Set a value: openrouter-key KEY (or `-` to read it from standard input) | ollama-model NAME
+    /// | scan-interval 6h (90s, 15m, 1d, off) | auto-upgrade-free-models true|false
     Set { key: String, value: String },
-    /// Show a value (keys are masked): openrouter-key | ollama-model
+    /// Show a value (keys are masked): openrouter-key | ollama-model | scan-interval |
+    /// auto-upgrade-free-models
     Get { key: String },
 }
 
@@ -170,6 +172,9 @@ fn print_init(out: &mut dyn Write, r: &InitReport, elapsed: Duration) -> std::io
 pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreError> {
     match cmd {
         ConfigCmd::Set { key, value } => match key.as_str() {
+            k if let Some(done) = super::notifications::config_set(core, k, &value, json).await => {
+                done
+            }
             "openrouter-key" => {
                 let value = if value == "-" {
                     read_key_from_stdin()?
@@ -219,11 +224,12 @@ pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreE
                 })
             }
             other => Err(CoreError::usage(format!(
-                "unknown setting {:?}: openrouter-key, ollama-model",
+                "unknown setting {:?}: openrouter-key, ollama-model, scan-interval, auto-upgrade-free-models",
                 clean(other)
             ))),
         },
         ConfigCmd::Get { key } => match key.as_str() {
+            k if let Some(done) = super::notifications::config_get(core, k, json).await => done,
             "openrouter-key" => {
                 let k = secrets::openrouter_key(core).map(|k| hermes::mask_key(&k));
                 emit(json, &serde_json::json!({"key": k}), |out| {
@@ -237,7 +243,7 @@ pub async fn config(core: &Core, cmd: ConfigCmd, json: bool) -> Result<(), CoreE
                 })
             }
             other => Err(CoreError::usage(format!(
-                "unknown setting {:?}: openrouter-key, ollama-model",
+                "unknown setting {:?}: openrouter-key, ollama-model, scan-interval, auto-upgrade-free-models",
                 clean(other)
             ))),
         },

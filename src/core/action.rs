@@ -10,7 +10,7 @@ use super::Core;
 use super::agents::{self, AgentsRescore, Created, NewAgent, SkillEdit};
 use super::error::{CoreError, Result};
 use super::hermes::{OPENROUTER, RouteSlot};
-use super::models::{self, ScanReport};
+use super::models::ScanReport;
 use super::notifications;
 use super::picker::{FilterKind, Filters};
 use super::routing;
@@ -116,6 +116,22 @@ pub enum Op {
     },
     /// Put every agent on a paid model back on its last free model.
     RevertAll,
+    /// Do what a notification advises (the op it carries, exactly as a person would run it);
+    /// a session reads `None` as the selected notification.
+    ApplyNotification {
+        #[serde(default)]
+        id: Option<i64>,
+    },
+    /// `auto-upgrade-free-models`: the scanner may move agents from a free model to a better
+    /// free one.
+    SetAutoUpgrade {
+        on: bool,
+    },
+    /// Forward notifications of one type to Telegram, or stop.
+    SetTelegramForwarding {
+        kind: String,
+        on: bool,
+    },
 }
 
 /// A screen intent: it acts on what is selected on screen, so only a session can apply it
@@ -204,6 +220,17 @@ pub enum Intent {
     },
     /// Tab 3: ask before putting every agent back on its free model.
     OpenRevertAll,
+    /// Tab 6: show one type of notification only (`None`: every type).
+    FilterNotifications {
+        #[serde(default)]
+        kind: Option<String>,
+    },
+    /// Tab 6: the next type filter (every type, then each type in turn).
+    CycleNotificationFilter,
+    /// Tab 6: auto-upgrade of free models on or off.
+    ToggleAutoUpgrade,
+    /// Tab 6: forwarding the selected notification's type to Telegram on or off.
+    ToggleTelegramForSelected,
     #[serde(skip)]
     Resize {
         width: u16,
@@ -244,10 +271,28 @@ pub enum Outcome {
     Skills(SkillSnapshot),
     ModelSet(Box<agents::Agent>),
     Routing(routing::Slots),
-    Marked { count: u64 },
-    KeyStored { key: String },
-    Upgraded { agents: Vec<agents::Agent> },
-    Reverted { agents: Vec<agents::Agent> },
+    Marked {
+        count: u64,
+    },
+    KeyStored {
+        key: String,
+    },
+    Upgraded {
+        agents: Vec<agents::Agent>,
+    },
+    Reverted {
+        agents: Vec<agents::Agent>,
+    },
+    /// A notification's advice was carried out.
+    Applied {
+        id: i64,
+        title: String,
+    },
+    /// A setting changed (`auto-upgrade-free-models`, a Telegram toggle).
+    Setting {
+        key: String,
+        value: String,
+    },
 }
 
 /// Anything a session applies. Its JSON is the inner [`Op`]'s or [`Intent`]'s own
@@ -367,15 +412,46 @@ impl JobEvent {
 }
 
 /// The catalog scan every surface runs (the CLI, a session, the runtime's job): fetch or
-/// load, store, rescore, then follow the new scores where agents asked to.
+/// load, store, rescore, then advise (see [`super::scanner::scan`]).
 pub async fn scan(
     core: &Core,
     from: Option<&std::path::Path>,
     timeout: std::time::Duration,
 ) -> Result<ScanReport> {
-    let report = models::scan(core, from, timeout).await?;
-    agents::after_rescore(core, &report.rescore).await?;
-    Ok(report)
+    super::scanner::scan(core, from, timeout, false).await
+}
+
+/// `Action::SetSlot`: every slot (main, auxiliary, fallback) goes through the same checks.
+/// Its own function so the scanner's auto-upgrade runs this very write on its job (the
+/// whole of [`apply`] is not `Send`).
+pub async fn set_slot(
+    core: &Core,
+    agent: &str,
+    slot: &str,
+    model: String,
+    provider: Option<String>,
+    base_url: Option<String>,
+    force: bool,
+) -> Result<Outcome> {
+    let slot_key = routing::SlotKey::parse(slot)?;
+    if model.trim() == routing::AUTO {
+        return routing::set_auto(core, agent, &slot_key)
+            .await
+            .map(Outcome::Routing);
+    }
+    let route = RouteSlot {
+        provider: provider.unwrap_or_else(|| OPENROUTER.into()),
+        model,
+        base_url,
+    };
+    let catalog = core.catalog().await?;
+    routing::check_known(&catalog, &route)?;
+    // Every slot (main, auxiliary, fallback) can spend money: one guard for all.
+    agents::ensure_payable(core, &catalog, &route).await?;
+    routing::check_needs(&catalog, &slot_key, &route.model, force)?;
+    routing::set_slot(core, agent, &slot_key, route)
+        .await
+        .map(Outcome::Routing)
 }
 
 /// Applies a change to the workspace.
@@ -451,27 +527,7 @@ pub async fn apply(core: &Core, op: Op) -> Result<Outcome> {
             provider,
             base_url,
             force,
-        } => {
-            let slot_key = routing::SlotKey::parse(&slot)?;
-            if model.trim() == routing::AUTO {
-                return routing::set_auto(core, &agent, &slot_key)
-                    .await
-                    .map(Outcome::Routing);
-            }
-            let route = RouteSlot {
-                provider: provider.unwrap_or_else(|| OPENROUTER.into()),
-                model,
-                base_url,
-            };
-            let catalog = core.catalog().await?;
-            routing::check_known(&catalog, &route)?;
-            // Every slot (main, auxiliary, fallback) can spend money: one guard for all.
-            agents::ensure_payable(core, &catalog, &route).await?;
-            routing::check_needs(&catalog, &slot_key, &route.model, force)?;
-            routing::set_slot(core, &agent, &slot_key, route)
-                .await
-                .map(Outcome::Routing)
-        }
+        } => set_slot(core, &agent, &slot, model, provider, base_url, force).await,
         Op::RemoveFallback { agent, index } => routing::remove_fallback(core, &agent, index)
             .await
             .map(Outcome::Routing),
@@ -485,6 +541,26 @@ pub async fn apply(core: &Core, op: Op) -> Result<Outcome> {
         Op::MarkRead { id } => notifications::mark_read(core, id)
             .await
             .map(|n| Outcome::Marked { count: n }),
+        Op::ApplyNotification { id } => {
+            let id = id.ok_or_else(|| CoreError::usage("apply_notification needs an id"))?;
+            notifications::apply(core, id)
+                .await
+                .map(|(n, _)| Outcome::Applied { id, title: n.title })
+        }
+        Op::SetAutoUpgrade { on } => {
+            super::scanner::set_auto_upgrade(core, if on { "true" } else { "false" }).await?;
+            Ok(Outcome::Setting {
+                key: "auto-upgrade-free-models".into(),
+                value: on.to_string(),
+            })
+        }
+        Op::SetTelegramForwarding { kind, on } => {
+            super::telegram::set_forwarding(core, &kind, on).await?;
+            Ok(Outcome::Setting {
+                key: format!("telegram forwarding of {kind}"),
+                value: if on { "on" } else { "off" }.into(),
+            })
+        }
         Op::MarkAllRead => notifications::mark_read(core, None)
             .await
             .map(|n| Outcome::Marked { count: n }),

@@ -253,6 +253,7 @@ pub async fn create(core: &Core, new: NewAgent) -> Result<Created> {
         hermes::unmark_creating(&profile.dir);
     }
     let agent = find(&conn, &new.name).await?;
+    super::scanner::remember_created(core, &agent, &profile).await?;
     Ok(Created {
         agent,
         pick,
@@ -658,8 +659,7 @@ pub async fn rescore(core: &Core) -> Result<AgentsRescore> {
 }
 
 /// After a rescore (on demand or after a scan): the agents whose role's best free model
-/// changed, and one notification for each agent that does not run it yet, with the score
-/// delta and the one-click action that applies it.
+/// changed; then the scanner brings its advice up to date ([`super::scanner::evaluate`]).
 pub async fn after_rescore(core: &Core, report: &RescoreReport) -> Result<Vec<AgentChange>> {
     let conn = core.db.conn().await?;
     let agents = list(&conn).await?;
@@ -682,67 +682,8 @@ pub async fn after_rescore(core: &Core, report: &RescoreReport) -> Result<Vec<Ag
             })
         })
         .collect();
-    let to_notify: Vec<&AgentChange> = changed
-        .iter()
-        .filter(|c| c.current_model != c.recommendation)
-        .collect();
-    if to_notify.is_empty() {
-        return Ok(changed);
-    }
-    let catalog = core.catalog().await?;
-    let scorer = Scorer::new(&catalog);
-    let score_of = |id: &str, role: Role| {
-        catalog
-            .models
-            .iter()
-            .position(|m| m.id == id)
-            .map(|i| scorer.score(i as u32, role))
-            .filter(|s| s.qualified())
-            .map(|s| s.total)
-    };
-    let (_c, tx) = core.db.write().await?;
-    for c in to_notify {
-        let old = score_of(&c.current_model, c.role);
-        let new = score_of(&c.recommendation, c.role);
-        let delta = match (old, new) {
-            (Some(o), Some(n)) => Some(((n - o) * 10.0).round() / 10.0),
-            _ => None,
-        };
-        let title = format!("A better free model for {}", c.agent);
-        let body = format!(
-            "{} ({}) runs {}; the best free model for its role is now {}{}.",
-            c.agent,
-            c.role,
-            c.current_model,
-            c.recommendation,
-            delta
-                .map(|d| format!(" ({d:+.1} points)"))
-                .unwrap_or_default()
-        );
-        let payload = serde_json::json!({
-            "agent": c.agent,
-            "role": c.role,
-            "old_model": c.current_model,
-            "new_model": c.recommendation,
-            "score_delta": delta,
-            "previous_recommendation": c.previous_recommendation,
-            "action": {"action": "apply_recommendation", "agent": c.agent},
-        });
-        // The same change is listed until the next catalog: notify about it once.
-        let seen = db::scalar_i64(
-            &tx,
-            "SELECT COUNT(*) FROM notifications WHERE kind = 'better_model'
-               AND json_extract(payload, '$.agent') = ?1
-               AND json_extract(payload, '$.new_model') = ?2",
-            libsql::params![c.agent.as_str(), c.recommendation.as_str()],
-        )
-        .await?
-        .unwrap_or(0);
-        if seen == 0 {
-            super::notifications::add(&tx, "better_model", &title, &body, &payload).await?;
-        }
-    }
-    tx.commit().await?;
+    // The advice itself (better models, models going away, auto-upgrade) is the scanner's.
+    super::scanner::evaluate(core).await?;
     Ok(changed)
 }
 

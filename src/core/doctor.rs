@@ -666,15 +666,7 @@ fn reason(e: &reqwest::Error) -> &'static str {
 /// Telegram's token and chat: the Hermes root's `.env` (where the Hermes gateway reads
 /// them), else nxr's own `secrets.env`.
 fn telegram_settings(paths: &Paths) -> (Option<String>, Option<String>) {
-    let files = [
-        Profile::resolve(&paths.hermes_home, hermes::DEFAULT_PROFILE).env_path(),
-        secrets::secrets_file(paths),
-    ];
-    let get = |key: &str| {
-        files
-            .iter()
-            .find_map(|f| hermes::get_env(f, key).filter(|v| !v.trim().is_empty()))
-    };
+    let get = |key: &str| super::telegram::env_value(paths, key);
     (get("TELEGRAM_BOT_TOKEN"), get("TELEGRAM_HOME_CHANNEL"))
 }
 

@@ -394,6 +394,36 @@ pub fn bindings() -> &'static [Binding] {
                 true,
                 Op::MarkAllRead
             ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["a"],
+                "apply",
+                true,
+                Op::ApplyNotification { id: None }
+            ),
+            // The web page has its own controls for these three (a type list, a switch, a
+            // toggle per type); the help overlay lists the keys.
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["f"],
+                "filter type",
+                false,
+                Intent::CycleNotificationFilter
+            ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["u"],
+                "auto-upgrade",
+                false,
+                Intent::ToggleAutoUpgrade
+            ),
+            b!(
+                Context::Tab(Tab::Notifications),
+                ["t"],
+                "telegram for this type",
+                false,
+                Intent::ToggleTelegramForSelected
+            ),
             // Tab 1
             b!(
                 Context::Tab(Tab::Hermes),

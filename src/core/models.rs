@@ -2,8 +2,6 @@
 //! the best free pick per role and one model's score breakdown.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Duration;
 
 use serde::Serialize;
 
@@ -48,40 +46,6 @@ pub struct ScanReport {
     pub warnings: Vec<String>,
 }
 
-/// Loads a catalog from a file or from OpenRouter, stores it, then rescores. A catalog that
-/// fails to load or parse is refused and the stored catalog and scores stay as they were.
-pub async fn scan(core: &Core, from: Option<&Path>, timeout: Duration) -> Result<ScanReport> {
-    let source = match from {
-        Some(p) => p.display().to_string(),
-        None => format!("{}/models", core.endpoints.openrouter),
-    };
-    let started = time::now();
-    let loaded = match from {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(body) => Catalog::parse(&body, &source, &time::now()),
-            Err(e) => Err(CoreError::io(path, e)),
-        },
-        None => core.openrouter(timeout)?.models().await,
-    };
-    let catalog = match loaded {
-        Ok(c) => c,
-        Err(e) => {
-            record_scan(
-                core,
-                &started,
-                &time::now(),
-                &source,
-                "failed",
-                Some(&e.to_string()),
-                None,
-            )
-            .await?;
-            return Err(e);
-        }
-    };
-    ingest(core, catalog, &started, &time::now()).await
-}
-
 /// Stores a parsed catalog as the newest, records the scan and rescores, all stamped `now`
 /// (a scan passes the clock; a test can pass any time to play a year of scans).
 pub async fn ingest(core: &Core, catalog: Catalog, started: &str, now: &str) -> Result<ScanReport> {
@@ -98,7 +62,8 @@ pub async fn ingest(core: &Core, catalog: Catalog, started: &str, now: &str) -> 
     })
 }
 
-async fn record_scan(
+/// Records one scan (good or failed) in `scans`.
+pub async fn record_scan(
     core: &Core,
     started: &str,
     finished: &str,

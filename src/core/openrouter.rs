@@ -1,7 +1,7 @@
 //! The OpenRouter HTTP client. One `reqwest::Client` with timeouts; the base URL is a
 //! setting (`NXR_OPENROUTER_URL`) so tests point it at a local fake server. Server errors
 //! (5xx) are retried with backoff; a 429 waits for `X-RateLimit-Reset` (milliseconds) when
-//! that is near, and otherwise says when the limit resets. Errors quote OpenRouter's message.
+//! that is near (or `Retry-After`), and otherwise says when the limit resets. Errors quote OpenRouter's message.
 
 use std::time::Duration;
 
@@ -243,7 +243,8 @@ impl OpenRouter {
                 .headers()
                 .get("x-ratelimit-reset")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<i64>().ok());
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .or_else(|| retry_after(resp.headers()));
             let body = match resp.text().await {
                 Ok(b) => b,
                 Err(e) if attempt < BACKOFF.len() && !e.is_timeout() => {
@@ -305,11 +306,23 @@ impl OpenRouter {
 
     /// `GET /models`: the catalog, parsed, with the fetch time.
     pub async fn models(&self) -> Result<Catalog> {
-        let (status, body, reset) = self.get("/models", None).await?;
+        self.models_or_retry_at().await.map_err(|(e, _)| e)
+    }
+
+    /// [`Self::models`], and on a 429 the time (unix ms) OpenRouter asked to be left alone
+    /// until (`X-RateLimit-Reset`, else `Retry-After`), so a scanner does not come back sooner.
+    pub async fn models_or_retry_at(
+        &self,
+    ) -> std::result::Result<Catalog, (CoreError, Option<i64>)> {
+        let (status, body, reset) = self.get("/models", None).await.map_err(|e| (e, None))?;
         if !(200..300).contains(&status) {
-            return Err(self.error("/models", status, &body, reset));
+            let retry = (status == 429)
+                .then(|| reset.or_else(|| reset_from_body(&body)))
+                .flatten();
+            return Err((self.error("/models", status, &body, reset), retry));
         }
         Catalog::parse(&body, &format!("{}/models", self.base), &super::time::now())
+            .map_err(|e| (e, None))
     }
 
     /// `GET /key` (falling back to the older `/auth/key`): validates a key.
@@ -363,6 +376,18 @@ fn reset_from_body(body: &str) -> Option<i64> {
         .as_str()?
         .parse()
         .ok()
+}
+
+/// `Retry-After` in seconds, as a unix-millisecond time.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<i64> {
+    let secs = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u32>()
+        .ok()?;
+    Some(jiff::Timestamp::now().as_millisecond() + i64::from(secs) * 1000)
 }
 
 /// How long until a reset time given in unix milliseconds (zero if passed).

@@ -341,12 +341,39 @@ impl Runtime {
         }
     }
 
+    /// Starts a scan the scheduler found due, unless a scan runs anywhere (`None`). Once the
+    /// job holds the lease it asks again whether a scan is due: another process may have
+    /// finished one between this process's look and its claim.
+    pub async fn start_scheduled_scan(&self) -> Result<Option<i64>> {
+        match claim(
+            &self.core.db,
+            JobKind::Scan,
+            &self.holder,
+            self.lease,
+            now_ms(),
+        )
+        .await?
+        {
+            Claim::Won { job } => {
+                let rt = self.clone();
+                self.handle
+                    .spawn(async move { rt.run_as(JobKind::Scan, job, true).await });
+                Ok(Some(job))
+            }
+            Claim::Held { .. } => Ok(None),
+        }
+    }
+
     fn send(&self, event: JobEvent) {
         // No subscriber (a daemon, `nxr serve`) is fine: the registry has the news too.
         let _ = self.events.send(event);
     }
 
     async fn run(self, kind: JobKind, job: i64) {
+        self.run_as(kind, job, false).await
+    }
+
+    async fn run_as(self, kind: JobKind, job: i64, scheduled: bool) {
         let renewer = {
             let rt = self.clone();
             self.handle.spawn(async move {
@@ -365,7 +392,7 @@ impl Runtime {
         };
         self.send(JobEvent::ScanStarted { job });
         let outcome = match kind {
-            JobKind::Scan => self.scan(job).await,
+            JobKind::Scan => self.scan(job, scheduled).await,
         };
         renewer.abort();
         if let Err(e) = set_done(&self.core.db, job, &outcome).await {
@@ -386,7 +413,14 @@ impl Runtime {
         }
     }
 
-    async fn scan(&self, job: i64) -> std::result::Result<String, String> {
+    async fn scan(&self, job: i64, scheduled: bool) -> std::result::Result<String, String> {
+        if scheduled {
+            match super::scanner::due(&self.core).await {
+                Ok(true) => {}
+                Ok(false) => return Ok("not due: another nxr process scanned just now".into()),
+                Err(e) => return Err(format!("cannot read the scan schedule: {e}")),
+            }
+        }
         let text = format!(
             "fetching {}/models (up to {} s)",
             self.core.endpoints.openrouter,

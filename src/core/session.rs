@@ -100,6 +100,8 @@ impl Session {
                 payer: secrets::Payer::NoKey,
                 hermes_version: None,
                 ollama: String::new(),
+                auto_upgrade: false,
+                forwarding: super::telegram::Forwarding::default(),
             },
             core,
             tab: Tab::Hermes,
@@ -263,6 +265,8 @@ impl Session {
             );
             self.data.notifications = notifications::list(&conn, 200).await?;
             self.data.unread = notifications::unread(&conn).await?;
+            self.data.auto_upgrade = super::scanner::auto_upgrade(&self.core).await?;
+            self.data.forwarding = super::telegram::forwarding(&self.core).await?;
             self.data.skills = None;
             self.data.slots = None;
             self.data.plan = upgrade::plan(&self.core).await?;
@@ -611,6 +615,9 @@ impl Session {
         let effects = match op {
             Op::ScanModels { from: None } => vec![Effect::StartScan],
             Op::MarkRead { id } => screens::notifications::mark_read(&self.slices.notes, &ctx, id)?,
+            Op::ApplyNotification { id } => {
+                screens::notifications::apply(&self.slices.notes, &ctx, id)?
+            }
             op @ (Op::RevertUpgrade { .. }
             | Op::RevertAll
             | Op::UpgradeAgent { .. }
@@ -628,6 +635,8 @@ impl Session {
             | Op::SetSlot { .. }
             | Op::RemoveFallback { .. }
             | Op::MarkAllRead
+            | Op::SetAutoUpgrade { .. }
+            | Op::SetTelegramForwarding { .. }
             | Op::SetOpenrouterKey { .. }) => vec![Effect::Apply(op)],
         };
         self.run(effects).await
@@ -834,6 +843,10 @@ impl Session {
             Outcome::ModelSet(a) => format!("{} now runs {}", a.name, text::clean(&a.model)),
             Outcome::Routing(s) => format!("wrote {}", text::clean(&s.config_path)),
             Outcome::Marked { count } => format!("marked {count} read"),
+            Outcome::Applied { id, title } => {
+                format!("applied notification {id}: {}", text::clean(title))
+            }
+            Outcome::Setting { key, value } => format!("{key}: {value}"),
             Outcome::KeyStored { key } => format!("stored OpenRouter key {key} for every agent"),
             Outcome::Upgraded { agents } => match agents.as_slice() {
                 [] => "no agent had a paid recommendation".to_string(),
@@ -1028,8 +1041,14 @@ fn route(
             },
             Tab::Budget => Vec::new(),
             Tab::Create => create::update(&mut slices.wizard, ctx, intent)?,
-            Tab::Notifications => notifications::update(&mut slices.notes, ctx, intent),
+            Tab::Notifications => notifications::update(&mut slices.notes, ctx, intent)?,
         },
+        Intent::FilterNotifications { .. }
+        | Intent::CycleNotificationFilter
+        | Intent::ToggleAutoUpgrade
+        | Intent::ToggleTelegramForSelected => {
+            notifications::update(&mut slices.notes, ctx, intent)?
+        }
         // Handled by the router before any slice sees them.
         Intent::SwitchTab { .. }
         | Intent::NextTab

@@ -498,6 +498,19 @@ pub struct NotificationRow {
     pub body: String,
     pub created_at: String,
     pub read: bool,
+    /// active, withdrawn (a later scan made it false) or applied.
+    pub state: String,
+    /// It carries an op that `apply` runs.
+    pub actionable: bool,
+    /// Sent to Telegram.
+    pub forwarded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TelegramToggleRow {
+    pub kind: String,
+    pub enabled: bool,
+    pub urgent: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -506,6 +519,14 @@ pub struct NotificationsView {
     pub selected: usize,
     pub unread: i64,
     pub empty: Option<String>,
+    /// The type shown (`None`: every type).
+    pub filter: Option<String>,
+    /// Every type, for the filter.
+    pub types: Vec<String>,
+    pub auto_upgrade: bool,
+    pub telegram: Vec<TelegramToggleRow>,
+    /// Where Telegram messages go; `None`: no token and chat found.
+    pub telegram_chat: Option<String>,
 }
 
 // ---- Help ----

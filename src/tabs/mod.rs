@@ -115,6 +115,7 @@ pub async fn run(core: Core, web: Option<&str>) -> anyhow::Result<()> {
     // One runtime for the TUI and the mirror it hosts: a scan started from either is the
     // same job, and both follow it.
     let runtime = crate::core::runtime::Runtime::new(core.clone())?;
+    crate::core::schedule::start(&runtime);
     let mirror = match web {
         Some(addr) => Some(crate::webmirror::start_in_process(
             runtime.clone(),

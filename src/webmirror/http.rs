@@ -153,8 +153,10 @@ impl Drop for Running {
 
 /// `nxr serve`: starts the mirror on this runtime and serves until Ctrl-C or SIGTERM.
 pub async fn serve(core: Core, args: ServeArgs) -> Result<()> {
+    let runtime = Runtime::new(core)?;
+    crate::core::schedule::start(&runtime);
     let running = start(
-        Runtime::new(core)?,
+        runtime,
         Config {
             addr: args.addr,
             token: args.token,

@@ -9,6 +9,7 @@ pub mod openrouter;
 pub mod profiles;
 pub mod raw_http;
 pub mod screens;
+pub mod telegram;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -201,6 +202,9 @@ impl TestEnv {
                     "http://127.0.0.1:9/api/v1".into(),
                 ),
                 ("NXR_OLLAMA_URL".into(), "http://127.0.0.1:9".into()),
+                // No scheduled scans unless a test asks for them: a long-running nxr would
+                // otherwise scan (and fail, on port 9) at start-up.
+                ("NXR_SCAN_INTERVAL".into(), "0".into()),
             ],
         }
     }

@@ -62,6 +62,10 @@ pub struct Data {
     pub hermes_version: Option<String>,
     /// The local model the fallback chain ends on.
     pub ollama: String,
+    /// `auto-upgrade-free-models`.
+    pub auto_upgrade: bool,
+    /// Which notification types go to Telegram, and where.
+    pub forwarding: super::telegram::Forwarding,
 }
 
 /// What every slice may read: the cache, where profiles live, and now.
@@ -205,6 +209,8 @@ pub(crate) mod testing {
             payer: secrets::Payer::NoKey,
             hermes_version: None,
             ollama: String::new(),
+            auto_upgrade: false,
+            forwarding: crate::core::telegram::Forwarding::default(),
         }
     }
 

@@ -37,6 +37,7 @@ pub struct Cli {
 }
 
 mod daemon;
+mod hermes;
 mod setup;
 mod tools;
 
@@ -68,6 +69,9 @@ pub enum Command {
     Export(tools::ExportArgs),
     /// Run nxr's background work with no screen open, in the foreground (catalog scans).
     Daemon(daemon::DaemonArgs),
+    /// The agents' Hermes gateway processes: status, start, stop, restart, watchdog.
+    #[command(subcommand)]
+    Hermes(hermes::HermesCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +245,7 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         // Run by `tools::early` before a workspace is opened.
         Command::Completions(_) | Command::Man(_) | Command::Doctor | Command::Export(_) => Ok(()),
         Command::Daemon(args) => daemon::daemon(core, args, json).await,
+        Command::Hermes(cmd) => hermes::hermes(&core, cmd, json).await,
     }
 }
 

@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "runtime",
         include_str!("../../migrations/0003_runtime.sql"),
     ),
+    (
+        6,
+        "gateway",
+        include_str!("../../migrations/0006_gateway.sql"),
+    ),
 ];
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -9,6 +9,7 @@ pub mod detect;
 pub mod doctor;
 pub mod error;
 pub mod export;
+pub mod gateway;
 pub mod hermes;
 pub mod hermes_version;
 pub mod keymap;

@@ -1,0 +1,165 @@
+//! `nxr hermes status|start|stop|restart|watch`: the agents' Hermes gateway processes.
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::{Table, emit};
+use crate::core::gateway::{self, ControlReport, GatewayStatus};
+use crate::core::text::clean;
+use crate::core::{Core, CoreError};
+
+#[derive(Debug, Subcommand)]
+pub enum HermesCmd {
+    /// Each agent's gateway: state, PID, uptime, model, platforms, tmux viewers, heartbeat.
+    Status {
+        /// One agent (default: all).
+        agent: Option<String>,
+    },
+    /// Start the gateway (`hermes gateway run` in tmux session `nxr-AGENT`).
+    Start(Target),
+    /// Stop the gateway (a planned stop: SIGTERM, SIGKILL after 10 s).
+    Stop(Target),
+    /// Stop, wait for the gateway's lock to be free, start.
+    Restart(Target),
+    /// Turn the watchdog (restart on crash, with back-off) on or off for an agent.
+    Watch { agent: String, switch: Switch },
+}
+
+#[derive(Debug, Args)]
+pub struct Target {
+    /// The agent.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub agent: Option<String>,
+    /// Every agent.
+    #[arg(long)]
+    pub all: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+fn dash<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
+}
+
+fn print_status(out: &mut dyn std::io::Write, list: &[GatewayStatus]) -> std::io::Result<()> {
+    if list.is_empty() {
+        return writeln!(
+            out,
+            "no agents yet: `nxr init --free` creates three, `nxr agents create` one"
+        );
+    }
+    let mut t = Table::new(vec![
+        "AGENT",
+        "STATE",
+        "PID",
+        "UPTIME",
+        "MODEL",
+        "PLATFORMS",
+        "VIEWERS",
+        "HEARTBEAT",
+        "WATCH",
+    ]);
+    for s in list {
+        t.row(vec![
+            clean(&s.agent),
+            s.label(),
+            dash(s.pid),
+            dash(s.uptime.clone()),
+            clean(&s.model),
+            if s.platforms.is_empty() {
+                "-".into()
+            } else {
+                clean(&s.platforms.join(","))
+            },
+            s.viewers.to_string(),
+            dash(s.heartbeat.clone()),
+            match (s.watch, s.gave_up) {
+                (true, true) => "gave up".into(),
+                (true, false) => "on".into(),
+                (false, _) => "off".into(),
+            },
+        ]);
+    }
+    t.print(out)?;
+    for s in list {
+        if let Some(d) = &s.detail {
+            writeln!(out, "{}: {}", clean(&s.agent), clean(d))?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn hermes(core: &Core, cmd: HermesCmd, json: bool) -> Result<(), CoreError> {
+    match cmd {
+        HermesCmd::Status { agent } => {
+            let list = gateway::status(core, agent.as_deref()).await?;
+            emit(json, &list, |out| print_status(out, &list))
+        }
+        HermesCmd::Start(t) => control(core, t, json, Op::Start).await,
+        HermesCmd::Stop(t) => control(core, t, json, Op::Stop).await,
+        HermesCmd::Restart(t) => control(core, t, json, Op::Restart).await,
+        HermesCmd::Watch { agent, switch } => {
+            let on = matches!(switch, Switch::On);
+            let s = gateway::set_watch(core, &agent, on).await?;
+            eprintln!(
+                "nxr: the watchdog is {} for {}",
+                if on { "on" } else { "off" },
+                clean(&s.agent)
+            );
+            emit(json, &s, |out| print_status(out, std::slice::from_ref(&s)))
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Op {
+    Start,
+    Stop,
+    Restart,
+}
+
+async fn control(core: &Core, t: Target, json: bool, op: Op) -> Result<(), CoreError> {
+    let names = match (t.agent, t.all) {
+        (Some(a), false) => vec![a],
+        (None, true) => gateway::all_agents(core).await?,
+        _ => return Err(CoreError::usage("name an agent, or use --all")),
+    };
+    let mut reports: Vec<ControlReport> = Vec::new();
+    let mut first_err: Option<CoreError> = None;
+    for name in &names {
+        let r = match op {
+            Op::Start => gateway::start(core, name).await,
+            Op::Stop => gateway::stop(core, name).await,
+            Op::Restart => gateway::restart(core, name).await,
+        };
+        match r {
+            Ok(r) => {
+                eprintln!("nxr: {}", clean(&r.message));
+                reports.push(r);
+            }
+            // One agent alone: its error is the command's. With --all, the others go on.
+            Err(e) if names.len() == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("nxr: {}: {}", clean(name), clean(&e.to_string()));
+                reports.push(ControlReport {
+                    agent: name.clone(),
+                    outcome: "failed".into(),
+                    message: e.to_string(),
+                    status: None,
+                });
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    let statuses: Vec<GatewayStatus> = reports.iter().filter_map(|r| r.status.clone()).collect();
+    emit(json, &reports, |out| print_status(out, &statuses))?;
+    match first_err {
+        Some(e) => Err(CoreError::Conflict(format!(
+            "not every gateway could be handled: {e}"
+        ))),
+        None => Ok(()),
+    }
+}

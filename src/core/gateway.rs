@@ -450,10 +450,10 @@ pub fn classify(o: &Observed) -> Verdict {
     if let Some(pid) = live_pid {
         // Hermes takes the lock, then records `starting`, then `running`: a state file
         // that is still the previous process's, or says starting, means not up yet.
-        let starting = o
-            .state_file
-            .as_ref()
-            .is_some_and(|s| s.pid != Some(pid) || s.gateway_state.as_deref() == Some("starting"));
+        let starting = match &o.state_file {
+            None => true,
+            Some(s) => s.pid != Some(pid) || s.gateway_state.as_deref() == Some("starting"),
+        };
         let state = if starting {
             State::Starting
         } else {
@@ -628,7 +628,10 @@ fn observe(profile: &Profile, session: &str, memory: Option<&Memory>, world: &Wo
     Observed {
         pidfile,
         pidfile_alive,
-        lock_holder: lock_holder(&dir.join("gateway.lock"), &world.locks),
+        // /proc/locks names the process that took the lock; a child that inherited the
+        // descriptor can keep it held after that process died, which is not a gateway.
+        lock_holder: lock_holder(&dir.join("gateway.lock"), &world.locks)
+            .filter(|pid| proc_start_time(*pid).is_some()),
         state_file: read_json(&dir.join("gateway_state.json")),
         pane: world.tmux.panes.get(session).cloned(),
         launch,
@@ -1497,12 +1500,28 @@ mod tests {
     }
 
     #[test]
-    fn a_held_lock_is_running_whatever_the_pidfile_says() {
-        let v = classify(&Observed {
+    fn a_held_lock_is_running_whatever_the_pidfile_says_once_hermes_recorded_running() {
+        let with_state = |pid: i32, state: &str| {
+            classify(&Observed {
+                lock_holder: Some(42),
+                state_file: Some(StateFile {
+                    pid: Some(pid),
+                    gateway_state: Some(state.into()),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+        };
+        let v = with_state(42, "running");
+        assert_eq!((v.state, v.pid), (State::Running, Some(42)));
+        assert_eq!(with_state(42, "starting").state, State::Starting);
+        // The previous process's state file: this one has not recorded anything yet.
+        assert_eq!(with_state(41, "running").state, State::Starting);
+        let none = classify(&Observed {
             lock_holder: Some(42),
             ..Default::default()
         });
-        assert_eq!((v.state, v.pid), (State::Running, Some(42)));
+        assert_eq!((none.state, none.pid), (State::Starting, Some(42)));
     }
 
     #[test]

@@ -286,3 +286,37 @@ fn start_all_and_stop_all_handle_every_agent() {
         assert_eq!(s["state"], "stopped", "{s}");
     }
 }
+
+#[test]
+fn the_ollama_card_shows_its_version_models_and_the_slots_routed_to_it() {
+    let ollama = support::ollama::FakeOllama::start(&["qwen3:8b", "llama3.2:3b"]);
+    let mut env = support::TestEnv::new();
+    env.set("NXR_OLLAMA_URL", &ollama.url());
+    env.nxr(&["init", "--free"]).assert_ok();
+    let card = env.json(&["hermes", "ollama"]);
+    assert_eq!(card["reachable"], true, "{card}");
+    assert_eq!(card["version"], support::ollama::VERSION);
+    assert_eq!(
+        card["models"],
+        serde_json::json!(["qwen3:8b", "llama3.2:3b"])
+    );
+    let routes = card["routes"].as_array().expect("routes");
+    assert!(
+        !routes.is_empty(),
+        "onboarding routes auxiliary tasks to Ollama: {card}"
+    );
+    for r in routes {
+        assert!(r["slot"].as_str().unwrap_or("").starts_with("aux:"), "{r}");
+        assert_eq!(r["model"], "qwen3:8b", "{r}");
+        assert_eq!(r["pulled"], true, "{r}");
+    }
+    // Gone: said plainly, and the routes are still listed (they will fail).
+    drop(ollama);
+    let card = env.json(&["hermes", "ollama"]);
+    assert_eq!(card["reachable"], false, "{card}");
+    assert!(card["version"].is_null());
+    assert_eq!(
+        card["routes"].as_array().map(|r| r.len()),
+        Some(routes.len())
+    );
+}

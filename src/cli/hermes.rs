@@ -22,6 +22,8 @@ pub enum HermesCmd {
     Restart(Target),
     /// Turn the watchdog (restart on crash, with back-off) on or off for an agent.
     Watch { agent: String, switch: Switch },
+    /// The local Ollama: reachable, version, models, and the agents' slots routed to it.
+    Ollama,
 }
 
 #[derive(Debug, Args)]
@@ -101,6 +103,39 @@ pub async fn hermes(core: &Core, cmd: HermesCmd, json: bool) -> Result<(), CoreE
         HermesCmd::Start(t) => control(core, t, json, Op::Start).await,
         HermesCmd::Stop(t) => control(core, t, json, Op::Stop).await,
         HermesCmd::Restart(t) => control(core, t, json, Op::Restart).await,
+        HermesCmd::Ollama => {
+            let card = crate::core::ollama::card(core).await?;
+            emit(json, &card, |out| {
+                match (&card.reachable, &card.version) {
+                    (true, v) => writeln!(
+                        out,
+                        "Ollama at {}: reachable, version {}, {} models ({})",
+                        clean(&card.url),
+                        clean(v.as_deref().unwrap_or("?")),
+                        card.models.len(),
+                        clean(&card.models.join(", "))
+                    )?,
+                    (false, _) => writeln!(
+                        out,
+                        "Ollama at {}: not reachable (install it from ollama.com, or set NXR_OLLAMA_URL)",
+                        clean(&card.url)
+                    )?,
+                }
+                if card.routes.is_empty() {
+                    return writeln!(out, "no agent routes a slot to it");
+                }
+                let mut t = Table::new(vec!["AGENT", "SLOT", "MODEL", "PULLED"]);
+                for r in &card.routes {
+                    t.row(vec![
+                        clean(&r.agent),
+                        clean(&r.slot),
+                        clean(&r.model),
+                        if r.pulled { "yes" } else { "no" }.into(),
+                    ]);
+                }
+                t.print(out)
+            })
+        }
         HermesCmd::Watch { agent, switch } => {
             let on = matches!(switch, Switch::On);
             let s = gateway::set_watch(core, &agent, on).await?;

@@ -15,6 +15,7 @@ pub mod hermes_version;
 pub mod keymap;
 pub mod models;
 pub mod notifications;
+pub mod ollama;
 pub mod onboarding;
 pub mod openrouter;
 pub mod paths;

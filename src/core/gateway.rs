@@ -50,6 +50,9 @@ pub const BACKOFF: [Duration; 3] = [
 /// ...and gives up after this many restarts in [`GIVE_UP_WINDOW`].
 pub const GIVE_UP_TRIES: usize = 5;
 pub const GIVE_UP_WINDOW: Duration = Duration::from_secs(600);
+/// The watchdog's lease outlives a restart that waits the whole start timeout, so another
+/// process cannot take it half-way.
+const WATCHDOG_LEASE: Duration = Duration::from_secs(90);
 
 /// The tmux session of an agent's gateway.
 pub fn session_name(agent: &str) -> String {
@@ -1311,7 +1314,7 @@ pub async fn tick(rt: &Runtime) -> Result<()> {
         &core.db,
         JobKind::Watchdog,
         rt.holder(),
-        runtime::LEASE,
+        WATCHDOG_LEASE,
         now,
     )
     .await?

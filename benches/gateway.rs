@@ -112,7 +112,14 @@ fn main() {
         socket: format!("nxr-bench-{}", std::process::id()),
     };
     for i in 0..AGENTS {
-        w.ok(&["agents", "create", "--role", "pm", "--name", &format!("a{i:02}")]);
+        w.ok(&[
+            "agents",
+            "create",
+            "--role",
+            "pm",
+            "--name",
+            &format!("a{i:02}"),
+        ]);
     }
     for i in 0..RUNNING {
         w.ok(&["hermes", "start", &format!("a{i:02}")]);

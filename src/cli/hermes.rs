@@ -3,7 +3,8 @@
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::{Table, emit};
-use crate::core::gateway::{self, ControlReport, GatewayStatus};
+use crate::core::action::{self, Op, Outcome};
+use crate::core::gateway::{self, GatewayStatus};
 use crate::core::text::clean;
 use crate::core::{Core, CoreError};
 
@@ -100,9 +101,27 @@ pub async fn hermes(core: &Core, cmd: HermesCmd, json: bool) -> Result<(), CoreE
             let list = gateway::status(core, agent.as_deref()).await?;
             emit(json, &list, |out| print_status(out, &list))
         }
-        HermesCmd::Start(t) => control(core, t, json, Op::Start).await,
-        HermesCmd::Stop(t) => control(core, t, json, Op::Stop).await,
-        HermesCmd::Restart(t) => control(core, t, json, Op::Restart).await,
+        HermesCmd::Start(t) => {
+            let op = match t.agent {
+                Some(agent) if !t.all => Op::StartGateway { agent },
+                _ => Op::StartAllGateways,
+            };
+            control(core, op, json).await
+        }
+        HermesCmd::Stop(t) => {
+            let op = match t.agent {
+                Some(agent) if !t.all => Op::StopGateway { agent },
+                _ => Op::StopAllGateways,
+            };
+            control(core, op, json).await
+        }
+        HermesCmd::Restart(t) => {
+            let op = match t.agent {
+                Some(agent) if !t.all => Op::RestartGateway { agent },
+                _ => Op::RestartAllGateways,
+            };
+            control(core, op, json).await
+        }
         HermesCmd::Ollama => {
             let card = crate::core::ollama::card(core).await?;
             emit(json, &card, |out| {
@@ -138,62 +157,35 @@ pub async fn hermes(core: &Core, cmd: HermesCmd, json: bool) -> Result<(), CoreE
         }
         HermesCmd::Watch { agent, switch } => {
             let on = matches!(switch, Switch::On);
-            let s = gateway::set_watch(core, &agent, on).await?;
+            let Outcome::Watched(s) = action::apply(core, Op::WatchGateway { agent, on }).await?
+            else {
+                return Err(CoreError::Conflict("the watchdog answered nothing".into()));
+            };
             eprintln!(
                 "nxr: the watchdog is {} for {}",
                 if on { "on" } else { "off" },
                 clean(&s.agent)
             );
-            emit(json, &s, |out| print_status(out, std::slice::from_ref(&s)))
+            emit(json, &s, |out| print_status(out, std::slice::from_ref(&*s)))
         }
     }
 }
 
-#[derive(Clone, Copy)]
-enum Op {
-    Start,
-    Stop,
-    Restart,
-}
-
-async fn control(core: &Core, t: Target, json: bool, op: Op) -> Result<(), CoreError> {
-    let names = match (t.agent, t.all) {
-        (Some(a), false) => vec![a],
-        (None, true) => gateway::all_agents(core).await?,
-        _ => return Err(CoreError::usage("name an agent, or use --all")),
+async fn control(core: &Core, op: Op, json: bool) -> Result<(), CoreError> {
+    let Outcome::Gateways { reports } = action::apply(core, op).await? else {
+        return Err(CoreError::Conflict(
+            "the gateway control answered nothing".into(),
+        ));
     };
-    let mut reports: Vec<ControlReport> = Vec::new();
-    let mut first_err: Option<CoreError> = None;
-    for name in &names {
-        let r = match op {
-            Op::Start => gateway::start(core, name).await,
-            Op::Stop => gateway::stop(core, name).await,
-            Op::Restart => gateway::restart(core, name).await,
-        };
-        match r {
-            Ok(r) => {
-                eprintln!("nxr: {}", clean(&r.message));
-                reports.push(r);
-            }
-            // One agent alone: its error is the command's. With --all, the others go on.
-            Err(e) if names.len() == 1 => return Err(e),
-            Err(e) => {
-                eprintln!("nxr: {}: {}", clean(name), clean(&e.to_string()));
-                reports.push(ControlReport {
-                    agent: name.clone(),
-                    outcome: "failed".into(),
-                    message: e.to_string(),
-                    status: None,
-                });
-                first_err.get_or_insert(e);
-            }
-        }
+    for r in &reports {
+        eprintln!("nxr: {}", clean(&r.message));
     }
     let statuses: Vec<GatewayStatus> = reports.iter().filter_map(|r| r.status.clone()).collect();
     emit(json, &reports, |out| print_status(out, &statuses))?;
-    match first_err {
-        Some(e) => Err(CoreError::Conflict(format!(
-            "not every gateway could be handled: {e}"
+    match reports.iter().find(|r| r.outcome == "failed") {
+        Some(r) => Err(CoreError::Conflict(format!(
+            "not every gateway could be handled: {}",
+            r.message
         ))),
         None => Ok(()),
     }

@@ -1154,6 +1154,34 @@ async fn restart_agent(core: &Core, agent: &Agent) -> Result<ControlReport> {
     Ok(report)
 }
 
+/// What `--all` and the bulk keys and buttons do to every gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Start,
+    Stop,
+    Restart,
+}
+
+/// One control for every agent, in order. One agent's failure does not stop the others: it
+/// is a report with outcome `failed`.
+pub async fn control_all(core: &Core, control: Control) -> Result<Vec<ControlReport>> {
+    let mut reports = Vec::new();
+    for name in all_agents(core).await? {
+        let r = match control {
+            Control::Start => start(core, &name).await,
+            Control::Stop => stop(core, &name).await,
+            Control::Restart => restart(core, &name).await,
+        };
+        reports.push(r.unwrap_or_else(|e| ControlReport {
+            agent: name.clone(),
+            outcome: "failed".into(),
+            message: format!("{name}: {e}"),
+            status: None,
+        }));
+    }
+    Ok(reports)
+}
+
 /// Turns the watchdog on or off for an agent.
 pub async fn set_watch(core: &Core, name: &str, on: bool) -> Result<GatewayStatus> {
     let agent = find_agent(core, name).await?;

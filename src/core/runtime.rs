@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::Core;
-use super::action::{self, JobEvent};
+use super::action::{self, JobEvent, Op};
 use super::db::{self, Db};
 use super::error::{CoreError, Result};
 use super::time;
@@ -350,6 +350,20 @@ impl Runtime {
                 job,
             ))),
         }
+    }
+
+    /// Runs a gateway op on a task (a start waits for Hermes for seconds); its end
+    /// comes back as [`JobEvent::OpFinished`]. The op's own writes reach other processes
+    /// through the database as usual.
+    pub fn spawn_op(&self, op: Op) {
+        let rt = self.clone();
+        self.handle.spawn(async move {
+            let name = op.name();
+            let result = action::apply_gateway(&rt.core, op)
+                .await
+                .map_err(|e| e.to_string());
+            rt.send(JobEvent::OpFinished { op: name, result });
+        });
     }
 
     fn send(&self, event: JobEvent) {

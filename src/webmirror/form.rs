@@ -18,7 +18,7 @@ const NUMBERS: &[&str] = &["delta", "index", "id"];
 /// Fields that are lists (repeat the field for each item).
 const LISTS: &[&str] = &["skills", "desired"];
 /// Fields that are yes/no (a checkbox's `on`, or `1`/`true`).
-const BOOLS: &[&str] = &["force"];
+const BOOLS: &[&str] = &["force", "on"];
 /// Optional text fields: empty means absent.
 const OPTIONAL: &[&str] = &[
     "model", "provider", "base_url", "from", "role", "category", "agent",

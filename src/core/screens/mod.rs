@@ -62,6 +62,10 @@ pub struct Data {
     pub hermes_version: Option<String>,
     /// The local model the fallback chain ends on.
     pub ollama: String,
+    /// Every agent's gateway as the last probe saw it.
+    pub gateways: Vec<super::gateway::GatewayStatus>,
+    /// The local Ollama as last checked (None: not checked yet).
+    pub ollama_card: Option<super::ollama::OllamaCard>,
 }
 
 /// What every slice may read: the cache, where profiles live, and now.
@@ -97,6 +101,9 @@ pub enum Effect {
     Apply(Op),
     /// Start a catalog scan (on the runtime when there is one).
     StartScan,
+    /// Run a slow domain operation (a gateway start or stop) off the input loop, on the
+    /// runtime when there is one; its end comes back as a job event.
+    Background(Op),
     /// Say something in the banner.
     Say(Meaning, String),
     /// A success: says it and clears the last error.
@@ -205,6 +212,8 @@ pub(crate) mod testing {
             payer: secrets::Payer::NoKey,
             hermes_version: None,
             ollama: String::new(),
+            gateways: Vec::new(),
+            ollama_card: None,
         }
     }
 

@@ -320,3 +320,52 @@ fn the_ollama_card_shows_its_version_models_and_the_slots_routed_to_it() {
         Some(routes.len())
     );
 }
+
+#[test]
+fn the_watchdog_gives_up_after_five_restarts_in_ten_minutes_and_says_so() {
+    let w = GatewayWorld::new(&["pm"]);
+    w.env.nxr(&["hermes", "watch", "pm", "on"]).assert_ok();
+    // A gateway nxr launched as a child, last seen running, gone without recording a stop,
+    // after five watchdog restarts within the last minutes.
+    std::fs::write(
+        w.profile_dir("pm").join("gateway_state.json"),
+        r#"{"pid": 999999, "gateway_state": "running", "platforms": {}}"#,
+    )
+    .expect("state file");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as i64;
+    let mut sql = String::from(
+        "UPDATE gateways SET launch_mode = 'child', launch_pid = 999999, launch_start_time = 1,
+                             last_state = 'running' WHERE agent = 'pm';",
+    );
+    for i in 1..=5 {
+        sql.push_str(&format!(
+            "INSERT INTO gateway_restarts (agent, at_ms, at, reason, ok) VALUES ('pm', {}, 'x', 'watchdog', 1);",
+            now_ms - i * 60_000
+        ));
+    }
+    w.env.db_exec(&sql);
+    let _daemon = Daemon::start(&w);
+    until("the watchdog to give up", UP, || {
+        let s = w.status("pm");
+        (s["gave_up"] == true).then_some(s)
+    });
+    let titles = w
+        .env
+        .db_rows("SELECT kind, title FROM notifications ORDER BY id");
+    assert!(
+        titles
+            .iter()
+            .any(|r| r[0] == "gateway_crashed" && r[1].contains("gave up")),
+        "{titles:?}"
+    );
+    assert_eq!(
+        w.env.db_i64("SELECT COUNT(*) FROM gateway_restarts"),
+        5,
+        "no sixth restart"
+    );
+    let text = w.env.nxr(&["hermes", "status", "pm"]);
+    assert!(text.stdout.contains("gave up"), "{text}");
+}

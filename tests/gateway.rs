@@ -368,4 +368,11 @@ fn the_watchdog_gives_up_after_five_restarts_in_ten_minutes_and_says_so() {
     );
     let text = w.env.nxr(&["hermes", "status", "pm"]);
     assert!(text.stdout.contains("gave up"), "{text}");
+    // Later probes say nothing more.
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(
+        w.env
+            .db_i64("SELECT COUNT(*) FROM notifications WHERE title LIKE '%gave up%'"),
+        1
+    );
 }

@@ -376,3 +376,39 @@ fn the_watchdog_gives_up_after_five_restarts_in_ten_minutes_and_says_so() {
         1
     );
 }
+
+#[test]
+fn after_many_starts_in_two_minutes_the_gateway_shows_as_starting_in_back_off_not_failed() {
+    let w = GatewayWorld::new(&["pm"]);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    // Six starts in the last minute, in Hermes' own ledger: the next one sleeps first.
+    let ledger: String = (1..=6)
+        .map(|i| format!("{}\n", now - i as f64 * 8.0))
+        .collect();
+    std::fs::write(w.profile_dir("pm").join("gateway-starts.log"), ledger).expect("ledger");
+    let out = w.env.nxr(&["hermes", "start", "pm"]);
+    out.assert_ok();
+    assert!(out.stderr.contains("back-off"), "{out}");
+    let s = w.status("pm");
+    assert_eq!(
+        (&s["state"], &s["backoff"]),
+        (&json_str("starting"), &serde_json::json!(true)),
+        "{s}"
+    );
+    assert!(
+        !w.profile_dir("pm").join("gateway.pid").exists(),
+        "Hermes is still asleep"
+    );
+    let text = w.env.nxr(&["hermes", "status", "pm"]);
+    assert!(text.stdout.contains("starting (back-off)"), "{text}");
+    // Stopping a sleeping gateway works too.
+    w.env.nxr(&["hermes", "stop", "pm"]).assert_ok();
+    assert_eq!(w.status("pm")["state"], "stopped");
+}
+
+fn json_str(s: &str) -> serde_json::Value {
+    serde_json::Value::String(s.into())
+}

@@ -182,7 +182,10 @@ async fn control(core: &Core, op: Op, json: bool) -> Result<(), CoreError> {
     }
     let statuses: Vec<GatewayStatus> = reports.iter().filter_map(|r| r.status.clone()).collect();
     emit(json, &reports, |out| print_status(out, &statuses))?;
-    match reports.iter().find(|r| r.outcome == "failed") {
+    match reports
+        .iter()
+        .find(|r| r.outcome == gateway::ControlOutcome::Failed)
+    {
         Some(r) => Err(CoreError::Conflict(format!(
             "not every gateway could be handled: {}",
             r.message

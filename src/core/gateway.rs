@@ -465,11 +465,7 @@ pub fn classify(o: &Observed) -> Verdict {
         return verdict(state, Some(pid), None);
     }
     // Launched, not yet holding the lock: booting, or asleep in Hermes' back-off.
-    let launched_pid = match (&o.pane, o.launch) {
-        (Some(p), _) if !p.dead => Some(p.pid),
-        (None, Some(LaunchMode::Child)) if o.child_alive => None,
-        _ => None,
-    };
+    let launched_pid = o.pane.as_ref().filter(|p| !p.dead).map(|p| p.pid);
     if launched_pid.is_some() || (o.launch == Some(LaunchMode::Child) && o.child_alive) {
         let backoff = o.recent_starts > STORM_STARTS;
         return Verdict {
@@ -733,12 +729,23 @@ fn env_duration(name: &str, default: Duration) -> Duration {
         .unwrap_or(default)
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlOutcome {
+    Started,
+    AlreadyRunning,
+    Stopped,
+    NotRunning,
+    Restarted,
+    /// One agent of a bulk control failed (its message says why); the others went on.
+    Failed,
+}
+
 /// What a start, stop or restart did, for every surface.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ControlReport {
     pub agent: String,
-    /// started | already_running | stopped | not_running | restarted | failed
-    pub outcome: String,
+    pub outcome: ControlOutcome,
     pub message: String,
     pub status: Option<GatewayStatus>,
 }
@@ -908,7 +915,7 @@ async fn start_agent(core: &Core, agent: &Agent) -> Result<ControlReport> {
     if before.state.alive() {
         return Ok(ControlReport {
             agent: agent.name.clone(),
-            outcome: "already_running".into(),
+            outcome: ControlOutcome::AlreadyRunning,
             message: format!(
                 "{}'s gateway is already {}{}; nothing changed",
                 agent.name,
@@ -949,7 +956,7 @@ async fn start_agent(core: &Core, agent: &Agent) -> Result<ControlReport> {
             .await?;
             Ok(ControlReport {
                 agent: agent.name.clone(),
-                outcome: "started".into(),
+                outcome: ControlOutcome::Started,
                 message: format!(
                     "{}'s gateway is running (pid {}){}",
                     agent.name,
@@ -973,7 +980,7 @@ async fn start_agent(core: &Core, agent: &Agent) -> Result<ControlReport> {
         }
         State::Starting => Ok(ControlReport {
             agent: agent.name.clone(),
-            outcome: "started".into(),
+            outcome: ControlOutcome::Started,
             message: format!(
                 "{}'s gateway is {}: Hermes has not written its pidfile yet{}",
                 agent.name,
@@ -1065,7 +1072,7 @@ async fn stop_agent(core: &Core, agent: &Agent) -> Result<ControlReport> {
         remember(core, &agent.name, None, "stopped", None).await?;
         return Ok(ControlReport {
             agent: agent.name.clone(),
-            outcome: "not_running".into(),
+            outcome: ControlOutcome::NotRunning,
             message: format!(
                 "{}'s gateway is not running ({})",
                 agent.name,
@@ -1099,7 +1106,7 @@ async fn stop_agent(core: &Core, agent: &Agent) -> Result<ControlReport> {
     remember(core, &agent.name, None, "stopped", None).await?;
     Ok(ControlReport {
         agent: agent.name.clone(),
-        outcome: "stopped".into(),
+        outcome: ControlOutcome::Stopped,
         message: if killed {
             format!(
                 "{}'s gateway (pid {pid}) ignored SIGTERM for {} s and was killed",
@@ -1150,7 +1157,7 @@ async fn restart_agent(core: &Core, agent: &Agent) -> Result<ControlReport> {
         )));
     }
     let mut report = start_agent(core, agent).await?;
-    report.outcome = "restarted".into();
+    report.outcome = ControlOutcome::Restarted;
     Ok(report)
 }
 
@@ -1174,7 +1181,7 @@ pub async fn control_all(core: &Core, control: Control) -> Result<Vec<ControlRep
         };
         reports.push(r.unwrap_or_else(|e| ControlReport {
             agent: name.clone(),
-            outcome: "failed".into(),
+            outcome: ControlOutcome::Failed,
             message: format!("{name}: {e}"),
             status: None,
         }));

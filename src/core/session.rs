@@ -1002,7 +1002,10 @@ fn describe(outcome: &Outcome) -> String {
             [] => "no agents".to_string(),
             [r] => text::clean(&r.message),
             many => {
-                let failed = many.iter().filter(|r| r.outcome == "failed").count();
+                let failed = many
+                    .iter()
+                    .filter(|r| r.outcome == gateway::ControlOutcome::Failed)
+                    .count();
                 if failed == 0 {
                     format!("{} gateways handled", many.len())
                 } else {

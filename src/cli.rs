@@ -38,6 +38,7 @@ pub struct Cli {
 
 mod daemon;
 mod notifications;
+mod hermes;
 mod setup;
 mod tools;
 
@@ -72,6 +73,9 @@ pub enum Command {
     /// What nxr wants you to know (better models, models going away, failed scans, limits);
     /// read, apply, and which types go to Telegram.
     Notifications(notifications::NotificationsArgs),
+    /// The agents' Hermes gateway processes: status, start, stop, restart, watchdog.
+    #[command(subcommand)]
+    Hermes(hermes::HermesCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -249,6 +253,7 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         Command::Completions(_) | Command::Man(_) | Command::Doctor | Command::Export(_) => Ok(()),
         Command::Daemon(args) => daemon::daemon(core, args, json).await,
         Command::Notifications(args) => notifications::run(&core, args, json).await,
+        Command::Hermes(cmd) => hermes::hermes(&core, cmd, json).await,
     }
 }
 

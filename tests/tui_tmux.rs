@@ -798,3 +798,31 @@ fn the_setup_wizard_takes_an_optional_key_checks_it_and_never_shows_it() {
     t.keys(&["q"]);
     t.wait_text("nxr-exit=0");
 }
+
+#[test]
+fn keys_on_the_hermes_tab_start_and_stop_the_selected_agents_real_gateway() {
+    let w = support::gateway::GatewayWorld::new(&[]);
+    w.env
+        .nxr(&["init", "--free", "--fetch-timeout", "1"])
+        .assert_ok();
+    let t = Tmux::start(&w.env, 120, 40);
+    t.start_nxr("");
+    t.wait_for("the tab bar on tab 1", |s| on_tab(s, 1, "Hermes"));
+    let pm_row = |s: &str, state: &str| s.lines().any(|l| l.contains("> pm") && l.contains(state));
+    t.wait_for("pm selected and stopped", |s| pm_row(s, "stopped"));
+    t.keys(&["s"]);
+    // The key returns at once: the start runs as a job and the row follows the gateway.
+    let s = t.wait_for("pm's gateway running", |s| pm_row(s, "running"));
+    let status = w.status("pm");
+    assert_eq!(status["state"], "running", "{status}");
+    let pid = status["pid"].as_i64().expect("pid").to_string();
+    assert!(
+        s.lines().any(|l| l.contains("> pm") && l.contains(&pid)),
+        "the row shows pid {pid}:\n{s}"
+    );
+    t.keys(&["x"]);
+    t.wait_for("pm's gateway stopped", |s| pm_row(s, "stopped"));
+    assert_eq!(w.status("pm")["state"], "stopped");
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
+}

@@ -824,3 +824,54 @@ fn the_static_export_opens_from_file_urls_with_every_link_working_and_the_live_p
         }
     }
 }
+
+#[test]
+fn clicking_start_and_stop_on_hermes_runs_the_real_gateway_and_the_state_changes_live() {
+    let w = support::gateway::GatewayWorld::new(&["pm"]);
+    let s = Server::start(&w.env);
+    let b = Browser::start();
+    b.go(&format!("{}/hermes", s.url));
+    b.wait_find("tr[data-agent='pm'][data-state='stopped']");
+    b.click("tr[data-agent='pm'] button.start");
+    // The post answers at once (the start runs as a job); the page it lands on then follows
+    // the gateway to running by itself.
+    b.wait_find("tr[data-agent='pm']");
+    b.wait_js(
+        "live refresh is polling",
+        "document.body.dataset.mark",
+        Duration::from_secs(10),
+    );
+    b.js("window.__same_page = 1");
+    b.wait_js(
+        "the gateway shows as running",
+        "document.querySelector(\"tr[data-agent='pm'][data-state='running']\")",
+        Duration::from_secs(60),
+    );
+    assert_eq!(b.js("return window.__same_page"), json!(1), "no reload");
+    let pid = b.js("return document.querySelector(\"tr[data-agent='pm'] td.pid\").innerText");
+    let status = w.status("pm");
+    assert_eq!(status["state"], "running", "{status}");
+    assert_eq!(
+        pid.as_str().and_then(|p| p.trim().parse::<i64>().ok()),
+        status["pid"].as_i64(),
+        "the page shows the gateway's PID"
+    );
+    assert_eq!(w.pane_pid("pm").map(i64::from), status["pid"].as_i64());
+
+    b.click("tr[data-agent='pm'] button.stop");
+    b.wait_find("tr[data-agent='pm']");
+    b.wait_js(
+        "live refresh is polling",
+        "document.body.dataset.mark",
+        Duration::from_secs(10),
+    );
+    b.js("window.__same_page = 2");
+    b.wait_js(
+        "the gateway shows as stopped",
+        "document.querySelector(\"tr[data-agent='pm'][data-state='stopped']\")",
+        Duration::from_secs(30),
+    );
+    assert_eq!(b.js("return window.__same_page"), json!(2), "no reload");
+    assert_eq!(w.status("pm")["state"], "stopped");
+    assert_eq!(w.state_file("pm")["gateway_state"], "stopped");
+}

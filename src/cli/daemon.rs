@@ -21,9 +21,12 @@ pub struct DaemonArgs {
     pub once: bool,
 }
 
-/// Where scheduled work will be started from (called every [`TICK`]); nothing is periodic
-/// yet.
-async fn tick(_rt: &Runtime) {}
+/// Where scheduled work is started from (called every [`TICK`]).
+async fn tick(rt: &Runtime) {
+    if let Err(e) = crate::core::gateway::tick(rt).await {
+        tracing::warn!(error = %e, "gateway probe failed");
+    }
+}
 
 const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 

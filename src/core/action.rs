@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::Core;
 use super::agents::{self, AgentsRescore, Created, NewAgent, SkillEdit};
 use super::error::{CoreError, Result};
+use super::gateway;
 use super::hermes::{OPENROUTER, RouteSlot};
 use super::models::ScanReport;
 use super::notifications;
@@ -132,6 +133,26 @@ pub enum Op {
         kind: String,
         on: bool,
     },
+    /// Start an agent's Hermes gateway (`hermes gateway run` in tmux session `nxr-<agent>`).
+    StartGateway {
+        agent: String,
+    },
+    /// Stop it: Hermes' planned-stop marker, SIGTERM, SIGKILL after 10 s.
+    StopGateway {
+        agent: String,
+    },
+    /// Stop, wait for the gateway's lock to be free, start.
+    RestartGateway {
+        agent: String,
+    },
+    StartAllGateways,
+    StopAllGateways,
+    RestartAllGateways,
+    /// Turn the watchdog (restart a crashed gateway, with back-off) on or off.
+    WatchGateway {
+        agent: String,
+        on: bool,
+    },
 }
 
 /// A screen intent: it acts on what is selected on screen, so only a session can apply it
@@ -194,6 +215,11 @@ pub enum Intent {
     },
     WizardBack,
     Refresh,
+    /// Tab 1: start, stop or restart the selected agent's gateway, or flip its watchdog.
+    StartSelectedGateway,
+    StopSelectedGateway,
+    RestartSelectedGateway,
+    ToggleSelectedWatch,
     /// Setup wizard: run the five onboarding steps (with a key, or free).
     StartSetup {
         #[serde(default)]
@@ -259,6 +285,11 @@ pub enum JobEvent {
         kind: JobKind,
         error: String,
     },
+    /// A domain op run off the input loop (a gateway start or stop) ended.
+    OpFinished {
+        op: String,
+        result: std::result::Result<Outcome, String>,
+    },
 }
 
 /// What an action produced, for the surface to show.
@@ -293,6 +324,10 @@ pub enum Outcome {
         key: String,
         value: String,
     },
+    Gateways {
+        reports: Vec<gateway::ControlReport>,
+    },
+    Watched(Box<gateway::GatewayStatus>),
 }
 
 /// Anything a session applies. Its JSON is the inner [`Op`]'s or [`Intent`]'s own
@@ -393,6 +428,39 @@ impl Action {
     }
 }
 
+/// The gateway ops, apart: their future is `Send`, so the runtime can run them on a task
+/// (a start waits for Hermes for seconds).
+pub async fn apply_gateway(core: &Core, op: Op) -> Result<Outcome> {
+    let all = |c| async move {
+        Ok(Outcome::Gateways {
+            reports: gateway::control_all(core, c).await?,
+        })
+    };
+    match op {
+        Op::StartGateway { agent } => gateway::start(core, &agent).await.map(Outcome::gateway),
+        Op::StopGateway { agent } => gateway::stop(core, &agent).await.map(Outcome::gateway),
+        Op::RestartGateway { agent } => gateway::restart(core, &agent).await.map(Outcome::gateway),
+        Op::StartAllGateways => all(gateway::Control::Start).await,
+        Op::StopAllGateways => all(gateway::Control::Stop).await,
+        Op::RestartAllGateways => all(gateway::Control::Restart).await,
+        Op::WatchGateway { agent, on } => gateway::set_watch(core, &agent, on)
+            .await
+            .map(|s| Outcome::Watched(Box::new(s))),
+        other => Err(CoreError::usage(format!(
+            "{} is not a gateway operation",
+            other.name()
+        ))),
+    }
+}
+
+impl Outcome {
+    fn gateway(report: gateway::ControlReport) -> Outcome {
+        Outcome::Gateways {
+            reports: vec![report],
+        }
+    }
+}
+
 impl Op {
     /// The public name (the serde tag) of this operation.
     pub fn name(&self) -> String {
@@ -407,6 +475,7 @@ impl JobEvent {
             JobEvent::ScanProgress { .. } => "scan_progress",
             JobEvent::ScanFinished { .. } => "scan_finished",
             JobEvent::JobFailed { .. } => "job_failed",
+            JobEvent::OpFinished { .. } => "op_finished",
         }
     }
 }
@@ -590,6 +659,13 @@ pub async fn apply(core: &Core, op: Op) -> Result<Outcome> {
         Op::RevertAll => upgrade::revert_all(core)
             .await
             .map(|agents| Outcome::Reverted { agents }),
+        op @ (Op::StartGateway { .. }
+        | Op::StopGateway { .. }
+        | Op::RestartGateway { .. }
+        | Op::StartAllGateways
+        | Op::StopAllGateways
+        | Op::RestartAllGateways
+        | Op::WatchGateway { .. }) => apply_gateway(core, op).await,
     }
 }
 

@@ -23,6 +23,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scanner",
         include_str!("../../migrations/0004_scanner.sql"),
     ),
+    (
+        6,
+        "gateway",
+        include_str!("../../migrations/0006_gateway.sql"),
+    ),
 ];
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

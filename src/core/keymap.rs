@@ -432,6 +432,55 @@ pub fn bindings() -> &'static [Binding] {
                 true,
                 Op::Rescore
             ),
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["s"],
+                "start",
+                true,
+                Intent::StartSelectedGateway
+            ),
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["x"],
+                "stop",
+                true,
+                Intent::StopSelectedGateway
+            ),
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["t"],
+                "restart",
+                true,
+                Intent::RestartSelectedGateway
+            ),
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["w"],
+                "watchdog",
+                true,
+                Intent::ToggleSelectedWatch
+            ),
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["S"],
+                "start all",
+                false,
+                Op::StartAllGateways
+            ),
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["X"],
+                "stop all",
+                false,
+                Op::StopAllGateways
+            ),
+            b!(
+                Context::Tab(Tab::Hermes),
+                ["T"],
+                "restart all",
+                false,
+                Op::RestartAllGateways
+            ),
             // Picker
             b!(
                 Context::Picker,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::Core;
-use super::action::{self, JobEvent};
+use super::action::{self, JobEvent, Op};
 use super::db::{self, Db};
 use super::error::{CoreError, Result};
 use super::time;
@@ -33,18 +33,22 @@ pub const SCAN_TIMEOUT: Duration = Duration::from_secs(20);
 pub enum JobKind {
     /// Fetch the catalog from OpenRouter, store it and rescore (`nxr models scan`).
     Scan,
+    /// Restart the crashed gateways the watchdog watches (`gateway::tick`).
+    Watchdog,
 }
 
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Scan => "scan",
+            JobKind::Watchdog => "watchdog",
         }
     }
 
     pub fn parse(s: &str) -> Option<JobKind> {
         match s {
             "scan" => Some(JobKind::Scan),
+            "watchdog" => Some(JobKind::Watchdog),
             _ => None,
         }
     }
@@ -53,6 +57,7 @@ impl JobKind {
     pub fn noun(self) -> &'static str {
         match self {
             JobKind::Scan => "catalog scan",
+            JobKind::Watchdog => "gateway watchdog",
         }
     }
 }
@@ -235,6 +240,12 @@ async fn set_progress(db: &Db, id: i64, text: &str) -> Result<()> {
     Ok(())
 }
 
+/// Records the end of a job run outside [`Runtime::start`] (the gateway watchdog claims its
+/// lease inside a tick).
+pub async fn finish(db: &Db, id: i64, outcome: &std::result::Result<String, String>) -> Result<()> {
+    set_done(db, id, outcome).await
+}
+
 async fn set_done(db: &Db, id: i64, outcome: &std::result::Result<String, String>) -> Result<()> {
     let (state, progress, error) = match outcome {
         Ok(text) => (JobState::Finished, text.as_str(), None),
@@ -364,6 +375,20 @@ impl Runtime {
         }
     }
 
+    /// Runs a gateway op on a task (a start waits for Hermes for seconds); its end
+    /// comes back as [`JobEvent::OpFinished`]. The op's own writes reach other processes
+    /// through the database as usual.
+    pub fn spawn_op(&self, op: Op) {
+        let rt = self.clone();
+        self.handle.spawn(async move {
+            let name = op.name();
+            let result = action::apply_gateway(&rt.core, op)
+                .await
+                .map_err(|e| e.to_string());
+            rt.send(JobEvent::OpFinished { op: name, result });
+        });
+    }
+
     fn send(&self, event: JobEvent) {
         // No subscriber (a daemon, `nxr serve`) is fine: the registry has the news too.
         let _ = self.events.send(event);
@@ -393,6 +418,7 @@ impl Runtime {
         self.send(JobEvent::ScanStarted { job });
         let outcome = match kind {
             JobKind::Scan => self.scan(job, scheduled).await,
+            JobKind::Watchdog => Err("the watchdog runs inside gateway::tick".to_string()),
         };
         renewer.abort();
         if let Err(e) = set_done(&self.core.db, job, &outcome).await {

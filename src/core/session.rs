@@ -13,6 +13,7 @@ use super::action::{self, Action, Intent, JobEvent, Op, Outcome};
 use super::agents::{self, Agent};
 use super::catalog::{self, Catalog, CatalogInfo};
 use super::error::{CoreError, Result};
+use super::gateway;
 use super::hermes::{self, Profile};
 use super::keymap::{self, Context};
 use super::notifications;
@@ -77,6 +78,11 @@ pub struct Session {
     scan_job: Option<i64>,
     /// The setup step running off the input loop: the flow advanced by it, and how it went.
     setup_task: Option<SetupTask>,
+    /// When the gateways were last probed (Tab 1 probes again each second while shown).
+    probed_at: Option<std::time::Instant>,
+    /// The Ollama card's check, running on the runtime, and when it last ended.
+    ollama_check: Option<tokio::task::JoinHandle<Result<super::ollama::OllamaCard>>>,
+    ollama_at: Option<std::time::Instant>,
 }
 
 type SetupTask = tokio::task::JoinHandle<(Onboarding, Result<()>)>;
@@ -102,6 +108,8 @@ impl Session {
                 ollama: String::new(),
                 auto_upgrade: false,
                 forwarding: super::telegram::Forwarding::default(),
+                gateways: Vec::new(),
+                ollama_card: None,
             },
             core,
             tab: Tab::Hermes,
@@ -120,6 +128,9 @@ impl Session {
             runtime: None,
             scan_job: None,
             setup_task: None,
+            probed_at: None,
+            ollama_check: None,
+            ollama_at: None,
         };
         s.refresh(true).await?;
         Ok(s)
@@ -190,7 +201,50 @@ impl Session {
             }
         };
         let followed = self.follow_job().await;
-        faded || changed || followed
+        let probed = self.probe_gateways(false).await;
+        faded || changed || followed || probed
+    }
+
+    /// Re-reads every gateway's state (files, /proc and one tmux call: milliseconds) when
+    /// Tab 1 is shown and the last look is a second old, and starts or collects the Ollama
+    /// card's check, which is HTTP and so runs on the runtime.
+    async fn probe_gateways(&mut self, force: bool) -> bool {
+        const EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+        const OLLAMA_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+        let mut changed = false;
+        let shown = self.tab == Tab::Hermes;
+        if force || (shown && self.probed_at.is_none_or(|t| t.elapsed() >= EVERY)) {
+            self.probed_at = Some(std::time::Instant::now());
+            match gateway::status(&self.core, None).await {
+                Ok(list) => {
+                    changed |= list != self.data.gateways;
+                    self.data.gateways = list;
+                }
+                Err(e) => tracing::warn!(error = %e, "gateway probe failed"),
+            }
+        }
+        if let Some(task) = &self.ollama_check
+            && task.is_finished()
+            && let Some(task) = self.ollama_check.take()
+        {
+            self.ollama_at = Some(std::time::Instant::now());
+            if let Ok(Ok(card)) = task.await {
+                changed |= self.data.ollama_card.as_ref() != Some(&card);
+                self.data.ollama_card = Some(card);
+            }
+        }
+        let due = self.ollama_at.is_none_or(|t| t.elapsed() >= OLLAMA_EVERY);
+        if shown
+            && due
+            && self.ollama_check.is_none()
+            && let Some(rt) = &self.runtime
+        {
+            let core = rt.core().clone();
+            self.ollama_check = Some(tokio::spawn(
+                async move { super::ollama::card(&core).await },
+            ));
+        }
+        changed
     }
 
     /// Reads the followed scan's row in the job registry and applies its end as the event the
@@ -273,6 +327,7 @@ impl Session {
             self.data.key_configured = secrets::openrouter_key(&self.core).is_some();
             self.data.hermes_version = super::hermes_version::recorded(&self.core).await?;
             self.clamp();
+            self.probe_gateways(true).await;
             changed = true;
         }
         changed |= self.load_slots(false);
@@ -637,7 +692,15 @@ impl Session {
             | Op::MarkAllRead
             | Op::SetAutoUpgrade { .. }
             | Op::SetTelegramForwarding { .. }
-            | Op::SetOpenrouterKey { .. }) => vec![Effect::Apply(op)],
+            | Op::SetOpenrouterKey { .. }
+            | Op::WatchGateway { .. }) => vec![Effect::Apply(op)],
+            // A start waits for Hermes for seconds: never on the input loop.
+            op @ (Op::StartGateway { .. }
+            | Op::StopGateway { .. }
+            | Op::RestartGateway { .. }
+            | Op::StartAllGateways
+            | Op::StopAllGateways
+            | Op::RestartAllGateways) => vec![Effect::Background(op)],
         };
         self.run(effects).await
     }
@@ -785,7 +848,28 @@ impl Session {
                     return Err(CoreError::Conflict(text::clean(&error)));
                 }
             }
+            JobEvent::OpFinished { result, .. } => {
+                self.refresh(true).await?;
+                match result {
+                    Ok(outcome) => self.ok(describe(&outcome)),
+                    Err(e) => return Err(CoreError::Conflict(text::clean(&e))),
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Runs a slow domain op on the runtime (or here, without one); its end comes back as
+    /// [`JobEvent::OpFinished`].
+    async fn background(&mut self, op: Op) -> Result<()> {
+        let Some(rt) = self.runtime.clone() else {
+            return self.domain(op).await;
+        };
+        self.say(
+            Meaning::Accent,
+            format!("{}: running; keys stay live", op.name().replace('_', " ")),
+        );
+        rt.spawn_op(op);
         Ok(())
     }
 
@@ -795,6 +879,7 @@ impl Session {
             match effect {
                 Effect::Apply(op) => self.domain(op).await?,
                 Effect::StartScan => self.start_scan().await?,
+                Effect::Background(op) => self.background(op).await?,
                 Effect::Say(meaning, text) => self.say(meaning, text),
                 Effect::Ok(text) => self.ok(text),
                 Effect::ClearError => self.clear_error_banner(),
@@ -820,47 +905,7 @@ impl Session {
     /// Runs a workspace change, reports it in the banner and reloads.
     async fn domain(&mut self, op: Op) -> Result<()> {
         let outcome = action::apply(&self.core, op).await?;
-        let msg = match &outcome {
-            Outcome::Scanned(r) => format!(
-                "catalog stored: {} models, {} free",
-                r.catalog.model_count, r.catalog.free_count
-            ),
-            Outcome::Rescored(r) => {
-                if r.changed.is_empty() {
-                    format!(
-                        "rescored {} models; no recommendation changed",
-                        r.rescore.models
-                    )
-                } else {
-                    format!(
-                        "rescored; {} agent(s) have a better free model",
-                        r.changed.len()
-                    )
-                }
-            }
-            Outcome::Created(c) => text::clean(&c.summary()),
-            Outcome::Skills(s) => format!("skills synced: {} wanted", s.desired_skills.len()),
-            Outcome::ModelSet(a) => format!("{} now runs {}", a.name, text::clean(&a.model)),
-            Outcome::Routing(s) => format!("wrote {}", text::clean(&s.config_path)),
-            Outcome::Marked { count } => format!("marked {count} read"),
-            Outcome::Applied { id, title } => {
-                format!("applied notification {id}: {}", text::clean(title))
-            }
-            Outcome::Setting { key, value } => format!("{key}: {value}"),
-            Outcome::KeyStored { key } => format!("stored OpenRouter key {key} for every agent"),
-            Outcome::Upgraded { agents } => match agents.as_slice() {
-                [] => "no agent had a paid recommendation".to_string(),
-                [a] => format!("{} now runs {}", a.name, text::clean(&a.model)),
-                many => format!(
-                    "upgraded {} agents to paid models (the Agents tab reverts them)",
-                    many.len()
-                ),
-            },
-            Outcome::Reverted { agents } => match agents.as_slice() {
-                [] => "every agent is already on a free model".to_string(),
-                many => format!("{} agent(s) back on their last free model", many.len()),
-            },
-        };
+        let msg = describe(&outcome);
         if let Outcome::Created(c) = &outcome {
             let name = c.agent.name.clone();
             self.refresh(true).await?;
@@ -994,6 +1039,72 @@ impl Session {
 }
 
 /// An intent no overlay took: to the slice it names, else to the tab's.
+/// What an op did, in the banner.
+fn describe(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Scanned(r) => format!(
+            "catalog stored: {} models, {} free",
+            r.catalog.model_count, r.catalog.free_count
+        ),
+        Outcome::Rescored(r) => {
+            if r.changed.is_empty() {
+                format!(
+                    "rescored {} models; no recommendation changed",
+                    r.rescore.models
+                )
+            } else {
+                format!(
+                    "rescored; {} agent(s) have a better free model",
+                    r.changed.len()
+                )
+            }
+        }
+        Outcome::Created(c) => text::clean(&c.summary()),
+        Outcome::Skills(s) => format!("skills synced: {} wanted", s.desired_skills.len()),
+        Outcome::ModelSet(a) => format!("{} now runs {}", a.name, text::clean(&a.model)),
+        Outcome::Routing(s) => format!("wrote {}", text::clean(&s.config_path)),
+        Outcome::Marked { count } => format!("marked {count} read"),
+        Outcome::Applied { id, title } => {
+            format!("applied notification {id}: {}", text::clean(title))
+        }
+        Outcome::Setting { key, value } => format!("{key}: {value}"),
+        Outcome::KeyStored { key } => format!("stored OpenRouter key {key} for every agent"),
+        Outcome::Upgraded { agents } => match agents.as_slice() {
+            [] => "no agent had a paid recommendation".to_string(),
+            [a] => format!("{} now runs {}", a.name, text::clean(&a.model)),
+            many => format!(
+                "upgraded {} agents to paid models (the Agents tab reverts them)",
+                many.len()
+            ),
+        },
+        Outcome::Reverted { agents } => match agents.as_slice() {
+            [] => "every agent is already on a free model".to_string(),
+            many => format!("{} agent(s) back on their last free model", many.len()),
+        },
+
+        Outcome::Gateways { reports } => match reports.as_slice() {
+            [] => "no agents".to_string(),
+            [r] => text::clean(&r.message),
+            many => {
+                let failed = many
+                    .iter()
+                    .filter(|r| r.outcome == gateway::ControlOutcome::Failed)
+                    .count();
+                if failed == 0 {
+                    format!("{} gateways handled", many.len())
+                } else {
+                    format!("{} gateways handled, {failed} failed", many.len())
+                }
+            }
+        },
+        Outcome::Watched(st) => format!(
+            "the watchdog is {} for {}",
+            if st.watch { "on" } else { "off" },
+            text::clean(&st.agent)
+        ),
+    }
+}
+
 fn route(
     slices: &mut Slices,
     overlay: &mut Option<OverlayState>,
@@ -1013,6 +1124,10 @@ fn route(
         }
         Intent::OpenPicker if tab == Tab::Create => create::open_picker(&slices.wizard, ctx),
         Intent::OpenPicker => models::open_picker(&slices.models, ctx)?,
+        Intent::StartSelectedGateway
+        | Intent::StopSelectedGateway
+        | Intent::RestartSelectedGateway
+        | Intent::ToggleSelectedWatch => hermes::update(&mut slices.hermes, ctx, intent),
         Intent::ToggleAllSlots
         | Intent::CycleAgent { .. }
         | Intent::RemoveSelectedSlot

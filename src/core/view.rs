@@ -162,9 +162,44 @@ pub struct HermesView {
     /// against it.
     pub hermes_version: String,
     pub hermes_version_meaning: Meaning,
-    /// What this screen does not track yet, said plainly.
+    /// How to watch a gateway (`tmux attach -t nxr-<agent>`), said plainly.
     pub processes_note: String,
     pub empty: Option<String>,
+    /// The local Ollama: reachable, version, models, the slots routed to it.
+    pub ollama: OllamaCardView,
+}
+
+/// One agent's gateway process as Tab 1 and `/hermes` show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GatewayCell {
+    /// running | starting | stopped | crashed (the `state` of `nxr hermes status`).
+    pub state: String,
+    /// "running", "starting (back-off)", "crashed".
+    pub label: String,
+    pub meaning: Meaning,
+    pub pid: Option<i32>,
+    pub uptime: Option<String>,
+    pub platforms: Vec<String>,
+    pub viewers: u32,
+    /// "3s ago", from the gateway's last state-file write.
+    pub heartbeat: Option<String>,
+    pub watch: bool,
+    pub gave_up: bool,
+    /// Why it is in this state ("killed by signal 9").
+    pub detail: Option<String>,
+    /// Start is what makes sense (stopped or crashed); else Stop and Restart.
+    pub can_start: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OllamaCardView {
+    pub url: String,
+    /// "reachable, version 0.12.6, 2 models" / "not reachable" / "checking".
+    pub summary: String,
+    pub meaning: Meaning,
+    pub models: Vec<String>,
+    /// "pm aux:vision → qwen3:8b", one per slot routed to it.
+    pub routes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -176,6 +211,7 @@ pub struct ProfileRow {
     pub model: String,
     pub config_present: bool,
     pub skills: usize,
+    pub gateway: GatewayCell,
 }
 
 // ---- Tab 2: Models (routing slots) ----

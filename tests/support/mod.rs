@@ -3,6 +3,7 @@
 //! OpenRouter that speaks the real protocol and serves the recorded fixtures.
 #![allow(dead_code)]
 
+pub mod gateway;
 pub mod hrana;
 pub mod ollama;
 pub mod openrouter;

@@ -1,10 +1,14 @@
-//! Tab 1, Hermes: one row per agent's profile, and the installed hermes-agent version.
+//! Tab 1, Hermes: one row per agent with its gateway process (state, PID, uptime, model,
+//! platforms, tmux viewers, heartbeat, watchdog), the Ollama card, and the installed
+//! hermes-agent version.
 
-use super::super::action::Intent;
+use super::super::action::{Intent, Op};
+use super::super::gateway::{GatewayStatus, State as GwState};
 use super::super::hermes_version;
+use super::super::ollama::OllamaCard;
 use super::super::text;
-use super::super::view::{HermesView, Meaning, ProfileRow};
-use super::{Ctx, Effects, shorten_home, step};
+use super::super::view::{GatewayCell, HermesView, Meaning, OllamaCardView, ProfileRow};
+use super::{Ctx, Effect, Effects, shorten_home, step};
 
 #[derive(Debug, Default)]
 pub struct State {
@@ -14,12 +18,134 @@ pub struct State {
 /// The router sends this tab's row intents here.
 pub fn update(state: &mut State, ctx: &Ctx, intent: &Intent) -> Effects {
     let n = ctx.data.agents.len();
-    match intent {
-        Intent::MoveSelection { delta } => state.selected = step(state.selected, n, *delta),
-        Intent::SelectRow { index } => state.selected = super::pick(*index, n),
+    let selected = ctx.data.agents.get(state.selected).map(|a| a.name.clone());
+    match (intent, selected) {
+        (Intent::MoveSelection { delta }, _) => state.selected = step(state.selected, n, *delta),
+        (Intent::SelectRow { index }, _) => state.selected = super::pick(*index, n),
+        (Intent::StartSelectedGateway, Some(agent)) => {
+            return vec![Effect::Background(Op::StartGateway { agent })];
+        }
+        (Intent::StopSelectedGateway, Some(agent)) => {
+            return vec![Effect::Background(Op::StopGateway { agent })];
+        }
+        (Intent::RestartSelectedGateway, Some(agent)) => {
+            return vec![Effect::Background(Op::RestartGateway { agent })];
+        }
+        (Intent::ToggleSelectedWatch, Some(agent)) => {
+            let on = !gateway_of(ctx, &agent).is_some_and(|g| g.watch);
+            return vec![Effect::Apply(Op::WatchGateway { agent, on })];
+        }
+        (
+            Intent::StartSelectedGateway
+            | Intent::StopSelectedGateway
+            | Intent::RestartSelectedGateway
+            | Intent::ToggleSelectedWatch,
+            None,
+        ) => {
+            return vec![Effect::Say(Meaning::Warning, super::NO_AGENTS.into())];
+        }
         _ => {}
     }
     Vec::new()
+}
+
+fn gateway_of<'a>(ctx: &'a Ctx, agent: &str) -> Option<&'a GatewayStatus> {
+    ctx.data.gateways.iter().find(|g| g.agent == agent)
+}
+
+/// "5s ago" from an RFC 3339 time.
+fn ago(ctx: &Ctx, when: &str) -> Option<String> {
+    let t = super::super::time::parse(when)?;
+    Some(format!("{} ago", super::super::time::age(t, ctx.now)))
+}
+
+fn cell(ctx: &Ctx, g: Option<&GatewayStatus>) -> GatewayCell {
+    let Some(g) = g else {
+        return GatewayCell {
+            state: "stopped".into(),
+            label: "not probed".into(),
+            meaning: Meaning::Muted,
+            pid: None,
+            uptime: None,
+            platforms: Vec::new(),
+            viewers: 0,
+            heartbeat: None,
+            watch: false,
+            gave_up: false,
+            detail: None,
+            can_start: true,
+        };
+    };
+    GatewayCell {
+        state: g.state.as_str().into(),
+        label: g.label(),
+        meaning: match g.state {
+            GwState::Running => Meaning::Success,
+            GwState::Starting => Meaning::Accent,
+            GwState::Stopped => Meaning::Muted,
+            GwState::Crashed => Meaning::Error,
+        },
+        pid: g.pid,
+        uptime: g.uptime.clone(),
+        platforms: g.platforms.iter().map(|p| text::clean(p)).collect(),
+        viewers: g.viewers,
+        heartbeat: g.heartbeat.as_deref().and_then(|h| ago(ctx, h)),
+        watch: g.watch,
+        gave_up: g.gave_up,
+        detail: g.detail.as_deref().map(text::clean),
+        can_start: !g.state.alive(),
+    }
+}
+
+fn ollama_view(card: Option<&OllamaCard>) -> OllamaCardView {
+    let Some(c) = card else {
+        return OllamaCardView {
+            url: String::new(),
+            summary: "not checked yet".into(),
+            meaning: Meaning::Muted,
+            models: Vec::new(),
+            routes: Vec::new(),
+        };
+    };
+    let (summary, meaning) = if c.reachable {
+        (
+            format!(
+                "reachable, version {}, {} model{}",
+                text::clean(c.version.as_deref().unwrap_or("?")),
+                c.models.len(),
+                if c.models.len() == 1 { "" } else { "s" }
+            ),
+            Meaning::Success,
+        )
+    } else {
+        (
+            "not reachable (install Ollama, or set NXR_OLLAMA_URL)".to_string(),
+            if c.routes.is_empty() {
+                Meaning::Muted
+            } else {
+                Meaning::Warning
+            },
+        )
+    };
+    OllamaCardView {
+        url: text::clean(&c.url),
+        summary,
+        meaning,
+        models: c.models.iter().map(|m| text::clean(m)).collect(),
+        routes: c
+            .routes
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} → {}{}",
+                    text::clean(&r.agent),
+                    text::clean(&r.slot),
+                    text::clean(&r.model),
+                    if r.pulled { "" } else { " (not pulled)" }
+                )
+            })
+            .collect(),
+    }
 }
 
 pub fn view(state: &State, ctx: &Ctx) -> HermesView {
@@ -29,14 +155,17 @@ pub fn view(state: &State, ctx: &Ctx) -> HermesView {
         .iter()
         .map(|a| {
             let p = ctx.profile_of(a);
+            let g = gateway_of(ctx, &a.name);
             ProfileRow {
                 agent: a.name.clone(),
                 profile: a.profile.clone(),
                 dir: shorten_home(&p.dir.display().to_string()),
                 role: a.role,
-                model: text::clean(&a.model),
+                // The model the gateway's config routes main work to, else the database's.
+                model: text::clean(g.map(|g| g.model.as_str()).unwrap_or(&a.model)),
                 config_present: p.exists(),
                 skills: a.skillset.len(),
+                gateway: cell(ctx, g),
             }
         })
         .collect();
@@ -50,7 +179,8 @@ pub fn view(state: &State, ctx: &Ctx) -> HermesView {
             Some(v) if hermes_version::warning(v).is_some() => Meaning::Warning,
             _ => Meaning::Muted,
         },
-        processes_note: "Gateway processes (PID, uptime, tmux viewers) are not tracked by this version; start them with `hermes -p <profile> gateway run`.".into(),
+        processes_note: "Watch a gateway: `tmux attach -t nxr-<agent>`.".into(),
+        ollama: ollama_view(data.ollama_card.as_ref()),
     }
 }
 
@@ -72,5 +202,33 @@ mod tests {
         update(&mut s, &c, &Intent::SelectRow { index: 99 });
         assert_eq!(s.selected, 1);
         assert_eq!(view(&s, &c).rows.len(), 2);
+    }
+
+    #[test]
+    fn gateway_keys_act_on_the_selected_agent_off_the_input_loop() {
+        let d = data(vec![agent("pm", Role::Pm), agent("eng", Role::Engineer)]);
+        let c = ctx(&d);
+        let mut s = State { selected: 1 };
+        let op = |fx: Effects| match fx.as_slice() {
+            [Effect::Background(op)] | [Effect::Apply(op)] => op.clone(),
+            _ => panic!("not one op"),
+        };
+        assert_eq!(
+            op(update(&mut s, &c, &Intent::StartSelectedGateway)),
+            Op::StartGateway {
+                agent: "eng".into()
+            }
+        );
+        assert!(matches!(
+            update(&mut s, &c, &Intent::StopSelectedGateway).as_slice(),
+            [Effect::Background(Op::StopGateway { agent })] if agent == "eng"
+        ));
+        assert_eq!(
+            op(update(&mut s, &c, &Intent::ToggleSelectedWatch)),
+            Op::WatchGateway {
+                agent: "eng".into(),
+                on: true
+            }
+        );
     }
 }

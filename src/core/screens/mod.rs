@@ -66,6 +66,10 @@ pub struct Data {
     pub auto_upgrade: bool,
     /// Which notification types go to Telegram, and where.
     pub forwarding: super::telegram::Forwarding,
+    /// Every agent's gateway as the last probe saw it.
+    pub gateways: Vec<super::gateway::GatewayStatus>,
+    /// The local Ollama as last checked (None: not checked yet).
+    pub ollama_card: Option<super::ollama::OllamaCard>,
 }
 
 /// What every slice may read: the cache, where profiles live, and now.
@@ -101,6 +105,9 @@ pub enum Effect {
     Apply(Op),
     /// Start a catalog scan (on the runtime when there is one).
     StartScan,
+    /// Run a slow domain operation (a gateway start or stop) off the input loop, on the
+    /// runtime when there is one; its end comes back as a job event.
+    Background(Op),
     /// Say something in the banner.
     Say(Meaning, String),
     /// A success: says it and clears the last error.
@@ -211,6 +218,8 @@ pub(crate) mod testing {
             ollama: String::new(),
             auto_upgrade: false,
             forwarding: crate::core::telegram::Forwarding::default(),
+            gateways: Vec::new(),
+            ollama_card: None,
         }
     }
 

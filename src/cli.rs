@@ -36,6 +36,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+mod budget;
 mod daemon;
 mod setup;
 mod tools;
@@ -68,6 +69,9 @@ pub enum Command {
     Export(tools::ExportArgs),
     /// Run nxr's background work with no screen open, in the foreground (catalog scans).
     Daemon(daemon::DaemonArgs),
+    /// Free-tier requests today against the limit, the projection, per-agent usage and cost,
+    /// the rate-limit log and the gate (reads new usage from the agents' Hermes files first).
+    Budget(budget::BudgetArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +245,7 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         // Run by `tools::early` before a workspace is opened.
         Command::Completions(_) | Command::Man(_) | Command::Doctor | Command::Export(_) => Ok(()),
         Command::Daemon(args) => daemon::daemon(core, args, json).await,
+        Command::Budget(args) => budget::budget(&core, args, json).await,
     }
 }
 

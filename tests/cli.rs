@@ -159,7 +159,7 @@ fn migrations_apply_once_and_a_second_run_changes_nothing() {
     let first =
         env.db_rows("SELECT version, name, applied_at FROM nxr_migrations ORDER BY version");
     let versions: Vec<&str> = first.iter().map(|r| r[0].as_str()).collect();
-    assert_eq!(versions, ["1", "2", "3"], "{first:?}");
+    assert_eq!(versions, ["1", "2", "3", "5"], "{first:?}");
     assert_eq!(first[0][1], "init");
     assert_eq!(first[1][1], "v14");
     assert_eq!(first[2][1], "runtime");
@@ -1446,7 +1446,7 @@ fn eight_agents_created_at_once_on_a_fresh_database_all_succeed() {
     }
     assert_eq!(env.db_i64("SELECT COUNT(*) FROM agents"), 8);
     assert_eq!(env.db_i64("SELECT COUNT(*) FROM agent_model_history"), 8);
-    assert_eq!(env.db_i64("SELECT COUNT(*) FROM nxr_migrations"), 3);
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM nxr_migrations"), 4);
     for i in 0..8 {
         let name = format!("crew-{i}");
         let cfg = config(&env, &name);

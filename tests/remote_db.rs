@@ -91,7 +91,8 @@ fn item_6_remote_mode_shares_one_database_between_two_machines_over_http() {
         vec![
             vec!["1".to_string(), "1".into()],
             vec!["2".into(), "1".into()],
-            vec!["3".into(), "1".into()]
+            vec!["3".into(), "1".into()],
+            vec!["5".into(), "1".into()]
         ],
         "each migration applied once on the server"
     );

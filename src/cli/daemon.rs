@@ -20,9 +20,12 @@ pub struct DaemonArgs {
     pub once: bool,
 }
 
-/// Where scheduled work will be started from (called every [`TICK`]); nothing is periodic
-/// yet.
-async fn tick(_rt: &Runtime) {}
+/// Periodic work (called every [`TICK`]): usage ingest, thresholds and the budget gate.
+async fn tick(rt: &Runtime) {
+    if let Err(e) = crate::core::budget::tick(rt).await {
+        tracing::warn!("budget tick: {e}");
+    }
+}
 
 const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 

@@ -18,6 +18,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "runtime",
         include_str!("../../migrations/0003_runtime.sql"),
     ),
+    (5, "usage", include_str!("../../migrations/0005_usage.sql")),
 ];
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

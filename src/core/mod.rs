@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod agents;
+pub mod budget;
 pub mod catalog;
 pub mod db;
 pub mod detect;
@@ -27,6 +28,7 @@ pub mod skills;
 pub mod text;
 pub mod time;
 pub mod upgrade;
+pub mod usage;
 pub mod view;
 
 use std::time::Duration;

@@ -80,3 +80,59 @@ fn nxr_budget_counts_exactly_the_calls_real_hermes_made_per_agent() {
         pm_rows + eng_rows
     );
 }
+
+#[test]
+fn a_free_models_per_day_429_reaches_the_rate_limit_log_with_its_reset_time_and_closes_the_gate() {
+    let server = FakeOpenRouter::start();
+    let env = TestEnv::new().with_openrouter(&server);
+    create(&env, "pm", "pm");
+    let dir = env.profile_dir("pm");
+    assert!(dir.join("plugins/nxr-ledger/__init__.py").is_file());
+    assert_eq!(
+        support::hermes_config_get(&env, "pm", "agent.api_max_retries"),
+        "1",
+        "an agent on a daily cap makes one attempt per call"
+    );
+
+    let reset_ms: u128 = 1_893_456_000_000; // 2030-01-01T00:00:00Z
+    server.fail(
+        CHAT,
+        support::Fault::rate_limited_until("error-429-free-models-per-day.json", reset_ms),
+    );
+    let out = hermes_oneshot(&env, &server, "pm", "say hi");
+    let attempts = server.hits(CHAT) as i64;
+    assert!(attempts >= 1, "{out}");
+    assert_eq!(assistant_rows(&dir), 0, "state.db records no failed call");
+
+    let b = env.json(&["budget"]);
+    let log = b["rate_limits"].as_array().expect("log");
+    let ledger = std::fs::read_to_string(dir.join("nxr-ledger.jsonl")).unwrap_or_default();
+    let answered: Vec<&serde_json::Value> = log.iter().filter(|e| e["status"] == 429).collect();
+    assert_eq!(
+        answered.len() as i64,
+        attempts,
+        "one entry per attempt OpenRouter answered: {b:#}\n{ledger}"
+    );
+    let e = answered[0];
+    assert_eq!(e["agent"], "pm");
+    assert_eq!(e["status"], 429);
+    assert_eq!(e["limit_kind"], "free-models-per-day");
+    assert_eq!(e["reset_at"], "2030-01-01T00:00:00.000000Z");
+    assert_eq!(
+        b["used"], attempts,
+        "failed attempts count against the quota"
+    );
+    assert_eq!(b["gate"]["open"], false, "{b:#}");
+    assert!(
+        b["gate"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("free-models-per-day")),
+        "{b:#}"
+    );
+
+    let csv = env.nxr(&["budget", "--csv", "rate-limits"]);
+    csv.assert_ok();
+    assert!(csv.stdout.starts_with("at,agent,model,status,"), "{csv}");
+    assert!(csv.stdout.contains(",pm,"), "{csv}");
+    env.nxr(&["budget", "--csv", "nope"]).assert_code(2);
+}

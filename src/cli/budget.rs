@@ -19,6 +19,10 @@ pub struct BudgetArgs {
     /// Ask OpenRouter's /key for the account's own count first (needs a stored key).
     #[arg(long)]
     pub check: bool,
+    /// Install (or repair) the nxr-ledger Hermes plugin in every agent's profile first;
+    /// idempotent. New agents get it when they are created.
+    #[arg(long)]
+    pub sync_ledger: bool,
 }
 
 pub async fn budget(core: &Core, args: BudgetArgs, json: bool) -> Result<(), CoreError> {
@@ -30,6 +34,19 @@ pub async fn budget(core: &Core, args: BudgetArgs, json: bool) -> Result<(), Cor
             clean(t),
             budget::CSV_TABLES.join(", ")
         )));
+    }
+    if args.sync_ledger {
+        for (agent, r) in crate::core::ledger::sync_all(core).await? {
+            match r {
+                Ok(true) => eprintln!("nxr: {}: nxr-ledger installed", clean(&agent)),
+                Ok(false) => {}
+                Err(e) => eprintln!(
+                    "nxr: warning: {}: nxr-ledger not installed: {}",
+                    clean(&agent),
+                    clean(&e)
+                ),
+            }
+        }
     }
     if args.check {
         budget::refresh_key(core, true).await?;

@@ -34,6 +34,11 @@ const LOG_ROWS: i64 = 50;
 /// free router. The daily and per-minute limits count only these.
 const FREE_SQL: &str = "(model LIKE '%:free' OR model = 'openrouter/free')";
 
+/// [`FREE_SQL`] for one id: a model whose calls count against the free-tier limits.
+pub fn is_free_model(model: &str) -> bool {
+    model.ends_with(":free") || model == super::catalog::FREE_ROUTER_ID
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outlook {
@@ -629,7 +634,16 @@ pub async fn refresh_key(core: &Core, force: bool) -> Result<bool> {
 /// The periodic work: read new usage, announce thresholds, keep the gate file current, and
 /// every five minutes `/key`'s counter. A failed `/key` read keeps the last one.
 pub async fn tick(rt: &super::runtime::Runtime) -> Result<()> {
+    static SYNCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let core = rt.core();
+    // Once per process: agents created before nxr installed the ledger get it now.
+    if !SYNCED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        for (agent, r) in super::ledger::sync_all(core).await? {
+            if let Err(e) = r {
+                tracing::warn!("nxr-ledger not installed for {agent}: {e}");
+            }
+        }
+    }
     if let Err(e) = refresh_key(core, false).await {
         tracing::warn!("budget: /key not read: {e}");
     }

@@ -13,6 +13,7 @@ pub mod export;
 pub mod hermes;
 pub mod hermes_version;
 pub mod keymap;
+pub mod ledger;
 pub mod models;
 pub mod notifications;
 pub mod onboarding;

@@ -344,9 +344,15 @@ async fn write(core: &Core, agent: &str, marks: &Marks, read: Read1) -> Result<(
             }
         }
         for e in read.ledger.iter().filter(|e| e.event == "error") {
-            let b = buckets.entry((hour_of(e.at), e.model.clone())).or_default();
-            b.errors += 1;
-            if e.at >= keep_from {
+            // Only an answer from the provider (a status) counts against the quota; a call
+            // that never connected is logged but spent nothing.
+            if e.status.is_some() {
+                buckets
+                    .entry((hour_of(e.at), e.model.clone()))
+                    .or_default()
+                    .errors += 1;
+            }
+            if e.status.is_some() && e.at >= keep_from {
                 insert
                     .execute(libsql::params![agent, e.model.as_str(), e.at, 1])
                     .await?;

@@ -40,6 +40,7 @@ mod budget;
 mod daemon;
 mod setup;
 mod tools;
+mod worker;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -166,6 +167,9 @@ pub struct SkillsArgs {
 }
 
 pub fn main() -> ExitCode {
+    if let Some(code) = worker::main_if_worker() {
+        return code;
+    }
     tools::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -27,6 +27,8 @@ const KEY_DAILY_SETTING: &str = "openrouter_free_daily";
 const KEY_CHECK_SECS: i64 = 300;
 /// The file the worker wrapper reads (in `NXR_HOME`).
 pub const GATE_FILE: &str = "budget-gate.json";
+/// The kanban worker wrapper's name, in `NXR_HOME/bin/` (see `cli/worker.rs`).
+pub const WORKER_NAME: &str = "nxr-hermes-worker";
 /// How many rate-limit events the budget shows.
 const LOG_ROWS: i64 = 50;
 
@@ -497,6 +499,7 @@ pub async fn refresh(core: &Core) -> Result<(Budget, super::usage::IngestReport)
     budget.alerted.sort_unstable();
     budget.alerted.dedup();
     write_gate(core, &budget.gate)?;
+    install_worker(&core.paths.nxr_home)?;
     Ok((budget, report))
 }
 
@@ -571,6 +574,24 @@ pub fn write_gate(core: &Core, gate: &Gate) -> Result<()> {
     std::fs::create_dir_all(&core.paths.nxr_home)
         .map_err(|e| CoreError::io(&core.paths.nxr_home, e))?;
     super::hermes::atomic_write(&path, &body, Some(0o644))
+}
+
+/// Keeps `<NXR_HOME>/bin/nxr-hermes-worker` a symlink to this nxr binary (the kanban worker
+/// wrapper gateways get as `HERMES_BIN`). Returns its path.
+pub fn install_worker(nxr_home: &std::path::Path) -> Result<std::path::PathBuf> {
+    let exe = std::env::current_exe().map_err(|e| CoreError::io("current executable", e))?;
+    let bin = nxr_home.join("bin");
+    let link = bin.join(WORKER_NAME);
+    if std::fs::read_link(&link).ok().as_deref() == Some(exe.as_path()) {
+        return Ok(link);
+    }
+    std::fs::create_dir_all(&bin).map_err(|e| CoreError::io(&bin, e))?;
+    // A new link beside the old one, renamed over it: a gateway never finds it missing.
+    let tmp = bin.join(format!(".{WORKER_NAME}.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&exe, &tmp).map_err(|e| CoreError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &link).map_err(|e| CoreError::io(&link, e))?;
+    Ok(link)
 }
 
 /// The gate as the wrapper sees it: the file's state for today; a missing, unreadable or

@@ -237,6 +237,11 @@ impl FakeOpenRouter {
         self.state().key_body = super::example(example);
     }
 
+    /// Answers a valid key's `/key` with this body.
+    pub fn serve_key_body(&self, body: impl Into<String>) {
+        self.state().key_body = body.into();
+    }
+
     pub fn set_valid_keys(&self, keys: &[&str]) {
         self.state().valid_keys = keys.iter().map(|k| k.to_string()).collect();
     }

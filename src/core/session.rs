@@ -96,6 +96,7 @@ impl Session {
                 payer: secrets::Payer::NoKey,
                 hermes_version: None,
                 ollama: String::new(),
+                budget: None,
             },
             core,
             tab: Tab::Hermes,
@@ -263,6 +264,8 @@ impl Session {
             self.data.plan = upgrade::plan(&self.core).await?;
             self.data.key_configured = secrets::openrouter_key(&self.core).is_some();
             self.data.hermes_version = super::hermes_version::recorded(&self.core).await?;
+            let now = self.now().as_second();
+            self.data.budget = Some(super::budget::inputs(&self.core, now).await?);
             self.clamp();
             changed = true;
         }

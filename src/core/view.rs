@@ -394,11 +394,14 @@ pub struct SkillEditorView {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BudgetView {
-    pub per_minute: u32,
-    pub per_day: u32,
-    pub per_day_with_credits: u32,
+    /// Today's free-tier count, projection, per-agent table, rate-limit log and gate.
+    pub budget: super::budget::Budget,
+    /// How many agents share the account's limits.
     pub agents: usize,
-    pub note: String,
+    /// The tables exported as CSV (`/budget/<table>.csv`, `nxr budget --csv TABLE`).
+    pub csv_tables: Vec<String>,
+    /// Said when the usage could not be read.
+    pub note: Option<String>,
 }
 
 // ---- Tab 5: Create ----

@@ -62,6 +62,9 @@ pub struct Data {
     pub hermes_version: Option<String>,
     /// The local model the fallback chain ends on.
     pub ollama: String,
+    /// What the free-tier budget is computed from, as last read (`None` until read); the
+    /// view computes it at the screen's "now".
+    pub budget: Option<super::budget::Inputs>,
 }
 
 /// What every slice may read: the cache, where profiles live, and now.
@@ -205,6 +208,7 @@ pub(crate) mod testing {
             payer: secrets::Payer::NoKey,
             hermes_version: None,
             ollama: String::new(),
+            budget: None,
         }
     }
 

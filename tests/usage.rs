@@ -6,6 +6,7 @@
 //! Needs the `hermes` CLI (`$NXR_TEST_HERMES`, else `.ci/venv/bin/hermes`).
 
 mod support;
+mod web_common;
 
 use std::path::Path;
 use std::process::Command;
@@ -135,4 +136,29 @@ fn a_free_models_per_day_429_reaches_the_rate_limit_log_with_its_reset_time_and_
     assert!(csv.stdout.starts_with("at,agent,model,status,"), "{csv}");
     assert!(csv.stdout.contains(",pm,"), "{csv}");
     env.nxr(&["budget", "--csv", "nope"]).assert_code(2);
+}
+
+#[test]
+fn the_web_serves_the_same_csv_as_the_cli_and_404_for_an_unknown_table() {
+    let env = TestEnv::new();
+    env.nxr(&["agents", "list"]).assert_ok();
+    env.db_exec(
+        "INSERT INTO rate_limit_events (agent, at, model, status, reason, limit_kind, retry_count, reset_at, message)
+         VALUES ('pm', 1796212800000, 'a/b:free', 429, 'rate_limit', 'free-models-per-min', 0, 1796212860000,
+                 'Rate limit exceeded: free-models-per-min, \"again\"')",
+    );
+    let cli = env.nxr(&["budget", "--csv", "rate-limits"]);
+    cli.assert_ok();
+    assert_eq!(cli.stdout.lines().count(), 2, "{cli}");
+    let server = web_common::Server::start(&env);
+    let r = server.get("/budget/rate-limits.csv");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type").is_some_and(|c| c.starts_with("text/csv")),
+        "{:?}",
+        r.headers
+    );
+    assert_eq!(r.text(), cli.stdout);
+    assert!(r.text().contains(r#""Rate limit exceeded: free-models-per-min, ""again""""#));
+    assert_eq!(server.get("/budget/nope.csv").status, 404);
 }

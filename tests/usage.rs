@@ -154,11 +154,15 @@ fn the_web_serves_the_same_csv_as_the_cli_and_404_for_an_unknown_table() {
     let r = server.get("/budget/rate-limits.csv");
     assert_eq!(r.status, 200);
     assert!(
-        r.header("content-type").is_some_and(|c| c.starts_with("text/csv")),
+        r.header("content-type")
+            .is_some_and(|c| c.starts_with("text/csv")),
         "{:?}",
         r.headers
     );
     assert_eq!(r.text(), cli.stdout);
-    assert!(r.text().contains(r#""Rate limit exceeded: free-models-per-min, ""again""""#));
+    assert!(
+        r.text()
+            .contains(r#""Rate limit exceeded: free-models-per-min, ""again""""#)
+    );
     assert_eq!(server.get("/budget/nope.csv").status, 404);
 }

@@ -297,6 +297,12 @@ pub struct AgentRow {
     pub last_free: Option<String>,
     /// Why the recommended model: its benchmark for the role, or "no benchmark data".
     pub evidence: Option<String>,
+    /// How long ago nxr saw its last call ("5m"), the heartbeat; `None` before any.
+    pub last_call_ago: Option<String>,
+    /// What it spent today (UTC), in dollars.
+    pub cost_today_usd: f64,
+    /// The failed share of its calls in the last 24 hours, 0 to 1.
+    pub error_rate_24h: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -36,11 +36,13 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+mod budget;
 mod daemon;
 mod notifications;
 mod hermes;
 mod setup;
 mod tools;
+mod worker;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -76,6 +78,9 @@ pub enum Command {
     /// The agents' Hermes gateway processes: status, start, stop, restart, watchdog.
     #[command(subcommand)]
     Hermes(hermes::HermesCmd),
+    /// Free-tier requests today against the limit, the projection, per-agent usage and cost,
+    /// the rate-limit log and the gate (reads new usage from the agents' Hermes files first).
+    Budget(budget::BudgetArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -173,6 +178,9 @@ pub struct SkillsArgs {
 }
 
 pub fn main() -> ExitCode {
+    if let Some(code) = worker::main_if_worker() {
+        return code;
+    }
     tools::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -254,6 +262,7 @@ async fn run(command: Command, json: bool) -> Result<(), CoreError> {
         Command::Daemon(args) => daemon::daemon(core, args, json).await,
         Command::Notifications(args) => notifications::run(&core, args, json).await,
         Command::Hermes(cmd) => hermes::hermes(&core, cmd, json).await,
+        Command::Budget(args) => budget::budget(&core, args, json).await,
     }
 }
 

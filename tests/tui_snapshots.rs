@@ -613,3 +613,15 @@ async fn the_first_run_summary_says_the_free_tier_limits_once() {
     let text = term.backend().to_string();
     assert_eq!(text.matches("requests/minute").count(), 1, "{text}");
 }
+
+#[tokio::test]
+async fn the_budget_tab_with_a_mornings_usage() {
+    let mut f = fixture("budget-usage", true).await;
+    screens::seed_usage(&mut f).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Budget }]).await;
+    snap(
+        &mut f,
+        "the_budget_tab_projects_the_day_and_lists_agents_and_rate_limits",
+    )
+    .await;
+}

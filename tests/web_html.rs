@@ -379,3 +379,14 @@ async fn the_static_export_of_every_tab_of_a_workspace_with_three_agents() {
         });
     }
 }
+
+#[tokio::test]
+async fn the_budget_page_with_a_mornings_usage() {
+    let mut f = fixture("budget-usage", true).await;
+    screens::seed_usage(&mut f).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Budget }]).await;
+    snap(
+        &mut f,
+        "the_budget_page_projects_the_day_and_lists_agents_and_rate_limits",
+    );
+}

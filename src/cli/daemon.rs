@@ -1,7 +1,7 @@
 //! `nxr daemon`: the runtime with no screen open, in the foreground (what a person runs under
 //! systemd or tmux). It runs the scheduler's periodic work (`core::schedule`: the scanner,
-//! Telegram forwarding) and catalog scans on demand (`--scan`); other periodic work plugs
-//! into [`tick`] until it moves into the scheduler.
+//! Telegram forwarding, gateway probes and the watchdog, usage ingest and the budget gate)
+//! and catalog scans on demand (`--scan`).
 
 use clap::Args;
 
@@ -20,15 +20,6 @@ pub struct DaemonArgs {
     #[arg(long)]
     pub once: bool,
 }
-
-/// Where scheduled work is started from (called every [`TICK`]).
-async fn tick(rt: &Runtime) {
-    if let Err(e) = crate::core::gateway::tick(rt).await {
-        tracing::warn!(error = %e, "gateway probe failed");
-    }
-}
-
-const TICK: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub async fn daemon(core: Core, args: DaemonArgs, json: bool) -> Result<(), CoreError> {
     let rt = Runtime::new(core)?;
@@ -55,12 +46,10 @@ pub async fn daemon(core: Core, args: DaemonArgs, json: bool) -> Result<(), Core
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| CoreError::io("signal", e))?;
-    let mut ticks = tokio::time::interval(TICK);
     while !(args.once && waiting.is_empty()) {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
-            _ = ticks.tick() => tick(&rt).await,
             ev = events.recv() => {
                 let (job, error) = match ev {
                     Ok(JobEvent::ScanFinished { job, text }) => {

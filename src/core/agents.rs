@@ -422,6 +422,9 @@ fn write_profile(
         {
             config.set_aux("vision", v)?;
         }
+        // The per-call ledger nxr's budget reads (and one attempt per call on a daily cap).
+        super::ledger::install_files(&profile.dir)?;
+        super::ledger::configure(&mut config)?;
         config.save()?;
         skills::apply(profile, &mut config, desired)
     })();

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "scanner",
         include_str!("../../migrations/0004_scanner.sql"),
     ),
+    (5, "usage", include_str!("../../migrations/0005_usage.sql")),
     (
         6,
         "gateway",

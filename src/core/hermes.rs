@@ -638,6 +638,72 @@ impl ConfigDoc {
         Ok(())
     }
 
+    /// `plugins.enabled`: the plugins Hermes loads (it loads none without the key).
+    pub fn enabled_plugins(&self) -> Vec<String> {
+        let Ok(node) = self.doc.try_get_path("plugins.enabled") else {
+            return Vec::new();
+        };
+        let Some(seq) = node.as_sequence() else {
+            return Vec::new();
+        };
+        seq.values().filter_map(|v| scalar(&v)).collect()
+    }
+
+    /// Adds `name` to `plugins.enabled` (block list), keeping the person's other plugins and
+    /// the other `plugins:` keys. Returns false when it was already there.
+    pub fn enable_plugin(&mut self, name: &str) -> Result<bool> {
+        check_value("plugin", name)?;
+        let mut names = self.enabled_plugins();
+        if names.iter().any(|n| n == name) {
+            return Ok(false);
+        }
+        names.push(name.to_string());
+        let root = self.root()?;
+        let items = |indent: &str| -> String {
+            names
+                .iter()
+                .map(|n| format!("{indent}- {}\n", yaml_scalar(n)))
+                .collect()
+        };
+        match root.get_mapping("plugins") {
+            Some(p) => {
+                let tmp = self.block(&format!("x:\n{}", items("  ")))?;
+                let seq = tmp
+                    .as_mapping()
+                    .and_then(|m| m.get_sequence("x"))
+                    .ok_or_else(|| self.internal("plugins list"))?;
+                p.set("enabled", &seq);
+            }
+            None => {
+                let tmp = self.block(&format!("x:\n  enabled:\n{}", items("    ")))?;
+                let m = tmp
+                    .as_mapping()
+                    .and_then(|m| m.get_mapping("x"))
+                    .ok_or_else(|| self.internal("plugins"))?;
+                root.set("plugins", &m);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sets `agent.<key>` to an integer, keeping the other `agent:` keys.
+    pub fn set_agent_int(&mut self, key: &str, value: i64) -> Result<()> {
+        check_key(key)?;
+        let root = self.root()?;
+        match root.get_mapping("agent") {
+            Some(a) => a.set(key, value),
+            None => {
+                let tmp = self.block(&format!("x:\n  {key}: {value}\n"))?;
+                let m = tmp
+                    .as_mapping()
+                    .and_then(|m| m.get_mapping("x"))
+                    .ok_or_else(|| self.internal("agent"))?;
+                root.set("agent", &m);
+            }
+        }
+        Ok(())
+    }
+
     /// Sets `skills.disabled`, keeping the other `skills:` keys.
     pub fn set_disabled_skills(&mut self, names: &[String]) -> Result<()> {
         for n in names {

@@ -3,6 +3,7 @@
 
 pub mod action;
 pub mod agents;
+pub mod budget;
 pub mod catalog;
 pub mod db;
 pub mod detect;
@@ -13,6 +14,7 @@ pub mod gateway;
 pub mod hermes;
 pub mod hermes_version;
 pub mod keymap;
+pub mod ledger;
 pub mod models;
 pub mod notifications;
 pub mod ollama;
@@ -33,6 +35,7 @@ pub mod telegram;
 pub mod text;
 pub mod time;
 pub mod upgrade;
+pub mod usage;
 pub mod view;
 
 use std::time::Duration;

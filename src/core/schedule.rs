@@ -27,6 +27,12 @@ pub const TICKS: &[(&str, Tick)] = &[
     ("telegram", |rt| {
         Box::pin(async move { super::telegram::tick(&rt).await })
     }),
+    ("gateway", |rt| {
+        Box::pin(async move { super::gateway::tick(&rt).await })
+    }),
+    ("budget", |rt| {
+        Box::pin(async move { super::budget::tick(&rt).await })
+    }),
 ];
 
 /// Starts every tick on its own task of the runtime's tokio runtime, for as long as the

@@ -110,6 +110,7 @@ impl Session {
                 forwarding: super::telegram::Forwarding::default(),
                 gateways: Vec::new(),
                 ollama_card: None,
+                budget: None,
             },
             core,
             tab: Tab::Hermes,
@@ -326,6 +327,8 @@ impl Session {
             self.data.plan = upgrade::plan(&self.core).await?;
             self.data.key_configured = secrets::openrouter_key(&self.core).is_some();
             self.data.hermes_version = super::hermes_version::recorded(&self.core).await?;
+            let now = self.now().as_second();
+            self.data.budget = Some(super::budget::inputs(&self.core, now).await?);
             self.clamp();
             self.probe_gateways(true).await;
             changed = true;

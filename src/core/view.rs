@@ -333,6 +333,12 @@ pub struct AgentRow {
     pub last_free: Option<String>,
     /// Why the recommended model: its benchmark for the role, or "no benchmark data".
     pub evidence: Option<String>,
+    /// How long ago nxr saw its last call ("5m"), the heartbeat; `None` before any.
+    pub last_call_ago: Option<String>,
+    /// What it spent today (UTC), in dollars.
+    pub cost_today_usd: f64,
+    /// The failed share of its calls in the last 24 hours, 0 to 1.
+    pub error_rate_24h: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -430,11 +436,14 @@ pub struct SkillEditorView {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BudgetView {
-    pub per_minute: u32,
-    pub per_day: u32,
-    pub per_day_with_credits: u32,
+    /// Today's free-tier count, projection, per-agent table, rate-limit log and gate.
+    pub budget: super::budget::Budget,
+    /// How many agents share the account's limits.
     pub agents: usize,
-    pub note: String,
+    /// The tables exported as CSV (`/budget/<table>.csv`, `nxr budget --csv TABLE`).
+    pub csv_tables: Vec<String>,
+    /// Said when the usage could not be read.
+    pub note: Option<String>,
 }
 
 // ---- Tab 5: Create ----

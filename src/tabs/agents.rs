@@ -18,7 +18,7 @@ use crate::widgets::{centered, put_line};
 // The room goes to the two model columns (ids run to 40 characters); the best free
 // model's score and the skill count (also in the skills panel's title) show once there is
 // room beyond that.
-const COLUMNS: [Column<'static>; 8] = [
+const COLUMNS: [Column<'static>; 11] = [
     Column::fixed("AGENT", 12),
     Column::fixed("ROLE", 8),
     Column::fill("MODEL", 14),
@@ -27,6 +27,11 @@ const COLUMNS: [Column<'static>; 8] = [
     Column::fixed("SCORE", 5).right().from_width(140),
     Column::fixed("ADVICE", 7),
     Column::fixed("SKILLS", 6).right().from_width(150),
+    // Usage: the heartbeat, today's spend and the last 24 hours' failures.
+    // (narrower screens show them in the selected agent's detail line).
+    Column::fixed("LAST", 4).right().from_width(170),
+    Column::fixed("$TODAY", 6).right().from_width(170),
+    Column::fixed("ERR", 4).right().from_width(170),
 ];
 
 const SKILL_COLUMNS: [Column<'static>; 3] = [
@@ -133,6 +138,13 @@ fn agent_cells<'a>(r: &AgentRow, t: &Theme) -> Vec<Line<'a>> {
             Advice::Replace => Line::styled("replace", t.error()),
         },
         Line::from(r.skills.to_string()),
+        Line::from(r.last_call_ago.clone().unwrap_or_else(|| "-".into())),
+        Line::from(format!("{:.2}", r.cost_today_usd)),
+        if r.error_rate_24h >= 0.1 {
+            Line::styled(format!("{:.0}%", r.error_rate_24h * 100.0), t.warn())
+        } else {
+            Line::from(format!("{:.0}%", r.error_rate_24h * 100.0))
+        },
     ]
 }
 
@@ -231,6 +243,18 @@ fn paid_detail(f: &mut Frame, area: Rect, r: &AgentRow, key: bool, t: &Theme) {
         ]),
         (None, false) => Line::styled("runs a paid model", t.warn()),
     };
+    let mut second = second;
+    let usage = format!(
+        " · last call {} · ${:.2} today · {:.0} % errors (24 h)",
+        r.last_call_ago
+            .as_deref()
+            .map(|a| format!("{a} ago"))
+            .unwrap_or_else(|| "none yet".into()),
+        r.cost_today_usd,
+        r.error_rate_24h * 100.0
+    );
+    let at = second.spans.len().min(1);
+    second.spans.insert(at, Span::styled(usage, t.muted()));
     put_line(
         f.buffer_mut(),
         area.x + 1,

@@ -186,7 +186,8 @@ pub fn render_into(v: &AgentsView, ctx: &PageCtx, out: &mut String) {
         html! {
             thead { tr {
                 th { "agent" } th { "role" } th { "model" } th { "score" }
-                th { "best free" } th { "paid pick ($/M in/out, gain)" } th { "skills" } th {}
+                th { "best free" } th { "paid pick ($/M in/out, gain)" } th { "skills" }
+                th { "last call" } th { "cost today" } th { "errors 24 h" } th {}
             } }
         }
         .render_to(out);
@@ -308,6 +309,9 @@ fn row(r: &AgentRow, selected: bool, select: &str, can_pay: bool) -> Markup {
                 }
             }
             td { (r.skills) }
+            td.num { @if let Some(a) = &r.last_call_ago { (a) " ago" } @else { "-" } }
+            td.num { (format!("${:.2}", r.cost_today_usd)) }
+            td.num { (format!("{:.0} %", r.error_rate_24h * 100.0)) }
             td {
                 @if matches!(r.advice, Advice::SwitchFree | Advice::Replace) && r.best_free != r.model {
                     button form="fa" name="agent" value=(name) { "apply free" }

@@ -64,7 +64,7 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
-    fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
+    pub(super) fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Reply {
         Reply {
             status,
             content_type,
@@ -350,6 +350,10 @@ fn get(app: &App, req: &Req) -> Reply {
             "text/css; charset=utf-8",
             page::STYLE.as_bytes().to_vec(),
         ),
+        path if path.starts_with("/budget/") && path.ends_with(".csv") => {
+            let table = &path["/budget/".len()..path.len() - ".csv".len()];
+            super::budget::csv(app, req, table)
+        }
         path => match tab_of(path) {
             Some(tab) => page_get(app, req, tab),
             None => req.error(404, "no such page"),

@@ -30,6 +30,8 @@ pub const MODELS: &str = "/api/v1/models";
 pub const KEY: &str = "/api/v1/key";
 pub const AUTH_KEY: &str = "/api/v1/auth/key";
 pub const CREDITS: &str = "/api/v1/credits";
+/// `POST` a chat completion: what Hermes sends when `OPENROUTER_BASE_URL` points here.
+pub const CHAT: &str = "/api/v1/chat/completions";
 
 /// What to do instead of answering normally.
 #[derive(Debug, Clone, PartialEq)]
@@ -235,6 +237,11 @@ impl FakeOpenRouter {
         self.state().key_body = super::example(example);
     }
 
+    /// Answers a valid key's `/key` with this body.
+    pub fn serve_key_body(&self, body: impl Into<String>) {
+        self.state().key_body = body.into();
+    }
+
     pub fn set_valid_keys(&self, keys: &[&str]) {
         self.state().valid_keys = keys.iter().map(|k| k.to_string()).collect();
     }
@@ -310,8 +317,12 @@ fn json(status: u16, body: impl Into<Vec<u8>>) -> Response<std::io::Cursor<Vec<u
         .with_header(header("Content-Type", "application/json"))
 }
 
-fn handle(rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAddr) {
+fn handle(mut rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAddr) {
     let path = rq.url().split('?').next().unwrap_or("").to_string();
+    let mut body = Vec::new();
+    if rq.method() == &tiny_http::Method::Post {
+        let _ = std::io::Read::read_to_end(rq.as_reader(), &mut body);
+    }
     let authorization = rq
         .headers()
         .iter()
@@ -361,6 +372,9 @@ fn handle(rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAdd
             Some(false) => Some((401, super::example("error-401-invalid-key.json"))),
             Some(true) => None,
         };
+        if rq.method() == &tiny_http::Method::Post && path == CHAT {
+            return (200, chat_completion(&body));
+        }
         if rq.method() != &tiny_http::Method::Get {
             return (
                 405,
@@ -395,6 +409,20 @@ fn handle(rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAdd
     };
 
     let result = match fault {
+        None if path == CHAT => {
+            let (status, body) = normal();
+            let sse = status == 200 && String::from_utf8_lossy(&body).starts_with("data: ");
+            let kind = if sse {
+                "text/event-stream"
+            } else {
+                "application/json"
+            };
+            rq.respond(
+                Response::from_data(body)
+                    .with_status_code(status)
+                    .with_header(header("Content-Type", kind)),
+            )
+        }
         None => {
             let (status, body) = normal();
             rq.respond(json(status, body))
@@ -446,6 +474,56 @@ fn handle(rq: Request, state: &Mutex<State>, stop: &AtomicBool, local: SocketAdd
         }
     };
     let _ = result;
+}
+
+/// A chat completion for a request body: one short assistant reply, with `usage` (tokens and
+/// a zero cost, as for a free model). With `"stream": true`, as server-sent events whose last
+/// chunk carries `usage`, then `[DONE]`; else one JSON object.
+fn chat_completion(request: &[u8]) -> Vec<u8> {
+    let req: serde_json::Value = serde_json::from_slice(request).unwrap_or_default();
+    let model = req["model"]
+        .as_str()
+        .unwrap_or("openrouter/free")
+        .to_string();
+    let created = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let id = format!("gen-fake-{created}");
+    let usage = serde_json::json!({
+        "prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15, "cost": 0
+    });
+    let text = "Hello from the fake OpenRouter.";
+    if req["stream"].as_bool() != Some(true) {
+        return serde_json::json!({
+            "id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                         "finish_reason": "stop"}],
+            "usage": usage,
+        })
+        .to_string()
+        .into_bytes();
+    }
+    let chunk =
+        |delta: serde_json::Value, finish: Option<&str>, usage: Option<&serde_json::Value>| {
+            let mut c = serde_json::json!({
+                "id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            });
+            if let Some(u) = usage {
+                c["usage"] = u.clone();
+            }
+            format!("data: {c}\n\n")
+        };
+    let mut out = String::new();
+    out.push_str(&chunk(
+        serde_json::json!({"role": "assistant", "content": text}),
+        None,
+        None,
+    ));
+    out.push_str(&chunk(serde_json::json!({}), Some("stop"), Some(&usage)));
+    out.push_str("data: [DONE]\n\n");
+    out.into_bytes()
 }
 
 /// Ends a request's TCP connection abruptly, optionally after a partial response.

@@ -83,6 +83,50 @@ pub async fn fixture(base: &str, name: &str, team: bool) -> Fixture {
     Fixture { root, session }
 }
 
+/// Usage on the fixture's day (2026-05-04, clock at 12:00 UTC): 36 free-model requests by
+/// noon (10 in the last hour), some paid cost, and two rate-limit events; then a reload.
+pub async fn seed_usage(f: &mut Fixture) {
+    let d0: i64 = 1_777_852_800; // 2026-05-04T00:00:00Z
+    let mut sql = String::new();
+    for h in 0..12 {
+        let (agent, n) = if h % 2 == 0 { ("pm", 2) } else { ("eng", 3) };
+        let n = if h == 11 { 10 } else { n };
+        sql.push_str(&format!(
+            "INSERT INTO usage_hourly (hour, agent, model, requests, errors, input_tokens, output_tokens, cost_usd)
+             VALUES ({}, '{agent}', 'nvidia/nemotron-3-super-120b-a12b:free', {n}, 0, {}, {}, 0);\n",
+            d0 + h * 3600,
+            n * 900,
+            n * 120
+        ));
+    }
+    // A day earlier: paid calls with a cost, and a failed one.
+    sql.push_str(&format!(
+        "INSERT INTO usage_hourly (hour, agent, model, requests, errors, input_tokens, output_tokens, cost_usd)
+         VALUES ({}, 'scout', 'anthropic/claude-sonnet-4.6', 4, 1, 20000, 3000, 0.1234);\n",
+        d0 - 86_400 + 9 * 3600
+    ));
+    for i in 0..10 {
+        sql.push_str(&format!(
+            "INSERT INTO usage_calls (agent, model, at, error) VALUES ('eng', 'nvidia/nemotron-3-super-120b-a12b:free', {}, 0);\n",
+            d0 + 11 * 3600 + 300 * i + 30
+        ));
+    }
+    sql.push_str(&format!(
+        "INSERT INTO rate_limit_events (agent, at, model, status, reason, limit_kind, retry_count, reset_at, message) VALUES
+         ('eng', {}, 'nvidia/nemotron-3-super-120b-a12b:free', 429, 'rate_limit', 'free-models-per-min', 0, {}, 'Rate limit exceeded: free-models-per-min.'),
+         ('scout', {}, 'anthropic/claude-sonnet-4.6', NULL, 'timeout', '', 0, NULL, 'Connection error.');",
+        (d0 + 11 * 3600 + 1200) * 1000,
+        (d0 + 11 * 3600 + 1260) * 1000,
+        (d0 - 86_400 + 9 * 3600 + 60) * 1000
+    ));
+    {
+        let (_conn, tx) = f.session.core().db.write().await.expect("write");
+        tx.execute_batch(&sql).await.expect("usage rows");
+        tx.commit().await.expect("commit");
+    }
+    f.session.apply(nxr::core::action::Intent::Refresh).await;
+}
+
 pub async fn apply<A: Into<Action>>(f: &mut Fixture, actions: impl IntoIterator<Item = A>) {
     for a in actions {
         f.session.apply(a).await;

@@ -313,6 +313,10 @@ pub fn view(state: &State, ctx: &Ctx) -> AgentsView {
         .map(|a| {
             let rec = data.recs.iter().find(|r| r.agent == a.name);
             let plan = data.plan.iter().find(|p| p.agent == a.name);
+            let usage = data
+                .budget
+                .as_ref()
+                .and_then(|b| b.agents.iter().find(|u| u.agent == a.name));
             AgentRow {
                 name: a.name.clone(),
                 role: a.role,
@@ -334,6 +338,12 @@ pub fn view(state: &State, ctx: &Ctx) -> AgentsView {
                 paid: plan.and_then(paid_choice),
                 last_free: plan.and_then(|p| p.last_free.clone()),
                 evidence: rec.and_then(|r| r.evidence.clone()),
+                last_call_ago: usage
+                    .and_then(|u| u.last_call.as_deref())
+                    .and_then(crate::core::time::parse)
+                    .map(|t| crate::core::time::age(t, ctx.now)),
+                cost_today_usd: usage.map_or(0.0, |u| u.today_cost_usd),
+                error_rate_24h: usage.map_or(0.0, |u| u.error_rate_24h),
             }
         })
         .collect();

@@ -70,6 +70,9 @@ pub struct Data {
     pub gateways: Vec<super::gateway::GatewayStatus>,
     /// The local Ollama as last checked (None: not checked yet).
     pub ollama_card: Option<super::ollama::OllamaCard>,
+    /// What the free-tier budget is computed from, as last read (`None` until read); the
+    /// view computes it at the screen's "now".
+    pub budget: Option<super::budget::Inputs>,
 }
 
 /// What every slice may read: the cache, where profiles live, and now.
@@ -220,6 +223,7 @@ pub(crate) mod testing {
             forwarding: crate::core::telegram::Forwarding::default(),
             gateways: Vec::new(),
             ollama_card: None,
+            budget: None,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod openrouter;
 pub mod profiles;
 pub mod raw_http;
 pub mod screens;
+pub mod tmux;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

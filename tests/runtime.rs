@@ -1,6 +1,7 @@
 //! The runtime across processes: catalog scans run as jobs off the input loop, readable by id
 //! from any process, at most one at a time on one database (a lease row), and a killed
-//! holder's lease runs out so the next process can scan.
+//! holder's lease runs out so the next process can scan. Counted at the fake OpenRouter: two
+//! servers with a daemon, or with a TUI (tmux), asked at the same moment make one request.
 
 mod support;
 mod web_common;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use support::TestEnv;
 use support::openrouter::{FakeOpenRouter, Fault, MODELS};
+use support::tmux::Tmux;
 use web_common::Server;
 
 fn until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -157,6 +159,62 @@ fn two_servers_and_a_daemon_asked_to_scan_at_the_same_moment_make_one_scan() {
     });
     assert_eq!(or.hits(MODELS), 1, "OpenRouter was asked more than once");
     assert_eq!(env.db_i64("SELECT COUNT(*) FROM jobs"), 1);
+}
+
+#[test]
+fn two_servers_and_a_tui_asked_to_scan_at_the_same_moment_make_one_scan() {
+    // Set up offline first, so the fake counts the scans only.
+    let env = TestEnv::new();
+    env.nxr(&["init", "--free", "--fetch-timeout", "1"])
+        .assert_ok();
+    let or = FakeOpenRouter::start();
+    // The scan that wins holds its lease while OpenRouter takes its time.
+    or.fail_times(MODELS, Fault::Hang(Duration::from_secs(2)), 1);
+    let env = env.with_openrouter(&or);
+    let a = Server::start(&env);
+    let b = Server::start(&env);
+    let t = Tmux::start(&env, 120, 40);
+    t.start_nxr("");
+    t.keys(&["2"]);
+    t.wait_text("Routing slots");
+
+    let (ra, rb) = std::thread::scope(|sc| {
+        let ta = sc.spawn(|| a.post_json("/api/models/scan", ""));
+        let tb = sc.spawn(|| b.post_json("/api/models/scan", ""));
+        t.keys(&["S"]);
+        (ta.join().expect("a"), tb.join().expect("b"))
+    });
+    const BUSY: &str = "a catalog scan is already running in another nxr process";
+    let screen = t.wait_for("the TUI's answer to S", |s| {
+        s.contains("scanning the catalog") || s.contains("catalog stored:") || s.contains(BUSY)
+    });
+    let tui_scanned = !screen.contains(BUSY);
+    let started = [ra.status == 202, rb.status == 202, tui_scanned]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    assert_eq!(
+        started,
+        1,
+        "a: {} {}; b: {} {}; the TUI:\n{screen}",
+        ra.status,
+        ra.text(),
+        rb.status,
+        rb.text()
+    );
+    for r in [&ra, &rb] {
+        if r.status != 202 {
+            assert_eq!(r.status, 409, "{}", r.text());
+            assert!(r.text().contains(BUSY), "{}", r.text());
+        }
+    }
+    until("the one scan to end", Duration::from_secs(30), || {
+        (env.db_i64("SELECT COUNT(*) FROM jobs WHERE state = 'finished'") == 1).then_some(())
+    });
+    assert_eq!(or.hits(MODELS), 1, "OpenRouter was asked more than once");
+    assert_eq!(env.db_i64("SELECT COUNT(*) FROM jobs"), 1);
+    t.keys(&["q"]);
+    t.wait_text("nxr-exit=0");
 }
 
 #[test]

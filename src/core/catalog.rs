@@ -474,9 +474,14 @@ async fn newest_snapshot_ids(conn: &libsql::Connection) -> Result<Vec<i64>> {
 
 /// The newest stored snapshot, if any.
 pub async fn load_latest(conn: &libsql::Connection) -> Result<Option<Catalog>> {
+    Ok(load_latest_keyed(conn).await?.map(|(_, c)| c))
+}
+
+/// The newest stored snapshot with its cache key (id, `stored_at`).
+async fn load_latest_keyed(conn: &libsql::Connection) -> Result<Option<((i64, String), Catalog)>> {
     let mut rows = conn
         .query(
-            "SELECT id, fetched_at, source, body FROM catalog_snapshots ORDER BY id DESC LIMIT 1",
+            "SELECT id, fetched_at, source, body, stored_at FROM catalog_snapshots ORDER BY id DESC LIMIT 1",
             (),
         )
         .await?;
@@ -487,7 +492,78 @@ pub async fn load_latest(conn: &libsql::Connection) -> Result<Option<Catalog>> {
     let fetched_at = super::db::text(&row, 1)?;
     let source = super::db::text(&row, 2)?;
     let body = super::db::text(&row, 3)?;
-    Catalog::from_body(&body, &source, &fetched_at, id).map(Some)
+    let stored_at = super::db::text(&row, 4)?;
+    drop(rows);
+    let catalog = Catalog::from_body(&body, &source, &fetched_at, id)?;
+    Ok(Some(((id, stored_at), catalog)))
+}
+
+/// The newest catalog, parsed once per stored snapshot and shared by every reader in the
+/// process: a pick, the roster and a rescore each used to parse the snapshot's body again.
+/// Each read asks the database which snapshot is newest (one small row), so a snapshot
+/// stored by another process is seen at once; only a new one is parsed.
+#[derive(Clone, Default)]
+pub struct Cache {
+    inner: std::sync::Arc<std::sync::Mutex<CacheState>>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    /// The snapshot `catalog` was read from: its id and `stored_at` (an id alone could be
+    /// reused after every snapshot was deleted), `None` for the bundled catalog.
+    key: Option<(i64, String)>,
+    catalog: Option<std::sync::Arc<Catalog>>,
+    parses: u64,
+}
+
+impl Cache {
+    /// The newest stored catalog, or the bundled one when nothing was scanned yet.
+    pub async fn latest(&self, conn: &libsql::Connection) -> Result<std::sync::Arc<Catalog>> {
+        let key = newest_key(conn).await?;
+        if let Some(c) = self.hit(&key) {
+            return Ok(c);
+        }
+        let (key, catalog) = match load_latest_keyed(conn).await? {
+            Some((key, c)) => (Some(key), c),
+            None => (None, Catalog::bundled()),
+        };
+        let catalog = std::sync::Arc::new(catalog);
+        let mut s = self.state();
+        s.parses += 1;
+        // Two readers that missed together both parse and the last one's is kept: every
+        // read checks the key again, so a replaced entry costs a parse, never a stale read.
+        s.key = key;
+        s.catalog = Some(catalog.clone());
+        Ok(catalog)
+    }
+
+    fn hit(&self, key: &Option<(i64, String)>) -> Option<std::sync::Arc<Catalog>> {
+        let s = self.state();
+        s.catalog.as_ref().filter(|_| s.key == *key).cloned()
+    }
+
+    /// How many catalogs this cache has parsed (one per snapshot it was asked for).
+    pub fn parses(&self) -> u64 {
+        self.state().parses
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        // The state is replaced whole under the lock: a panic elsewhere cannot leave it torn.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+async fn newest_key(conn: &libsql::Connection) -> Result<Option<(i64, String)>> {
+    let mut rows = conn
+        .query(
+            "SELECT id, stored_at FROM catalog_snapshots ORDER BY id DESC LIMIT 1",
+            (),
+        )
+        .await?;
+    match rows.next().await? {
+        Some(row) => Ok(Some((super::db::int(&row, 0)?, super::db::text(&row, 1)?))),
+        None => Ok(None),
+    }
 }
 
 /// What the newest snapshot is, without reading its body (for status lines).

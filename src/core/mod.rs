@@ -52,6 +52,8 @@ pub struct Core {
     pub paths: Paths,
     pub endpoints: Endpoints,
     pub db: Db,
+    /// The newest catalog, parsed once per snapshot (shared by the clones of this `Core`).
+    pub catalogs: catalog::Cache,
 }
 
 impl Core {
@@ -65,6 +67,7 @@ impl Core {
             paths,
             endpoints,
             db,
+            catalogs: catalog::Cache::default(),
         };
         agents::sweep_leftovers(&core).await;
         Ok(core)
@@ -74,12 +77,16 @@ impl Core {
         Core::open(Paths::from_env(), Endpoints::from_env()).await
     }
 
-    /// The newest stored catalog, or the bundled one when nothing was scanned yet.
+    /// The newest stored catalog, or the bundled one when nothing was scanned yet: a copy
+    /// of the shared one ([`Core::shared_catalog`]), for a caller that changes it.
     pub async fn catalog(&self) -> Result<Catalog> {
+        Ok(Catalog::clone(&*self.shared_catalog().await?))
+    }
+
+    /// The newest stored catalog (or the bundled one), parsed once per snapshot and shared.
+    pub async fn shared_catalog(&self) -> Result<std::sync::Arc<Catalog>> {
         let conn = self.db.conn().await?;
-        Ok(catalog::load_latest(&conn)
-            .await?
-            .unwrap_or_else(Catalog::bundled))
+        self.catalogs.latest(&conn).await
     }
 
     pub fn openrouter(&self, timeout: Duration) -> Result<openrouter::OpenRouter> {

@@ -92,19 +92,14 @@ pub async fn rescore(core: &Core) -> Result<RescoreReport> {
 
 /// [`rescore`] stamped `now`, which also dates the history it prunes.
 pub async fn rescore_at(core: &Core, now: &str) -> Result<RescoreReport> {
-    let mut catalog = core.catalog().await?;
+    let scorer_catalog = core.shared_catalog().await?;
     let ollama = core.ollama_model().await?;
 
     let (_conn, tx) = core.db.write().await?;
-    let catalog_id = match catalog.id {
+    let catalog_id = match scorer_catalog.id {
         Some(id) => id,
-        None => {
-            let id = catalog::store(&tx, &catalog).await?;
-            catalog.id = Some(id);
-            id
-        }
+        None => catalog::store(&tx, &scorer_catalog).await?,
     };
-    let scorer_catalog = catalog;
     let scorer = Scorer::new(&scorer_catalog);
     let mut scored_at = now.to_string();
     // Two rescores in the same microsecond would collide on UNIQUE(model_id, role, scored_at).
@@ -127,7 +122,10 @@ pub async fn rescore_at(core: &Core, now: &str) -> Result<RescoreReport> {
     let mut best = Vec::new();
     for (role, ranked) in scorer.rank_all() {
         let (mut free_rank, mut paid_rank) = (0i64, 0i64);
-        for s in ranked {
+        for r in ranked {
+            // The breakdown of each row as it is written: the ranking itself holds only
+            // each model's place and total.
+            let s = scorer.score(r.index, role);
             let m = scorer.model(&s);
             let is_free = scorer.is_free(s.index);
             let rank = if s.qualified() {
@@ -340,7 +338,7 @@ pub struct Roster {
 
 /// Every free model with its score for every role, best first.
 pub async fn roster(core: &Core) -> Result<Roster> {
-    let catalog = core.catalog().await?;
+    let catalog = core.shared_catalog().await?;
     let scorer = Scorer::new(&catalog);
     let mut rows: BTreeMap<u32, RosterRow> = BTreeMap::new();
     for role in Role::ALL {
@@ -523,7 +521,7 @@ pub struct BestFree {
 }
 
 pub async fn best_free(core: &Core, role: Role) -> Result<BestFree> {
-    let catalog = core.catalog().await?;
+    let catalog = core.shared_catalog().await?;
     let pick = Scorer::new(&catalog).best_free(role, &core.ollama_model().await?);
     let detail = catalog
         .get(&pick.model)
@@ -534,4 +532,75 @@ pub async fn best_free(core: &Core, role: Role) -> Result<BestFree> {
         detail,
         catalog: catalog::latest_info(&conn).await?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::paths::{Endpoints, Paths};
+
+    #[tokio::test]
+    async fn the_catalog_is_parsed_once_per_snapshot_whatever_reads_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = Paths {
+            nxr_home: dir.path().join("nxr"),
+            hermes_home: dir.path().join("hermes"),
+        };
+        let endpoints = Endpoints {
+            openrouter: "http://127.0.0.1:9/api/v1".into(),
+            ollama: "http://127.0.0.1:9".into(),
+            db_url: None,
+            db_token: None,
+        };
+        let core = Core::open(paths, endpoints).await.expect("open");
+        let parses = || core.catalogs.parses();
+
+        // Nothing scanned: the bundled catalog, parsed by the first reader only.
+        for role in Role::ALL {
+            best_free(&core, role).await.expect("pick");
+        }
+        roster(&core).await.expect("roster");
+        core.clone()
+            .catalog()
+            .await
+            .expect("a clone shares the cache");
+        assert_eq!(parses(), 1);
+
+        // A rescore stores the bundled catalog as the first snapshot: one parse for it.
+        rescore(&core).await.expect("rescore");
+        best_free(&core, Role::Engineer).await.expect("pick");
+        roster(&core).await.expect("roster");
+        assert_eq!(parses(), 2);
+
+        // A newer snapshot (stored as another process would) replaces it on the next read.
+        let before = best_free(&core, Role::Engineer)
+            .await
+            .expect("pick")
+            .pick
+            .model;
+        let mut newer = Catalog::bundled();
+        newer.models.retain(|m| m.id != before);
+        let (_conn, tx) = core.db.write().await.expect("write");
+        let id = catalog::store(&tx, &newer).await.expect("store");
+        tx.commit().await.expect("commit");
+        let pick = best_free(&core, Role::Engineer).await.expect("pick");
+        for role in Role::ALL {
+            best_free(&core, role).await.expect("pick");
+        }
+        rescore(&core).await.expect("rescore");
+        assert_eq!(parses(), 3);
+        assert_ne!(
+            pick.pick.model, before,
+            "the pick came from the old snapshot"
+        );
+        let shared = core.shared_catalog().await.expect("catalog");
+        assert_eq!(shared.id, Some(id));
+        assert_eq!(shared.models.len(), newer.models.len());
+        assert_eq!(
+            pick.pick.model,
+            Scorer::new(&newer)
+                .best_free(Role::Engineer, crate::core::scoring::DEFAULT_OLLAMA_MODEL)
+                .model
+        );
+    }
 }

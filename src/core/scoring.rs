@@ -363,6 +363,22 @@ impl Scored {
     }
 }
 
+/// One model's place in a role's ranking ([`Scorer::ranking`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ranked {
+    pub index: u32,
+    /// The total in hundredths of a point (0..=10000): [`Scored::total`] × 100.
+    pub cents: u16,
+    pub qualified: bool,
+}
+
+impl Ranked {
+    /// The total, as [`Scored::total`] has it.
+    pub fn total(&self) -> f64 {
+        f64::from(self.cents) / 100.0
+    }
+}
+
 /// Role-independent facts about a model, computed once per catalog.
 #[derive(Debug, Clone, Default)]
 struct Features {
@@ -472,7 +488,11 @@ impl<'a> Scorer<'a> {
 
     /// The evidence for a model's quality in a role, and the quality sub-score it gives.
     pub fn quality(&self, index: u32, role: Role) -> (Quality, Option<f64>) {
-        let f = &self.features[index as usize];
+        self.quality_of(&self.features[index as usize], role)
+    }
+
+    #[inline]
+    fn quality_of(&self, f: &Features, role: Role) -> (Quality, Option<f64>) {
         let best = &self.best[role as usize][usize::from(!f.free)];
         // Creative: Design Arena where the model has a fitting category, else intelligence.
         let candidates: &[Benchmark] = match role {
@@ -508,9 +528,10 @@ impl<'a> Scorer<'a> {
         }
     }
 
-    /// One model's score for one role.
-    pub fn score(&self, index: u32, role: Role) -> Scored {
-        let f = &self.features[index as usize];
+    /// A model's sub-scores, quality evidence and total (rounded to hundredths) for a role:
+    /// the one formula behind both [`Scorer::score`] and the rankings.
+    #[inline]
+    fn total(&self, f: &Features, role: Role) -> (SubScores, Quality, f64) {
         let spec = role.spec();
         let mut sub = f.sub;
         sub.fit = if spec.fit_words.is_empty() {
@@ -520,7 +541,7 @@ impl<'a> Scorer<'a> {
         } else {
             0.0
         };
-        let (quality, q) = self.quality(index, role);
+        let (quality, q) = self.quality_of(f, role);
         sub.quality = q;
         let wts = spec.weights;
         let proxies = wts.context * sub.context
@@ -536,17 +557,27 @@ impl<'a> Scorer<'a> {
                 Some(q) => QUALITY_WEIGHT * q + (1.0 - QUALITY_WEIGHT) * proxies,
                 None => proxies,
             };
-        let disqualified = f.unfit.or_else(|| {
-            (f.context < spec.min_context).then_some(Disqualified::ContextBelow {
-                min: spec.min_context,
-            })
-        });
+        (sub, quality, (total * 100.0).round() / 100.0)
+    }
+
+    /// The first of a role's hard requirements a model misses, if any.
+    #[inline]
+    fn disqualified(f: &Features, role: Role) -> Option<Disqualified> {
+        let min = role.spec().min_context;
+        f.unfit
+            .or_else(|| (f.context < min).then_some(Disqualified::ContextBelow { min }))
+    }
+
+    /// One model's score for one role.
+    pub fn score(&self, index: u32, role: Role) -> Scored {
+        let f = &self.features[index as usize];
+        let (sub, quality, total) = self.total(f, role);
         Scored {
             index,
-            total: (total * 100.0).round() / 100.0,
+            total,
             sub,
             quality,
-            disqualified,
+            disqualified: Scorer::disqualified(f, role),
         }
     }
 
@@ -566,38 +597,56 @@ impl<'a> Scorer<'a> {
         }
     }
 
-    /// Every model ranked for `role`: qualified first, then by total (high first), then id.
+    /// Every model ranked for `role`: qualified first, then by total (high first), then id;
+    /// each with its whole breakdown (see [`Scorer::ranking`] for the compact form).
     pub fn rank(&self, role: Role) -> Vec<Scored> {
+        self.ranking(role)
+            .iter()
+            .map(|r| self.score(r.index, role))
+            .collect()
+    }
+
+    /// Every model's total and place for `role`, best first: qualified first, then by total
+    /// (high first), then id. Eight bytes a model, so a large catalog's six rankings stay
+    /// small; [`Scorer::score`] gives any row's breakdown when it is needed.
+    pub fn ranking(&self, role: Role) -> Vec<Ranked> {
         // Totals are whole cents of a point (0..=10000), so the order "qualified first, then
-        // total high to low" has 2 × 10001 buckets: a counting sort, with no comparisons.
+        // total high to low" has 2 × 10001 keys: a counting sort, with no comparisons.
         // Filling the buckets in id order makes ties come out by id.
-        const CENTS: usize = 10_001;
-        let all: Vec<Scored> = (0..self.features.len() as u32)
-            .map(|i| self.score(i, role))
+        const CENTS: u16 = 10_001;
+        let keys: Vec<u16> = self
+            .features
+            .iter()
+            .map(|f| {
+                let cents = (self.total(f, role).2 * 100.0).round().clamp(0.0, 10_000.0) as u16;
+                let unqualified = Scorer::disqualified(f, role).is_some();
+                u16::from(unqualified) * CENTS + (10_000 - cents)
+            })
             .collect();
-        let bucket = |s: &Scored| {
-            let cents = (s.total * 100.0).round().clamp(0.0, 10_000.0) as usize;
-            usize::from(!s.qualified()) * CENTS + (10_000 - cents)
-        };
-        let mut start = vec![0u32; 2 * CENTS + 1];
-        for s in &all {
-            start[bucket(s) + 1] += 1;
+        let mut start = vec![0u32; 2 * usize::from(CENTS) + 1];
+        for &k in &keys {
+            start[usize::from(k) + 1] += 1;
         }
         for b in 1..start.len() {
             start[b] += start[b - 1];
         }
-        let mut order = vec![0u32; all.len()];
-        for &i in self.by_id() {
-            let slot = &mut start[bucket(&all[i as usize])];
-            order[*slot as usize] = i;
+        let mut out = vec![Ranked::default(); keys.len()];
+        for &index in self.by_id() {
+            let k = keys[index as usize];
+            let slot = &mut start[usize::from(k)];
+            out[*slot as usize] = Ranked {
+                index,
+                cents: 10_000 - k % CENTS,
+                qualified: k < CENTS,
+            };
             *slot += 1;
         }
-        order.into_iter().map(|i| all[i as usize]).collect()
+        out
     }
 
     /// Every role's ranking, the roles split across the cores for a large catalog: what a
     /// rescore needs.
-    pub fn rank_all(&self) -> Vec<(Role, Vec<Scored>)> {
+    pub fn rank_all(&self) -> Vec<(Role, Vec<Ranked>)> {
         let threads = if self.features.len() < 20_000 {
             1
         } else {
@@ -606,7 +655,7 @@ impl<'a> Scorer<'a> {
                 .min(Role::ALL.len())
         };
         if threads < 2 {
-            return Role::ALL.iter().map(|&r| (r, self.rank(r))).collect();
+            return Role::ALL.iter().map(|&r| (r, self.ranking(r))).collect();
         }
         self.by_id();
         let per = Role::ALL.len().div_ceil(threads);
@@ -614,8 +663,12 @@ impl<'a> Scorer<'a> {
             let parts: Vec<_> = Role::ALL
                 .chunks(per)
                 .map(|roles| {
-                    scope
-                        .spawn(move || roles.iter().map(|&r| (r, self.rank(r))).collect::<Vec<_>>())
+                    scope.spawn(move || {
+                        roles
+                            .iter()
+                            .map(|&r| (r, self.ranking(r)))
+                            .collect::<Vec<_>>()
+                    })
                 })
                 .collect();
             parts
@@ -767,11 +820,14 @@ fn features(m: &Model, newest: i64, haystack: &mut String) -> Features {
         Some(t) if t > 0 => unit((log2(t) - 12.0) / 5.0),
         _ => 0.3,
     };
-    let free = m.is_free();
+    // Each price string is parsed once (`is_free` and the per-million prices would parse
+    // them again): the same answers as those methods.
+    let (prompt, completion) = (m.prompt_price(), m.completion_price());
+    let free = m.id.ends_with(":free") || (prompt == Some(0.0) && completion == Some(0.0));
     let price = if free {
         1.0
     } else {
-        match (m.prompt_per_million(), m.completion_per_million()) {
+        match (prompt.map(|p| p * 1e6), completion.map(|c| c * 1e6)) {
             (Some(p), Some(c)) => {
                 let blended = (3.0 * p + c) / 4.0;
                 unit(1.0 - (1.0 + blended).log10() / 101f64.log10())
@@ -1057,7 +1113,14 @@ mod tests {
         let all = s.rank_all();
         assert_eq!(all.len(), 6);
         for (role, ranked) in all {
-            assert_eq!(ranked, s.rank(role), "{role}");
+            assert_eq!(ranked, s.ranking(role), "{role}");
+            let full = s.rank(role);
+            assert_eq!(full.len(), ranked.len());
+            for (r, f) in ranked.iter().zip(&full) {
+                assert_eq!(r.index, f.index, "{role}");
+                assert_eq!(r.total(), f.total, "{role}");
+                assert_eq!(r.qualified, f.qualified(), "{role}");
+            }
         }
     }
 
@@ -1077,6 +1140,17 @@ mod tests {
                         .then_with(|| s.model(a).id.cmp(&s.model(b).id))
                 });
                 assert_eq!(s.rank(role), expected, "{name} {role}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_scorers_price_class_agrees_with_the_catalogs() {
+        for name in ["models-2026-05-01.json", "models-2026-06-16.json"] {
+            let c = catalog(name);
+            let s = Scorer::new(&c);
+            for (i, m) in c.models.iter().enumerate() {
+                assert_eq!(s.is_free(i as u32), m.is_free(), "{name} {}", m.id);
             }
         }
     }

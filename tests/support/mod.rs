@@ -11,6 +11,7 @@ pub mod profiles;
 pub mod raw_http;
 pub mod screens;
 pub mod telegram;
+pub mod tmux;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

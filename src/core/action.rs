@@ -71,7 +71,7 @@ pub enum Op {
     /// lacks what the slot needs is refused unless `force`.
     SetSlot {
         agent: String,
-        slot: String,
+        slot: routing::SlotKey,
         model: String,
         #[serde(default)]
         provider: Option<String>,
@@ -452,7 +452,7 @@ pub async fn apply(core: &Core, op: Op) -> Result<Outcome> {
             base_url,
             force,
         } => {
-            let slot_key = routing::SlotKey::parse(&slot)?;
+            let slot_key = slot;
             if model.trim() == routing::AUTO {
                 return routing::set_auto(core, &agent, &slot_key)
                     .await

@@ -525,7 +525,9 @@ fn page_get(app: &App, req: &Req, tab: Tab) -> Reply {
     }));
     match result {
         Ok(Ok(screen)) => with_cookie(
-            Reply::page(200, |out| page::render_screen_into(&screen, &ctx, out)),
+            Reply::page(200, |out| {
+                super::screen::render_screen_into(&screen, &ctx, out)
+            }),
             cookie,
         ),
         Ok(Err(e)) => req.error(status_of(&e), &e.to_string()),

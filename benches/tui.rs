@@ -265,6 +265,10 @@ fn keystroke_100k(
     let view = PickerView {
         title: "Model for eng · main".into(),
         target: "eng · main".into(),
+        slot: Some(nxr::core::view::SlotTarget {
+            agent: "eng".into(),
+            slot: nxr::core::routing::SlotKey::Main,
+        }),
         role: picker.role(),
         query: query.to_string(),
         filters: picker.filters().clone(),

@@ -275,7 +275,7 @@ fn render_only(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
     let mut bytes = 0;
     for _ in 0..n {
         out.clear();
-        nxr::webmirror::page::render_screen_into(&screen, &ctx, &mut out);
+        nxr::webmirror::screen::render_screen_into(&screen, &ctx, &mut out);
         bytes = std::hint::black_box(out.len());
     }
     let took = start.elapsed();

@@ -365,9 +365,11 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
             model,
             force,
         } => {
+            // The slot's text ends here: inside nxr it is a SlotKey.
+            let key = crate::core::routing::SlotKey::parse(&slot)?;
             let action = Op::SetSlot {
                 agent,
-                slot: slot.clone(),
+                slot: key.clone(),
                 model,
                 provider: None,
                 base_url: None,
@@ -377,10 +379,9 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
                 return Err(CoreError::usage("set-slot wrote no routing"));
             };
             let catalog = core.catalog().await?;
-            let key = crate::core::routing::SlotKey::parse(&slot)?;
             let row = crate::core::routing::rows(&slots, true, &catalog)
                 .into_iter()
-                .find(|r| crate::core::routing::SlotKey::parse(&r.key).ok().as_ref() == Some(&key));
+                .find(|r| r.key == key);
             if let Some(p) = row.as_ref().and_then(|r| r.paid.as_ref()) {
                 eprintln!("nxr: note: {}", clean(p));
             }

@@ -19,6 +19,7 @@ use nxr::core::catalog::{BUNDLED_JSON, Catalog};
 use nxr::core::hermes::{ConfigDoc, RouteSlot};
 use nxr::core::openrouter::Credits;
 use nxr::core::paths::{Endpoints, Paths};
+use nxr::core::routing::SlotKey;
 use nxr::core::scoring::{Role, Scorer};
 use nxr::core::session::Session;
 use nxr::core::view::{Body, Screen, Tab};
@@ -238,7 +239,7 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
         for slot in ["main", "aux:vision", "aux:compression", "fallback:new"] {
             s.apply(Op::SetSlot {
                 agent: agent.clone(),
-                slot: slot.into(),
+                slot: SlotKey::parse(slot).expect("slot"),
                 model: model.clone(),
                 provider: None,
                 base_url: None,
@@ -322,7 +323,7 @@ async fn over_random_catalogs_no_session_action_writes_a_paid_model_without_a_pa
         give_key(s.core(), Some((5.0, 1.0))).await;
         s.apply(Op::SetSlot {
             agent: "pm".into(),
-            slot: "main".into(),
+            slot: SlotKey::Main,
             model: paid[0].clone(),
             provider: None,
             base_url: None,
@@ -349,7 +350,7 @@ async fn a_refusal_says_what_to_do_for_each_missing_piece() {
     async fn attempt(s: &mut Session, paid: &str) -> String {
         s.apply(Op::SetSlot {
             agent: "pm".into(),
-            slot: "aux:vision".into(),
+            slot: SlotKey::Aux("vision".into()),
             model: paid.into(),
             provider: None,
             base_url: None,

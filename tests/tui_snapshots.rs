@@ -414,7 +414,7 @@ async fn without_a_paying_key_the_picker_marks_paid_models_unusable_and_never_hi
     // Both renderers say it from the same fact.
     let term = draw(&s, 120, 40, Theme::no_color());
     assert!(term.backend().to_string().contains("need key"));
-    let html = nxr::webmirror::page::render_screen(
+    let html = nxr::webmirror::render_screen(
         &s,
         &nxr::webmirror::page::PageCtx::new("/models/switch", vec![], "t"),
     )

@@ -72,7 +72,7 @@ pub enum Op {
     /// lacks what the slot needs is refused unless `force`.
     SetSlot {
         agent: String,
-        slot: String,
+        slot: routing::SlotKey,
         model: String,
         #[serde(default)]
         provider: Option<String>,
@@ -496,15 +496,14 @@ pub async fn scan(
 pub async fn set_slot(
     core: &Core,
     agent: &str,
-    slot: &str,
+    slot_key: &routing::SlotKey,
     model: String,
     provider: Option<String>,
     base_url: Option<String>,
     force: bool,
 ) -> Result<Outcome> {
-    let slot_key = routing::SlotKey::parse(slot)?;
     if model.trim() == routing::AUTO {
-        return routing::set_auto(core, agent, &slot_key)
+        return routing::set_auto(core, agent, slot_key)
             .await
             .map(Outcome::Routing);
     }
@@ -517,8 +516,8 @@ pub async fn set_slot(
     routing::check_known(&catalog, &route)?;
     // Every slot (main, auxiliary, fallback) can spend money: one guard for all.
     agents::ensure_payable(core, &catalog, &route).await?;
-    routing::check_needs(&catalog, &slot_key, &route.model, force)?;
-    routing::set_slot(core, agent, &slot_key, route)
+    routing::check_needs(&catalog, slot_key, &route.model, force)?;
+    routing::set_slot(core, agent, slot_key, route)
         .await
         .map(Outcome::Routing)
 }

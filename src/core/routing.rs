@@ -1,7 +1,7 @@
 //! Routing slots: which provider and model Hermes uses for each task of an agent, read from
 //! and written to the profile's `config.yaml` (main model, auxiliary tasks, fallback chain).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Core;
 use super::agents;
@@ -186,7 +186,10 @@ pub const ALL_AUX: [&str; 18] = [
     "moa_aggregator",
 ];
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Which routing slot: typed everywhere inside nxr. Its text form (`main`, `aux:vision`,
+/// `fallback:2`, `fallback:new`) exists only at the edges: JSON, forms, URLs, the CLI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum SlotKey {
     Main,
     Aux(String),
@@ -228,14 +231,43 @@ impl SlotKey {
             }
         }
     }
+}
 
-    pub fn as_string(&self) -> String {
+impl std::fmt::Display for SlotKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SlotKey::Main => "main".into(),
-            SlotKey::Aux(t) => format!("aux:{t}"),
-            SlotKey::Fallback(i) => format!("fallback:{i}"),
-            SlotKey::NewFallback => "fallback:new".into(),
+            SlotKey::Main => f.write_str("main"),
+            SlotKey::Aux(t) => write!(f, "aux:{t}"),
+            SlotKey::Fallback(i) => write!(f, "fallback:{i}"),
+            SlotKey::NewFallback => f.write_str("fallback:new"),
         }
+    }
+}
+
+impl std::str::FromStr for SlotKey {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<SlotKey> {
+        SlotKey::parse(s)
+    }
+}
+
+impl TryFrom<String> for SlotKey {
+    type Error = CoreError;
+    fn try_from(s: String) -> Result<SlotKey> {
+        SlotKey::parse(&s)
+    }
+}
+
+impl From<SlotKey> for String {
+    fn from(k: SlotKey) -> String {
+        k.to_string()
+    }
+}
+
+/// A key and its text form are the same slot (for readers that hold the text).
+impl PartialEq<&str> for SlotKey {
+    fn eq(&self, other: &&str) -> bool {
+        SlotKey::parse(other).is_ok_and(|k| k == *self)
     }
 }
 
@@ -270,7 +302,7 @@ pub fn read(agent: &str, profile: &Profile) -> Result<Slots> {
 /// says what its slot needs and whether its resolution could reach a paid model.
 pub fn rows(slots: &Slots, show_all: bool, catalog: &Catalog) -> Vec<SlotRow> {
     let mut out = vec![SlotRow {
-        key: "main".into(),
+        key: SlotKey::Main,
         label: "main".into(),
         kind: SlotKind::Main,
         provider: slots.main.provider.clone(),
@@ -316,7 +348,7 @@ pub fn rows(slots: &Slots, show_all: bool, catalog: &Catalog) -> Vec<SlotRow> {
             )
         };
         out.push(SlotRow {
-            key: format!("aux:{task}"),
+            key: SlotKey::Aux(task.clone()),
             needs: Needs::of_task(&task).describe(),
             label: task,
             kind: SlotKind::Auxiliary,
@@ -330,7 +362,7 @@ pub fn rows(slots: &Slots, show_all: bool, catalog: &Catalog) -> Vec<SlotRow> {
     if show_all {
         for (i, f) in slots.fallbacks.iter().enumerate() {
             out.push(SlotRow {
-                key: format!("fallback:{i}"),
+                key: SlotKey::Fallback(i),
                 label: format!("fallback {}", i + 1),
                 kind: SlotKind::Fallback,
                 provider: f.provider.clone(),
@@ -342,7 +374,7 @@ pub fn rows(slots: &Slots, show_all: bool, catalog: &Catalog) -> Vec<SlotRow> {
             });
         }
         out.push(SlotRow {
-            key: "fallback:new".into(),
+            key: SlotKey::NewFallback,
             label: "+ fallback".into(),
             kind: SlotKind::NewFallback,
             provider: String::new(),
@@ -432,7 +464,7 @@ pub fn check_needs(catalog: &Catalog, key: &SlotKey, model: &str, force: bool) -
     };
     let slot = match key {
         SlotKey::Aux(t) => t.clone(),
-        other => other.as_string(),
+        other => other.to_string(),
     };
     Err(CoreError::usage(format!(
         "{} does not fit the {slot} slot: {lacks}; choose another model, or use it anyway with \
@@ -557,7 +589,7 @@ mod tests {
     #[test]
     fn slot_keys_round_trip_and_reject_junk() {
         for k in ["main", "aux:vision", "fallback:2", "fallback:new"] {
-            assert_eq!(SlotKey::parse(k).expect(k).as_string(), k);
+            assert_eq!(SlotKey::parse(k).expect(k).to_string(), k);
         }
         for bad in [
             "",
@@ -594,7 +626,7 @@ mod tests {
             rows(s, true, &catalog)
                 .into_iter()
                 .filter(|r| r.paid.is_some())
-                .map(|r| r.key)
+                .map(|r| r.key.to_string())
                 .collect()
         };
         // A free text-only main model: only an auto vision slot leaks (to Hermes's default).

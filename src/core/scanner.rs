@@ -815,11 +815,10 @@ pub async fn evaluate(core: &Core) -> Result<Evaluation> {
         {
             let new = to.model.clone();
             // The very write `set_slot` does for a person (`Op::SetSlot`), guards included.
-            let slot = adv.slot.as_string();
             match action::set_slot(
                 core,
                 &adv.agent,
-                &slot,
+                &adv.slot,
                 to.model,
                 Some(to.provider),
                 to.base_url,

@@ -8,6 +8,7 @@ use super::agents::Advice;
 use super::models::Breakdown;
 use super::onboarding::{AgentSummary, Limits, SetupStep};
 use super::picker::{Filters, PickerRow};
+use super::routing::SlotKey;
 use super::scoring::{Fallback, Role};
 use super::skills::{SkillOrigin, SkillState};
 
@@ -228,8 +229,9 @@ pub enum SlotKind {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlotRow {
-    /// "main", "aux:vision", "fallback:0", "fallback:new": what a SetSlot action names.
-    pub key: String,
+    /// The slot (as text, "main", "aux:vision", "fallback:0", "fallback:new": what a
+    /// `set_slot` names).
+    pub key: SlotKey,
     pub label: String,
     pub kind: SlotKind,
     pub provider: String,
@@ -280,11 +282,21 @@ pub struct Comparison {
     pub evidence: Option<String>,
 }
 
+/// One agent's routing slot.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SlotTarget {
+    pub agent: String,
+    pub slot: SlotKey,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PickerView {
     pub title: String,
     /// What confirming writes: "pm · aux:vision", "new agent".
     pub target: String,
+    /// The agent and slot it writes, when it writes a slot (the new agent's picker writes
+    /// none).
+    pub slot: Option<SlotTarget>,
     pub role: Role,
     pub query: String,
     pub filters: Filters,

@@ -10,7 +10,8 @@
 
 use std::path::Path;
 
-use super::page::{PageCtx, render_screen};
+use super::page::PageCtx;
+use super::screen::render_screen;
 use crate::core::action::Intent;
 use crate::core::export::{self, ExportFile};
 use crate::core::session::{PICKER_CHROME, Session};

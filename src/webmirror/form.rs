@@ -160,7 +160,7 @@ mod tests {
             f.actions,
             vec![Action::from(Op::SetSlot {
                 agent: "a".into(),
-                slot: "main".into(),
+                slot: crate::core::routing::SlotKey::Main,
                 model: "x/y".into(),
                 provider: None,
                 base_url: None,
@@ -217,6 +217,14 @@ mod tests {
         // An op's own error names the field it lacks, not "unknown action".
         let e = p("action=set_model&agent=a").expect_err("missing model");
         assert!(e.contains("model"), "{e}");
+        // A slot is typed from the form on: an unknown one is refused before any session.
+        let e = p("action=set_slot&agent=a&slot=aux%3A..%2Fx&model=m").expect_err("bad slot");
+        assert!(e.contains("unknown slot"), "{e}");
+        let f = p("action=set_slot&agent=a&slot=vision&model=m").expect("a bare task");
+        assert!(matches!(
+            f.actions.as_slice(),
+            [Action::Op(Op::SetSlot { slot: crate::core::routing::SlotKey::Aux(t), .. })] if t == "vision"
+        ));
         let e = p("action=no_such_thing").expect_err("unknown");
         assert!(e.contains("unknown action"), "{e}");
     }

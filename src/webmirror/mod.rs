@@ -21,9 +21,11 @@ pub mod models;
 pub mod notifications;
 pub mod page;
 pub mod picker;
+pub mod screen;
 pub mod server;
 pub mod sessions;
 pub mod setup;
 
 pub use http::{Config, Limits, Running, ServeArgs, serve, start, start_in_process};
-pub use page::{PageCtx, render_screen};
+pub use page::PageCtx;
+pub use screen::render_screen;

@@ -8,6 +8,7 @@ use maud::{Markup, html};
 use super::page::{PageCtx, action_form};
 use super::picker::{self, PARAMS};
 use crate::core::hermes::OPENROUTER;
+use crate::core::routing::SlotKey;
 use crate::core::view::{ModelsView, Overlay, SlotKind};
 
 pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Markup {
@@ -31,7 +32,7 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
             let slot = ctx
                 .param("slot")
                 .map(str::to_string)
-                .or_else(|| v.slots.get(v.selected).map(|s| s.key.clone()))
+                .or_else(|| v.slots.get(v.selected).map(|s| s.key.to_string()))
                 .unwrap_or_default();
             let mut keep = vec![("agent", agent.clone()), ("slot", slot.clone())];
             if v.show_all {
@@ -114,7 +115,8 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                 } }
                 tbody {
                     @for (i, s) in v.slots.iter().enumerate() {
-                        tr class=(if i == v.selected { "selected" } else { "" }) data-slot=(s.key) {
+                        @let key = s.key.to_string();
+                        tr class=(if i == v.selected { "selected" } else { "" }) data-slot=(key) {
                             td {
                                 (s.label)
                                 @if let Some(n) = &s.needs { br; span.m-muted.needs { (n) } }
@@ -133,7 +135,7 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                                 a.btn href=(ctx.url_with(&drop_all, &[
                                     base[0],
                                     ("all", all),
-                                    ("slot", s.key.as_str()),
+                                    ("slot", key.as_str()),
                                 ])) {
                                     @if s.kind == SlotKind::NewFallback { "add" } @else { "change" }
                                 }
@@ -141,13 +143,12 @@ pub fn render(v: &ModelsView, overlay: Option<&Overlay>, ctx: &PageCtx) -> Marku
                                     " "
                                     (action_form(ctx, "set_slot", &[
                                         ("agent", agent.clone()),
-                                        ("slot", s.key.clone()),
+                                        ("slot", key.clone()),
                                         ("model", crate::core::routing::AUTO.to_string()),
                                         ("back", back.clone()),
                                     ], html! { "auto" }, "btn"))
                                 }
-                                @if s.kind == SlotKind::Fallback
-                                    && let Some(n) = s.key.strip_prefix("fallback:") {
+                                @if let SlotKey::Fallback(n) = s.key {
                                     " "
                                     (action_form(ctx, "remove_fallback", &[
                                         ("agent", agent.clone()),

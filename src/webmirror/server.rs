@@ -14,6 +14,7 @@ use super::page::{self, PageCtx};
 use super::picker;
 use super::sessions::{self, Entry, SHARED, Sessions};
 use crate::core::action::Intent;
+use crate::core::routing::SlotKey;
 use crate::core::session::{PICKER_CHROME, Session};
 use crate::core::view::{Body, Overlay, Screen, Tab};
 use crate::core::{Core, CoreError, Result};
@@ -528,7 +529,9 @@ fn page_get(app: &App, req: &Req, tab: Tab) -> Reply {
     }));
     match result {
         Ok(Ok(screen)) => with_cookie(
-            Reply::page(200, |out| page::render_screen_into(&screen, &ctx, out)),
+            Reply::page(200, |out| {
+                super::screen::render_screen_into(&screen, &ctx, out)
+            }),
             cookie,
         ),
         Ok(Err(e)) => req.error(status_of(&e), &e.to_string()),
@@ -623,12 +626,17 @@ pub fn wanted(screen: &Screen, ctx: &PageCtx) -> Option<Intent> {
             if ctx.param("agent").is_some() && v.show_all != all && screen.overlay.is_none() {
                 return Some(Intent::ToggleAllSlots);
             }
-            if let Some(slot) = ctx.param("slot")
+            // The URL's slot is text; from here on it is the slot itself.
+            if let Some(slot) = ctx.param("slot").and_then(|s| SlotKey::parse(s).ok())
                 && let Some(i) = v.slots.iter().position(|s| s.key == slot)
             {
-                let target = format!("{} · {slot}", v.agent.as_deref().unwrap_or(""));
+                let open_on = |p: &crate::core::view::PickerView| {
+                    p.slot.as_ref().is_some_and(|t| {
+                        Some(t.agent.as_str()) == v.agent.as_deref() && t.slot == slot
+                    })
+                };
                 match &screen.overlay {
-                    Some(Overlay::Picker(p)) if p.target == target => {}
+                    Some(Overlay::Picker(p)) if open_on(p) => {}
                     Some(_) => return Some(Intent::Cancel),
                     None if v.selected != i => return Some(Intent::SelectRow { index: i }),
                     None => return Some(Intent::OpenPicker),

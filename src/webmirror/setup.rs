@@ -247,7 +247,7 @@ pub(crate) fn get(app: &App, req: &Req) -> Reply {
         },
         |screen, cookie| {
             with_cookie(
-                Reply::html(200, super::page::render_screen(&screen, &ctx)),
+                Reply::html(200, super::screen::render_screen(&screen, &ctx)),
                 cookie,
             )
         },

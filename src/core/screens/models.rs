@@ -4,7 +4,7 @@
 use super::super::action::{Intent, Op};
 use super::super::agents::Agent;
 use super::super::error::{CoreError, Result};
-use super::super::routing;
+use super::super::routing::{self, SlotKey};
 use super::super::text;
 use super::super::view::{ModelsView, SlotRow};
 use super::{Ctx, Effect, Effects, NO_AGENTS, picker, shorten_home, step};
@@ -74,11 +74,7 @@ pub fn update(state: &mut State, ctx: &Ctx, intent: &Intent) -> Result<Effects> 
         }
         Intent::RemoveSelectedSlot => {
             let row = selected_row(state, ctx)?;
-            let Some(index) = row
-                .key
-                .strip_prefix("fallback:")
-                .and_then(|n| n.parse::<usize>().ok())
-            else {
+            let SlotKey::Fallback(index) = row.key else {
                 return Err(CoreError::usage(
                     "only fallback entries can be removed (show all slots to see them)",
                 ));

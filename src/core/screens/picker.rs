@@ -10,7 +10,9 @@ use super::super::picker::{Filters, Fit, Picker};
 use super::super::routing::{Needs, SlotKey};
 use super::super::scoring::{Pick, Role, Scorer};
 use super::super::text;
-use super::super::view::{Comparison, Meaning, PickerView, PriceCard, SlotKind, SlotRow};
+use super::super::view::{
+    Comparison, Meaning, PickerView, PriceCard, SlotKind, SlotRow, SlotTarget,
+};
 use super::{Ctx, Effect, Effects};
 
 pub struct State {
@@ -28,7 +30,7 @@ pub struct State {
 pub enum Target {
     Slot {
         agent: String,
-        slot: String,
+        slot: SlotKey,
         current: String,
     },
     Wizard,
@@ -71,9 +73,7 @@ pub fn for_wizard(ctx: &Ctx, role: Role) -> State {
 pub fn for_slot(ctx: &Ctx, agent: &str, role: Role, row: &SlotRow) -> State {
     let catalog = &ctx.data.catalog;
     let current_free = catalog.get(&row.model).is_some_and(|m| m.is_free());
-    let needs = SlotKey::parse(&row.key)
-        .map(|k| Needs::of_slot(&k))
-        .unwrap_or_default();
+    let needs = Needs::of_slot(&row.key);
     let filters = Filters {
         free_only: current_free || row.model.is_empty() || !ctx.can_pay(),
         tools_only: row.kind == SlotKind::Main,
@@ -193,7 +193,7 @@ pub fn view(state: &mut State, ctx: &Ctx, rows: usize) -> PickerView {
         .checked_sub(p.picker.offset)
         .filter(|i| *i < window.len());
     let role = p.picker.role();
-    let (title, target, current) = match &p.target {
+    let (title, target, current, slot) = match &p.target {
         Target::Slot {
             agent,
             slot,
@@ -202,10 +202,15 @@ pub fn view(state: &mut State, ctx: &Ctx, rows: usize) -> PickerView {
             format!("Model for {agent} · {slot}"),
             format!("{agent} · {slot}"),
             Some(current.clone()),
+            Some(SlotTarget {
+                agent: agent.clone(),
+                slot: slot.clone(),
+            }),
         ),
         Target::Wizard => (
             "Model for the new agent".to_string(),
             "new agent".to_string(),
+            None,
             None,
         ),
     };
@@ -254,6 +259,7 @@ pub fn view(state: &mut State, ctx: &Ctx, rows: usize) -> PickerView {
     PickerView {
         title,
         target,
+        slot,
         role,
         query: p.picker.query().to_string(),
         filters,

@@ -10,7 +10,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use support::tmux::Tmux;
+use support::tmux::{DEADLINE, POLL, Tmux};
 use support::{TestEnv, hermes_config_get, hermes_path, skills_on_disk, tree};
 
 /// A workspace that went through `nxr init --free` (PM, Engineer, Hermes).

@@ -429,14 +429,14 @@ impl Advice {
             BETTER_MODEL => format!(
                 "{BETTER_MODEL}:{}:{}:{}",
                 self.agent,
-                self.slot.as_string(),
+                self.slot.to_string(),
                 self.new.as_ref().map(|n| n.model.as_str()).unwrap_or("")
             ),
             _ => format!(
                 "{}:{}:{}:{}",
                 self.kind,
                 self.agent,
-                self.slot.as_string(),
+                self.slot.to_string(),
                 self.old
             ),
         }
@@ -446,7 +446,7 @@ impl Advice {
         let new = self.new.as_ref()?;
         Some(Op::SetSlot {
             agent: self.agent.clone(),
-            slot: self.slot.as_string(),
+            slot: self.slot.clone(),
             model: new.model.clone(),
             provider: Some(new.provider.clone()),
             base_url: new.base_url.clone(),
@@ -513,7 +513,7 @@ impl Advice {
         serde_json::json!({
             "agent": self.agent,
             "role": self.role,
-            "slot": self.slot.as_string(),
+            "slot": self.slot.to_string(),
             "old_model": self.old,
             "new_model": self.new.as_ref().map(|n| n.model.clone()),
             "score_delta": self.delta,
@@ -578,18 +578,28 @@ pub async fn remember_created(core: &Core, agent: &Agent, profile: &Profile) -> 
     if agent.model_auto_assigned {
         remember_slot(core, &agent.name, "main", &agent.model).await?;
     }
-    let Ok(config) = ConfigDoc::load(&profile.config_path()) else {
-        return Ok(());
+    // Read what the profile holds first: the YAML document is not `Send`, so it must not
+    // live across an await (this runs on the setup's own task).
+    let (vision, first_fallback) = {
+        let Ok(config) = ConfigDoc::load(&profile.config_path()) else {
+            return Ok(());
+        };
+        let vision = config
+            .aux_slot("vision")
+            .filter(|v| v.provider == OPENROUTER)
+            .map(|v| v.model.clone());
+        let first_fallback = config
+            .fallback_providers()
+            .first()
+            .filter(|f| f.model == catalog::FREE_ROUTER_ID)
+            .map(|f| f.model.clone());
+        (vision, first_fallback)
     };
-    if let Some(v) = config.aux_slot("vision")
-        && v.provider == OPENROUTER
-    {
-        remember_slot(core, &agent.name, "aux:vision", &v.model).await?;
+    if let Some(model) = vision {
+        remember_slot(core, &agent.name, "aux:vision", &model).await?;
     }
-    if let Some(f) = config.fallback_providers().first()
-        && f.model == catalog::FREE_ROUTER_ID
-    {
-        remember_slot(core, &agent.name, "fallback:0", &f.model).await?;
+    if let Some(model) = first_fallback {
+        remember_slot(core, &agent.name, "fallback:0", &model).await?;
     }
     Ok(())
 }
@@ -676,7 +686,7 @@ fn advise(w: &World, a: &Agent, config: Option<&ConfigDoc>, was_free: bool) -> V
             .map(|s| s.total)
     };
     let is_managed = |slot: &SlotKey, model: &str| {
-        managed.get(&(a.id, slot.as_string())).map(String::as_str) == Some(model)
+        managed.get(&(a.id, slot.to_string())).map(String::as_str) == Some(model)
     };
     let round = |x: f64| (x * 10.0).round() / 10.0;
     if a.provider == OPENROUTER {
@@ -827,11 +837,11 @@ pub async fn evaluate(core: &Core) -> Result<Evaluation> {
             .await
             {
                 Ok(_) => {
-                    remember_slot(core, &adv.agent, &adv.slot.as_string(), &new).await?;
+                    remember_slot(core, &adv.agent, &adv.slot.to_string(), &new).await?;
                     let line = format!(
                         "{} {}: {} -> {new}",
                         adv.agent,
-                        adv.slot.as_string(),
+                        adv.slot.to_string(),
                         adv.old
                     );
                     let why = match adv.kind {
@@ -906,8 +916,7 @@ pub async fn remember_applied(core: &Core, act: &Op) -> Result<()> {
         agent, slot, model, ..
     } = act
     {
-        let key = SlotKey::parse(slot)?;
-        remember_slot(core, agent, &key.as_string(), model).await?;
+        remember_slot(core, agent, &slot.to_string(), model).await?;
     }
     Ok(())
 }

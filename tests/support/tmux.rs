@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use super::{Output, TestEnv, run};
 
 /// How long the screen may take to show something (debug build, busy 2-core machine).
-const DEADLINE: Duration = Duration::from_secs(30);
-const POLL: Duration = Duration::from_millis(30);
+pub const DEADLINE: Duration = Duration::from_secs(30);
+pub const POLL: Duration = Duration::from_millis(30);
 
 /// A tmux server of our own running `sh` in one pane of the given size.
 pub struct Tmux {

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use nxr::core::Core;
-use nxr::core::action::{self, Action};
+use nxr::core::action::{self, Op};
 use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::scoring::Role;
 
@@ -47,7 +47,7 @@ fn main() {
         for i in 0..AGENTS {
             action::apply(
                 &core,
-                Action::CreateAgent {
+                Op::CreateAgent {
                     name: format!("agent-{i:03}"),
                     role: Some(Role::ALL[i % Role::ALL.len()]),
                     category: None,

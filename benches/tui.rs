@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use criterion::Criterion;
 use nxr::core::Core;
-use nxr::core::action::{self, Action};
+use nxr::core::action::{self, Intent, Op};
 use nxr::core::catalog::Catalog;
 use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::picker::{Filters, Picker};
@@ -91,7 +91,7 @@ fn bench_bundled(c: &mut Criterion) {
         let core = Core::open(paths, endpoints()).await.expect("open");
         action::apply(
             &core,
-            Action::CreateAgent {
+            Op::CreateAgent {
                 name: "eng".into(),
                 role: Some(Role::Engineer),
                 category: None,
@@ -103,14 +103,14 @@ fn bench_bundled(c: &mut Criterion) {
         .expect("agent");
         let mut s = Session::new(core).await.expect("session");
         for a in [
-            Action::Resize {
+            Intent::Resize {
                 width: W,
                 height: H,
             },
-            Action::SwitchTab { tab: Tab::Models },
-            Action::OpenPicker,
+            Intent::SwitchTab { tab: Tab::Models },
+            Intent::OpenPicker,
             // Every model, not only the free ones and the tool callers.
-            Action::SetPickerFilters {
+            Intent::SetPickerFilters {
                 filters: Filters::default(),
             },
         ] {
@@ -127,7 +127,7 @@ fn bench_bundled(c: &mut Criterion) {
         b.iter(|| {
             let query = keys[i % keys.len()].clone();
             i += 1;
-            rt.block_on(session.apply(Action::SetPickerQuery { query }));
+            rt.block_on(session.apply(Intent::SetPickerQuery { query }));
             session.tick(tabs::MATCH_BUDGET_MS);
             // The frame must show the finished result; on this catalog this returns at once.
             session.settle();

@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nxr::core::Core;
-use nxr::core::action::{self, Action};
+use nxr::core::action::{self, Intent, Op};
 use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::scoring::Role;
 
@@ -169,7 +169,7 @@ fn create_agents(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
             let role = Role::ALL[i % Role::ALL.len()];
             action::apply(
                 &core,
-                Action::CreateAgent {
+                Op::CreateAgent {
                     name: format!("agent-{i:03}"),
                     role: Some(role),
                     category: None,
@@ -261,7 +261,7 @@ fn render_only(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
         .await
         .expect("open");
         let mut s = Session::new(core).await.expect("session");
-        s.apply(Action::SwitchTab { tab: Tab::Agents }).await;
+        s.apply(Intent::SwitchTab { tab: Tab::Agents }).await;
         s.view()
     });
     let ctx = PageCtx::new(

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde::Serialize;
 
-use crate::core::action::{self, Action, Outcome};
+use crate::core::action::{self, Op, Outcome};
 use crate::core::scoring::Role;
 use crate::core::skills::{SkillSnapshot, Template};
 use crate::core::text::{clean, tokens};
@@ -338,7 +338,7 @@ async fn models_cmd(core: &Core, cmd: ModelsCmd, json: bool) -> Result<(), CoreE
             model,
             force,
         } => {
-            let action = Action::SetSlot {
+            let action = Op::SetSlot {
                 agent,
                 slot: slot.clone(),
                 model,
@@ -483,7 +483,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
             })
         }
         AgentsCmd::Rescore => {
-            let Outcome::Rescored(report) = action::apply(core, Action::Rescore).await? else {
+            let Outcome::Rescored(report) = action::apply(core, Op::Rescore).await? else {
                 return Err(CoreError::Db("rescore returned no report".into()));
             };
             emit(json, &report, |out| {
@@ -519,7 +519,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
             }
             let outcome = action::apply(
                 core,
-                Action::CreateAgent {
+                Op::CreateAgent {
                     name: args.name,
                     role,
                     category,
@@ -539,7 +539,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
             let snap = if let Some(set) = args.set {
                 apply_skills(
                     core,
-                    Action::SyncSkills {
+                    Op::SyncSkills {
                         agent: args.name.clone(),
                         desired: Some(set),
                     },
@@ -551,7 +551,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
                     snap = Some(
                         apply_skills(
                             core,
-                            Action::AddSkills {
+                            Op::AddSkills {
                                 agent: args.name.clone(),
                                 skills: args.add,
                             },
@@ -563,7 +563,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
                     snap = Some(
                         apply_skills(
                             core,
-                            Action::RemoveSkills {
+                            Op::RemoveSkills {
                                 agent: args.name.clone(),
                                 skills: args.remove,
                             },
@@ -575,7 +575,7 @@ async fn agents_cmd(core: &Core, cmd: AgentsCmd, json: bool) -> Result<(), CoreE
             } else if args.sync {
                 apply_skills(
                     core,
-                    Action::SyncSkills {
+                    Op::SyncSkills {
                         agent: args.name.clone(),
                         desired: None,
                     },
@@ -599,8 +599,8 @@ pub(crate) fn advice_word(a: agents::Advice) -> &'static str {
     }
 }
 
-async fn apply_skills(core: &Core, action: Action) -> Result<SkillSnapshot, CoreError> {
-    match action::apply(core, action).await? {
+async fn apply_skills(core: &Core, op: Op) -> Result<SkillSnapshot, CoreError> {
+    match action::apply(core, op).await? {
         Outcome::Skills(s) => Ok(s),
         _ => Err(CoreError::Db("skill change returned no snapshot".into())),
     }

@@ -13,7 +13,7 @@ mod web_common;
 use std::path::{Path, PathBuf};
 
 use nxr::core::Core;
-use nxr::core::action::Action;
+use nxr::core::action::{Intent, Op};
 use nxr::core::agents::{self, Advice, PAID_MIN_GAIN};
 use nxr::core::catalog::{BUNDLED_JSON, Catalog};
 use nxr::core::hermes::{ConfigDoc, RouteSlot};
@@ -177,12 +177,12 @@ async fn world(env: &TestEnv, body: &str) -> Session {
     std::fs::write(&file, body).expect("write catalog");
     let core = core_of(env).await;
     let mut s = Session::new(core).await.expect("session");
-    s.apply(Action::ScanModels {
+    s.apply(Op::ScanModels {
         from: Some(file.display().to_string()),
     })
     .await;
     for (name, role) in TEAM {
-        s.apply(Action::CreateAgent {
+        s.apply(Op::CreateAgent {
             name: name.into(),
             role: Some(role),
             category: None,
@@ -191,7 +191,7 @@ async fn world(env: &TestEnv, body: &str) -> Session {
         })
         .await;
     }
-    s.apply(Action::SwitchTab { tab: Tab::Agents }).await;
+    s.apply(Intent::SwitchTab { tab: Tab::Agents }).await;
     s
 }
 
@@ -228,7 +228,7 @@ async fn select(s: &mut Session, agent: &str) {
         .iter()
         .position(|r| r.name == agent)
         .expect("agent listed");
-    s.apply(Action::SelectRow { index: i }).await
+    s.apply(Intent::SelectRow { index: i }).await
 }
 
 /// Every way a session (the TUI's keys, the web's forms) can ask for a paid model.
@@ -236,7 +236,7 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
     for (i, model) in paid.iter().enumerate() {
         let agent = TEAM[i % TEAM.len()].0.to_string();
         for slot in ["main", "aux:vision", "aux:compression", "fallback:new"] {
-            s.apply(Action::SetSlot {
+            s.apply(Op::SetSlot {
                 agent: agent.clone(),
                 slot: slot.into(),
                 model: model.clone(),
@@ -246,26 +246,26 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
             })
             .await;
         }
-        s.apply(Action::SetModel {
+        s.apply(Op::SetModel {
             agent: agent.clone(),
             model: model.clone(),
             provider: None,
             base_url: None,
         })
         .await;
-        s.apply(Action::UpgradeAgent {
+        s.apply(Op::UpgradeAgent {
             agent: Some(agent.clone()),
             model: Some(model.clone()),
         })
         .await;
         // The web's buttons: the question for a named agent and model, then yes.
-        s.apply(Action::OpenUpgrade {
+        s.apply(Intent::OpenUpgrade {
             agent: Some(agent.clone()),
             model: Some(model.clone()),
         })
         .await;
-        s.apply(Action::Activate).await;
-        s.apply(Action::CreateAgent {
+        s.apply(Intent::Activate).await;
+        s.apply(Op::CreateAgent {
             name: format!("paid{i}"),
             role: Some(Role::Pm),
             category: None,
@@ -274,24 +274,24 @@ async fn try_every_paid_write(s: &mut Session, paid: &[String]) {
         })
         .await;
     }
-    s.apply(Action::SwitchTab { tab: Tab::Agents }).await;
+    s.apply(Intent::SwitchTab { tab: Tab::Agents }).await;
     for (agent, _) in TEAM {
         select(s, agent).await;
-        s.apply(Action::UpgradeAgent {
+        s.apply(Op::UpgradeAgent {
             agent: None,
             model: None,
         })
         .await;
-        s.apply(Action::OpenUpgrade {
+        s.apply(Intent::OpenUpgrade {
             agent: None,
             model: None,
         })
         .await;
-        s.apply(Action::Activate).await;
+        s.apply(Intent::Activate).await;
     }
-    s.apply(Action::UpgradeAll).await;
-    s.apply(Action::OpenBulkUpgrade).await;
-    s.apply(Action::Activate).await;
+    s.apply(Op::UpgradeAll).await;
+    s.apply(Intent::OpenBulkUpgrade).await;
+    s.apply(Intent::Activate).await;
 }
 
 // ------------------------------------------------------------------ item 1 and 7: money
@@ -320,7 +320,7 @@ async fn over_random_catalogs_no_session_action_writes_a_paid_model_without_a_pa
 
         // The same write goes through once the account can pay: the guard is what refused.
         give_key(s.core(), Some((5.0, 1.0))).await;
-        s.apply(Action::SetSlot {
+        s.apply(Op::SetSlot {
             agent: "pm".into(),
             slot: "main".into(),
             model: paid[0].clone(),
@@ -347,7 +347,7 @@ async fn a_refusal_says_what_to_do_for_each_missing_piece() {
     let paid = paid_models(&catalog, 1).remove(0);
     let mut s = world(&env, &body).await;
     async fn attempt(s: &mut Session, paid: &str) -> String {
-        s.apply(Action::SetSlot {
+        s.apply(Op::SetSlot {
             agent: "pm".into(),
             slot: "aux:vision".into(),
             model: paid.into(),
@@ -381,7 +381,7 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
     let mut s = world(&env, BUNDLED_JSON).await;
     let core = s.core().clone();
     give_key(&core, Some((20.0, 2.5))).await;
-    s.apply(Action::Refresh).await;
+    s.apply(Intent::Refresh).await;
     let plan = upgrade::plan(&core).await.expect("plan");
     let with_pick: Vec<&str> = plan
         .iter()
@@ -405,7 +405,7 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
         "on free: no v"
     );
     let before = model(&first).await;
-    s.apply(Action::OpenUpgrade {
+    s.apply(Intent::OpenUpgrade {
         agent: None,
         model: None,
     })
@@ -418,30 +418,30 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
         "the balance is shown: {text}"
     );
     assert_eq!(model(&first).await, before, "asking writes nothing");
-    s.apply(Action::Cancel).await;
+    s.apply(Intent::Cancel).await;
     assert!(agents_view(&mut s).confirm.is_none());
     assert_eq!(model(&first).await, before, "no changes nothing");
-    s.apply(Action::OpenUpgrade {
+    s.apply(Intent::OpenUpgrade {
         agent: None,
         model: None,
     })
     .await;
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     let paid_first = model(&first).await;
     assert_ne!(paid_first, before, "yes upgrades: {:?}", s.view().banner);
     select(&mut s, &second).await;
-    s.apply(Action::OpenUpgrade {
+    s.apply(Intent::OpenUpgrade {
         agent: None,
         model: None,
     })
     .await;
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     assert_ne!(model(&second).await, before);
 
     // v on an agent reverts that agent only.
     select(&mut s, &first).await;
     assert!(hint_keys(&s.view()).contains(&"v".to_string()));
-    s.apply(Action::RevertUpgrade { agent: None }).await;
+    s.apply(Op::RevertUpgrade { agent: None }).await;
     assert_eq!(model(&first).await, before);
     assert!(
         !agents_view(&mut s).rows.iter().all(|r| r.free),
@@ -449,14 +449,14 @@ async fn p_asks_with_price_and_balance_v_reverts_one_agent_and_v_all_asks_first(
     );
 
     // Reverting every agent is its own action, and it asks.
-    s.apply(Action::OpenRevertAll).await;
+    s.apply(Intent::OpenRevertAll).await;
     assert!(
         agents_view(&mut s).rows.iter().any(|r| !r.free),
         "asking reverts nothing"
     );
     let c = agents_view(&mut s).confirm.expect("a question");
     assert_eq!(c.action, "revert_all");
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     assert!(agents_view(&mut s).rows.iter().all(|r| r.free));
 }
 
@@ -467,7 +467,7 @@ async fn an_upgrade_question_for_a_named_agent_is_about_that_agent_and_model_not
     let mut s = world(&env, BUNDLED_JSON).await;
     let core = s.core().clone();
     give_key(&core, Some((20.0, 2.5))).await;
-    s.apply(Action::Refresh).await;
+    s.apply(Intent::Refresh).await;
     let plan = upgrade::plan(&core).await.expect("plan");
     let rows: Vec<_> = plan.iter().filter(|r| r.recommended.is_some()).collect();
     assert!(rows.len() >= 2, "two agents with a paid pick: {plan:#?}");
@@ -487,7 +487,7 @@ async fn an_upgrade_question_for_a_named_agent_is_about_that_agent_and_model_not
     let before = agents::find(&conn, &target).await.expect("agent").model;
 
     // A model the catalog does not know: refused, no question.
-    s.apply(Action::OpenUpgrade {
+    s.apply(Intent::OpenUpgrade {
         agent: Some(target.clone()),
         model: Some("nobody/nothing".into()),
     })
@@ -502,7 +502,7 @@ async fn an_upgrade_question_for_a_named_agent_is_about_that_agent_and_model_not
         s.view().banner
     );
 
-    s.apply(Action::OpenUpgrade {
+    s.apply(Intent::OpenUpgrade {
         agent: Some(target.clone()),
         model: Some(chosen.clone()),
     })
@@ -523,7 +523,7 @@ async fn an_upgrade_question_for_a_named_agent_is_about_that_agent_and_model_not
         before,
         "asking writes nothing"
     );
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     assert_eq!(
         agents::find(&conn, &target).await.expect("agent").model,
         chosen
@@ -544,7 +544,7 @@ fn revert_without_an_agent_is_refused_where_none_would_mean_every_agent() {
         .expect("rt");
     let err = rt.block_on(async {
         let core = core_of(&env).await;
-        nxr::core::action::apply(&core, Action::RevertUpgrade { agent: None })
+        nxr::core::action::apply(&core, Op::RevertUpgrade { agent: None })
             .await
             .expect_err("no agent")
     });
@@ -565,17 +565,17 @@ async fn over_random_catalogs_every_surface_shows_the_one_recommendation() {
         for can_pay in [false, true] {
             if can_pay {
                 give_key(&core, Some((30.0, 0.0))).await;
-                s.apply(Action::Refresh).await;
+                s.apply(Intent::Refresh).await;
             }
             let what = format!("seed {seed}, can pay {can_pay}");
             let recs = agents::recommend(&core).await.expect("recommend");
             let plan = upgrade::plan(&core).await.expect("plan");
-            s.apply(Action::OpenBulkUpgrade).await;
+            s.apply(Intent::OpenBulkUpgrade).await;
             let Body::Agents(tab3) = s.view().body else {
                 panic!("agents")
             };
             let bulk = tab3.bulk.clone().expect("bulk open");
-            s.apply(Action::Cancel).await;
+            s.apply(Intent::Cancel).await;
             // The web page with the bulk panel closed: the agents table alone.
             let html = nxr::webmirror::render_screen(
                 &s.view(),
@@ -701,7 +701,7 @@ async fn a_model_gone_from_the_catalog_is_named_and_replaced_on_every_surface() 
         .retain(|m| m["id"] != pm_model.as_str());
     let file = env.home.path().join("newer.json");
     std::fs::write(&file, doc.to_string()).expect("write");
-    s.apply(Action::ScanModels {
+    s.apply(Op::ScanModels {
         from: Some(file.display().to_string()),
     })
     .await;

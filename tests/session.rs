@@ -1,7 +1,7 @@
 //! Core session flows: the same intents the TUI's keys and the web's forms send.
 
 use nxr::core::Core;
-use nxr::core::action::Action;
+use nxr::core::action::{Intent, Op};
 use nxr::core::hermes::ConfigDoc;
 use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::session::Session;
@@ -38,12 +38,12 @@ async fn homes() -> Homes {
 async fn the_create_wizard_makes_an_agent_that_shows_in_the_agents_tab() {
     let h = homes().await;
     let mut s = Session::new(h.core.clone()).await.expect("session");
-    s.apply(Action::SwitchTab { tab: Tab::Create }).await;
+    s.apply(Intent::SwitchTab { tab: Tab::Create }).await;
     // Category list: tech first; go down to "research" (index 3).
     for _ in 0..3 {
-        s.apply(Action::MoveSelection { delta: 1 }).await;
+        s.apply(Intent::MoveSelection { delta: 1 }).await;
     }
-    s.apply(Action::Activate).await; // → Model
+    s.apply(Intent::Activate).await; // → Model
     let Body::Create(v) = s.view().body else {
         panic!("create")
     };
@@ -55,10 +55,10 @@ async fn the_create_wizard_makes_an_agent_that_shows_in_the_agents_tab() {
             .is_some(),
         "the reason is shown"
     );
-    s.apply(Action::Activate).await; // → Skills
-    s.apply(Action::ToggleSkill { name: None }).await; // untick the first suggested skill
-    s.apply(Action::Activate).await; // → Name
-    s.apply(Action::SetWizardName {
+    s.apply(Intent::Activate).await; // → Skills
+    s.apply(Intent::ToggleSkill { name: None }).await; // untick the first suggested skill
+    s.apply(Intent::Activate).await; // → Name
+    s.apply(Intent::SetWizardName {
         name: "Bad Name".into(),
     })
     .await;
@@ -66,22 +66,22 @@ async fn the_create_wizard_makes_an_agent_that_shows_in_the_agents_tab() {
         panic!("create")
     };
     assert!(v.name_error.is_some());
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     let Body::Create(v) = s.view().body else {
         panic!("create")
     };
     assert_eq!(v.step, WizardStep::Name, "an invalid name does not go on");
-    s.apply(Action::SetWizardName {
+    s.apply(Intent::SetWizardName {
         name: "scout".into(),
     })
     .await;
-    s.apply(Action::Activate).await; // → Confirm
+    s.apply(Intent::Activate).await; // → Confirm
     let Body::Create(v) = s.view().body else {
         panic!("create")
     };
     assert_eq!(v.step, WizardStep::Confirm);
     assert!(v.equivalent_cli.contains("--name scout"));
-    s.apply(Action::Activate).await; // create
+    s.apply(Intent::Activate).await; // create
     let screen = s.view();
     assert_eq!(screen.tab, Tab::Agents, "{:?}", screen.banner);
     let Body::Agents(v) = screen.body else {
@@ -100,7 +100,7 @@ async fn the_create_wizard_makes_an_agent_that_shows_in_the_agents_tab() {
 async fn picking_a_model_for_a_slot_writes_config_yaml() {
     let h = homes().await;
     let mut s = Session::new(h.core.clone()).await.expect("session");
-    s.apply(Action::CreateAgent {
+    s.apply(Op::CreateAgent {
         name: "eng".into(),
         role: Some(nxr::core::scoring::Role::Engineer),
         category: None,
@@ -108,10 +108,10 @@ async fn picking_a_model_for_a_slot_writes_config_yaml() {
         model: None,
     })
     .await;
-    s.apply(Action::SwitchTab { tab: Tab::Models }).await;
-    s.apply(Action::MoveSelection { delta: 1 }).await; // aux:vision
-    s.apply(Action::OpenPicker).await;
-    s.apply(Action::SetPickerQuery {
+    s.apply(Intent::SwitchTab { tab: Tab::Models }).await;
+    s.apply(Intent::MoveSelection { delta: 1 }).await; // aux:vision
+    s.apply(Intent::OpenPicker).await;
+    s.apply(Intent::SetPickerQuery {
         query: "gemma 31b".into(),
     })
     .await;
@@ -126,7 +126,7 @@ async fn picking_a_model_for_a_slot_writes_config_yaml() {
         p.rows.first()
     );
     assert!(p.comparison.is_some());
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     let config =
         ConfigDoc::load(&h.hermes.path().join("profiles/eng/config.yaml")).expect("config");
     assert_eq!(
@@ -148,7 +148,7 @@ async fn a_change_from_another_process_shows_after_a_poll() {
     assert!(!s.poll().await, "nothing changed yet");
     nxr::core::action::apply(
         &h.core,
-        Action::CreateAgent {
+        Op::CreateAgent {
             name: "pm".into(),
             role: Some(nxr::core::scoring::Role::Pm),
             category: None,
@@ -169,12 +169,12 @@ async fn a_change_from_another_process_shows_after_a_poll() {
 async fn errors_become_a_banner_and_the_session_goes_on() {
     let h = homes().await;
     let mut s = Session::new(h.core.clone()).await.expect("session");
-    s.apply(Action::SwitchTab { tab: Tab::Models }).await;
-    s.apply(Action::OpenPicker).await;
+    s.apply(Intent::SwitchTab { tab: Tab::Models }).await;
+    s.apply(Intent::OpenPicker).await;
     let screen = s.view();
     assert!(screen.banner.is_some());
     assert!(screen.status.last_error.is_some());
-    s.apply(Action::NextTab).await;
+    s.apply(Intent::NextTab).await;
     assert_eq!(s.view().tab, Tab::Agents);
 }
 
@@ -186,7 +186,7 @@ async fn the_first_run_wizard_runs_five_steps_and_creates_three_agents() {
     let setup = s.view().setup.expect("setup shown");
     assert!(!setup.started);
     assert_eq!(setup.steps.len(), 5);
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     let mut rounds = 0;
     while s.busy() {
         assert!(s.advance().await);
@@ -197,7 +197,7 @@ async fn the_first_run_wizard_runs_five_steps_and_creates_three_agents() {
     assert!(setup.done, "{:?}", setup.error);
     assert_eq!(setup.agents.len(), 3);
     assert!(setup.limits.text.contains("50 requests/day"));
-    s.apply(Action::Activate).await; // leave the summary
+    s.apply(Intent::Activate).await; // leave the summary
     let screen = s.view();
     assert!(screen.setup.is_none());
     let Body::Hermes(v) = screen.body else {
@@ -220,7 +220,7 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
         ("pm", nxr::core::scoring::Role::Pm),
         ("eng", nxr::core::scoring::Role::Engineer),
     ] {
-        s.apply(Action::CreateAgent {
+        s.apply(Op::CreateAgent {
             name: name.into(),
             role: Some(role),
             category: None,
@@ -229,7 +229,7 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
         })
         .await;
     }
-    s.apply(Action::OpenBulkUpgrade).await;
+    s.apply(Intent::OpenBulkUpgrade).await;
     let Body::Agents(v) = s.view().body else {
         panic!("agents")
     };
@@ -239,7 +239,7 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
         bulk.rows.iter().all(|r| r.recommended.is_some()),
         "every role has a paid pick"
     );
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Activate).await;
     assert!(
         s.view()
             .banner
@@ -265,9 +265,9 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
     )
     .await
     .expect("record");
-    s.apply(Action::Refresh).await;
-    s.apply(Action::OpenBulkUpgrade).await;
-    s.apply(Action::Activate).await;
+    s.apply(Intent::Refresh).await;
+    s.apply(Intent::OpenBulkUpgrade).await;
+    s.apply(Intent::Activate).await;
     let Body::Agents(v) = s.view().body else {
         panic!("agents")
     };
@@ -275,8 +275,8 @@ async fn bulk_upgrade_needs_a_key_and_revert_restores_the_free_models() {
     assert!(v.bulk.is_none());
     let env = std::fs::read_to_string(h.hermes.path().join("profiles/pm/.env")).expect(".env");
     assert!(env.contains("OPENROUTER_API_KEY=sk-or-v1-test-key"));
-    s.apply(Action::OpenRevertAll).await;
-    s.apply(Action::Activate).await;
+    s.apply(Intent::OpenRevertAll).await;
+    s.apply(Intent::Activate).await;
     let Body::Agents(v) = s.view().body else {
         panic!("agents")
     };
@@ -292,7 +292,7 @@ async fn the_models_tab_auto_key_hands_a_pinned_task_back_to_hermes_and_keeps_ot
     use nxr::core::keymap::{self, Context};
     let h = homes().await;
     let mut s = Session::new(h.core.clone()).await.expect("session");
-    s.apply(Action::CreateAgent {
+    s.apply(Op::CreateAgent {
         name: "eng".into(),
         role: Some(nxr::core::scoring::Role::Engineer),
         category: None,
@@ -312,11 +312,11 @@ async fn the_models_tab_auto_key_hands_a_pinned_task_back_to_hermes_and_keeps_ot
             .is_some_and(|s| !s.model.is_empty())
     );
 
-    s.apply(Action::SwitchTab { tab: Tab::Models }).await;
-    s.apply(Action::MoveSelection { delta: 1 }).await; // aux:vision
+    s.apply(Intent::SwitchTab { tab: Tab::Models }).await;
+    s.apply(Intent::MoveSelection { delta: 1 }).await; // aux:vision
     // The key comes from the one key table, which also feeds the hint bar and the web.
     let action = keymap::lookup(&[Context::Tab(Tab::Models)], "u").expect("a key for auto");
-    assert_eq!(action, Action::AutoSelectedSlot);
+    assert_eq!(action, Intent::AutoSelectedSlot);
     assert!(
         keymap::bar(&[Context::Tab(Tab::Models)])
             .iter()
@@ -341,10 +341,10 @@ async fn the_models_tab_auto_key_hands_a_pinned_task_back_to_hermes_and_keeps_ot
 
     // A fallback has no auto: a clear error, nothing written.
     let before = std::fs::read_to_string(&path).expect("config");
-    s.apply(Action::ToggleAllSlots).await;
-    s.apply(Action::SelectRow { index: usize::MAX }).await; // + fallback
-    s.apply(Action::MoveSelection { delta: -1 }).await; // fallback 1
-    s.apply(Action::AutoSelectedSlot).await;
+    s.apply(Intent::ToggleAllSlots).await;
+    s.apply(Intent::SelectRow { index: usize::MAX }).await; // + fallback
+    s.apply(Intent::MoveSelection { delta: -1 }).await; // fallback 1
+    s.apply(Intent::AutoSelectedSlot).await;
     let banner = s.view().banner.expect("an error").text;
     assert!(banner.contains("no auto"), "{banner}");
     assert_eq!(std::fs::read_to_string(&path).expect("config"), before);

@@ -10,7 +10,7 @@ mod support;
 
 use support::screens::{self, Fixture, apply, clock, machine_neutral};
 
-use nxr::core::action::Action;
+use nxr::core::action::Intent;
 use nxr::core::view::{Overlay, Screen, Tab};
 use nxr::tabs::theme::Theme;
 use nxr::tabs::{self, Ui};
@@ -28,7 +28,7 @@ async fn fixture(name: &str, team: bool) -> Fixture {
 /// The screen at a size, as the TUI draws it.
 async fn screen(f: &mut Fixture, w: u16, h: u16) -> Screen {
     f.session
-        .apply(Action::Resize {
+        .apply(Intent::Resize {
             width: w,
             height: h,
         })
@@ -85,7 +85,7 @@ async fn an_empty_workspace_opens_on_the_hermes_tab_and_says_what_to_do() {
 async fn every_tab_of_a_workspace_with_three_agents() {
     let mut f = fixture("tabs", true).await;
     snap(&mut f, "the_hermes_tab_lists_every_agent_profile").await;
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Models }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Models }]).await;
     snap(
         &mut f,
         "the_models_tab_shows_the_first_agents_core_routing_slots",
@@ -94,9 +94,9 @@ async fn every_tab_of_a_workspace_with_three_agents() {
     apply(
         &mut f,
         [
-            Action::CycleAgent { delta: 1 },
-            Action::ToggleAllSlots,
-            Action::MoveSelection { delta: 2 },
+            Intent::CycleAgent { delta: 1 },
+            Intent::ToggleAllSlots,
+            Intent::MoveSelection { delta: 2 },
         ],
     )
     .await;
@@ -105,17 +105,17 @@ async fn every_tab_of_a_workspace_with_three_agents() {
         "the_models_tab_shows_every_slot_and_the_fallback_row_of_the_second_agent",
     )
     .await;
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Agents }]).await;
     snap(
         &mut f,
         "the_agents_tab_compares_each_model_with_the_best_free_one",
     )
     .await;
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Budget }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Budget }]).await;
     snap(&mut f, "the_budget_tab_shows_the_free_tier_limits").await;
     apply(
         &mut f,
-        [Action::SwitchTab {
+        [Intent::SwitchTab {
             tab: Tab::Notifications,
         }],
     )
@@ -129,10 +129,10 @@ async fn the_model_picker_on_a_routing_slot() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Models },
-            Action::CycleAgent { delta: 1 },
-            Action::MoveSelection { delta: 1 },
-            Action::OpenPicker,
+            Intent::SwitchTab { tab: Tab::Models },
+            Intent::CycleAgent { delta: 1 },
+            Intent::MoveSelection { delta: 1 },
+            Intent::OpenPicker,
         ],
     )
     .await;
@@ -143,7 +143,7 @@ async fn the_model_picker_on_a_routing_slot() {
     .await;
     apply(
         &mut f,
-        [Action::SetPickerQuery {
+        [Intent::SetPickerQuery {
             query: "gemma 31b".into(),
         }],
     )
@@ -163,7 +163,7 @@ async fn the_model_picker_on_a_routing_slot() {
     .await;
     apply(
         &mut f,
-        [Action::SetPickerQuery {
+        [Intent::SetPickerQuery {
             query: "zzzzzz-no-such-model".into(),
         }],
     )
@@ -176,7 +176,7 @@ async fn the_help_overlay_and_the_skill_editor() {
     let mut f = fixture("overlays", true).await;
     apply(
         &mut f,
-        [Action::SwitchTab { tab: Tab::Models }, Action::ToggleHelp],
+        [Intent::SwitchTab { tab: Tab::Models }, Intent::ToggleHelp],
     )
     .await;
     snap(
@@ -187,11 +187,11 @@ async fn the_help_overlay_and_the_skill_editor() {
     apply(
         &mut f,
         [
-            Action::ToggleHelp,
-            Action::SwitchTab { tab: Tab::Agents },
-            Action::SelectRow { index: 2 },
-            Action::OpenSkillEditor,
-            Action::MoveSelection { delta: 1 },
+            Intent::ToggleHelp,
+            Intent::SwitchTab { tab: Tab::Agents },
+            Intent::SelectRow { index: 2 },
+            Intent::OpenSkillEditor,
+            Intent::MoveSelection { delta: 1 },
         ],
     )
     .await;
@@ -204,8 +204,8 @@ async fn each_step_of_the_create_wizard() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Create },
-            Action::MoveSelection { delta: 3 },
+            Intent::SwitchTab { tab: Tab::Create },
+            Intent::MoveSelection { delta: 3 },
         ],
     )
     .await;
@@ -214,22 +214,22 @@ async fn each_step_of_the_create_wizard() {
         "wizard_step_1_lists_the_categories_and_their_skill_templates",
     )
     .await;
-    apply(&mut f, [Action::Activate]).await;
+    apply(&mut f, [Intent::Activate]).await;
     snap(&mut f, "wizard_step_2_recommends_a_model_and_says_why").await;
-    apply(&mut f, [Action::OpenPicker]).await;
+    apply(&mut f, [Intent::OpenPicker]).await;
     snap(
         &mut f,
         "wizard_step_2_can_pick_another_model_with_the_same_picker",
     )
     .await;
-    apply(&mut f, [Action::Cancel, Action::Activate]).await;
+    apply(&mut f, [Intent::Cancel, Intent::Activate]).await;
     snap(&mut f, "wizard_step_3_prefills_the_skill_template").await;
     apply(
         &mut f,
         [
-            Action::ToggleSkill { name: None },
-            Action::Activate,
-            Action::SetWizardName {
+            Intent::ToggleSkill { name: None },
+            Intent::Activate,
+            Intent::SetWizardName {
                 name: "Bad Name".into(),
             },
         ],
@@ -239,10 +239,10 @@ async fn each_step_of_the_create_wizard() {
     apply(
         &mut f,
         [
-            Action::SetWizardName {
+            Intent::SetWizardName {
                 name: "scout-2".into(),
             },
-            Action::Activate,
+            Intent::Activate,
         ],
     )
     .await;
@@ -258,7 +258,7 @@ async fn an_error_becomes_a_banner_and_the_status_line_keeps_it() {
     let mut f = fixture("error", false).await;
     apply(
         &mut f,
-        [Action::SwitchTab { tab: Tab::Models }, Action::OpenPicker],
+        [Intent::SwitchTab { tab: Tab::Models }, Intent::OpenPicker],
     )
     .await;
     snap(&mut f, "an_error_shows_as_a_banner_and_in_the_status_line").await;
@@ -272,9 +272,9 @@ async fn no_color_draws_without_colour_and_colour_stays_within_16() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Models },
-            Action::OpenPicker,
-            Action::SetPickerQuery {
+            Intent::SwitchTab { tab: Tab::Models },
+            Intent::OpenPicker,
+            Intent::SetPickerQuery {
                 query: "qwen".into(),
             },
         ],
@@ -330,7 +330,7 @@ async fn first_run_setup_before_it_starts() {
 async fn first_run_setup_when_it_has_finished() {
     let mut f = fixture("setup-done", false).await;
     f.session.begin_setup(nxr::core::onboarding::Flow::Tui);
-    apply(&mut f, [Action::Activate]).await;
+    apply(&mut f, [Intent::Activate]).await;
     while f.session.busy() {
         f.session.advance().await;
     }
@@ -347,8 +347,8 @@ async fn the_bulk_upgrade_confirmation() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Agents },
-            Action::OpenBulkUpgrade,
+            Intent::SwitchTab { tab: Tab::Agents },
+            Intent::OpenBulkUpgrade,
         ],
     )
     .await;
@@ -377,10 +377,10 @@ async fn without_a_paying_key_the_picker_marks_paid_models_unusable_and_never_hi
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Models },
-            Action::OpenPicker,
+            Intent::SwitchTab { tab: Tab::Models },
+            Intent::OpenPicker,
             // The main slot opens on free models; with them all shown, paid ones appear.
-            Action::TogglePickerFilter {
+            Intent::TogglePickerFilter {
                 filter: nxr::core::picker::FilterKind::Free,
             },
         ],
@@ -396,7 +396,7 @@ async fn without_a_paying_key_the_picker_marks_paid_models_unusable_and_never_hi
     assert!(sel.usable && sel.free, "{sel:?}");
     apply(
         &mut f,
-        [Action::SetPickerQuery {
+        [Intent::SetPickerQuery {
             query: "claude sonnet".into(),
         }],
     )
@@ -421,7 +421,7 @@ async fn without_a_paying_key_the_picker_marks_paid_models_unusable_and_never_hi
     .into_string();
     assert!(html.contains("needs a paying key"), "{html}");
     let before = pm_config(&f);
-    apply(&mut f, [Action::Activate]).await;
+    apply(&mut f, [Intent::Activate]).await;
     assert_eq!(pm_config(&f), before, "nothing written");
     let s = screen(&mut f, 120, 40).await;
     assert!(
@@ -443,9 +443,9 @@ async fn the_vision_picker_ranks_image_models_first_and_warns_before_writing_a_t
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Models },
-            Action::MoveSelection { delta: 1 },
-            Action::OpenPicker,
+            Intent::SwitchTab { tab: Tab::Models },
+            Intent::MoveSelection { delta: 1 },
+            Intent::OpenPicker,
         ],
     )
     .await;
@@ -463,7 +463,7 @@ async fn the_vision_picker_ranks_image_models_first_and_warns_before_writing_a_t
     // With the filter off, image models still come first.
     apply(
         &mut f,
-        [Action::TogglePickerFilter {
+        [Intent::TogglePickerFilter {
             filter: nxr::core::picker::FilterKind::Image,
         }],
     )
@@ -476,7 +476,7 @@ async fn the_vision_picker_ranks_image_models_first_and_warns_before_writing_a_t
     }
     apply(
         &mut f,
-        [Action::SetPickerQuery {
+        [Intent::SetPickerQuery {
             query: "qwen3-coder:free".into(),
         }],
     )
@@ -492,7 +492,7 @@ async fn the_vision_picker_ranks_image_models_first_and_warns_before_writing_a_t
     );
     let model = sel.model.clone();
     let before = pm_config(&f);
-    apply(&mut f, [Action::Activate]).await;
+    apply(&mut f, [Intent::Activate]).await;
     let s = screen(&mut f, 120, 40).await;
     assert_eq!(pm_config(&f), before, "a warning first, nothing written");
     assert!(
@@ -502,7 +502,7 @@ async fn the_vision_picker_ranks_image_models_first_and_warns_before_writing_a_t
         "{:?}",
         s.banner
     );
-    apply(&mut f, [Action::Activate]).await;
+    apply(&mut f, [Intent::Activate]).await;
     assert!(pm_config(&f).contains(&model), "the second Enter writes it");
 }
 
@@ -516,7 +516,7 @@ async fn the_models_tab_marks_an_auto_vision_slot_that_would_reach_a_paid_model(
     doc.remove_aux("vision").expect("remove");
     doc.save().expect("save");
     f.session.poll().await;
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Models }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Models }]).await;
     let s = screen(&mut f, 120, 40).await;
     let nxr::core::view::Body::Models(v) = &s.body else {
         panic!("models")
@@ -537,7 +537,7 @@ async fn the_models_tab_marks_an_auto_vision_slot_that_would_reach_a_paid_model(
     for r in v.slots.iter().filter(|r| r.key != "aux:vision") {
         assert_eq!(r.paid, None, "a free main model keeps {} free", r.key);
     }
-    apply(&mut f, [Action::MoveSelection { delta: 1 }]).await;
+    apply(&mut f, [Intent::MoveSelection { delta: 1 }]).await;
     snap(
         &mut f,
         "the_models_tab_marks_the_auto_vision_slot_as_reaching_a_paid_model",
@@ -551,8 +551,8 @@ async fn a_message_fades_and_a_later_success_clears_the_last_error() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Models },
-            Action::RemoveSelectedSlot,
+            Intent::SwitchTab { tab: Tab::Models },
+            Intent::RemoveSelectedSlot,
         ],
     )
     .await;
@@ -573,7 +573,7 @@ async fn a_message_fades_and_a_later_success_clears_the_last_error() {
         s.status.last_error.is_some(),
         "the status line keeps the error"
     );
-    apply(&mut f, [Action::Refresh]).await;
+    apply(&mut f, [Intent::Refresh]).await;
     let s = screen(&mut f, 120, 40).await;
     assert_eq!(s.status.last_error, None, "a later success clears it");
     let term = draw(&s, 120, 40, Theme::no_color());
@@ -585,7 +585,7 @@ async fn a_message_fades_and_a_later_success_clears_the_last_error() {
 #[tokio::test]
 async fn at_120_columns_the_agents_table_shows_whole_model_ids() {
     let mut f = fixture("wide-agents", true).await;
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Agents }]).await;
     let s = screen(&mut f, 120, 40).await;
     let term = draw(&s, 120, 40, Theme::no_color());
     let text = term.backend().to_string();
@@ -604,7 +604,7 @@ async fn at_120_columns_the_agents_table_shows_whole_model_ids() {
 async fn the_first_run_summary_says_the_free_tier_limits_once() {
     let mut f = fixture("setup-once", false).await;
     f.session.begin_setup(nxr::core::onboarding::Flow::Tui);
-    apply(&mut f, [Action::Activate]).await;
+    apply(&mut f, [Intent::Activate]).await;
     while f.session.busy() {
         f.session.advance().await;
     }

@@ -10,7 +10,7 @@ mod support;
 
 use support::screens::{self, Fixture, apply, clock, machine_neutral};
 
-use nxr::core::action::Action;
+use nxr::core::action::{Action, Intent, Op};
 use nxr::core::session::{PICKER_CHROME, Session};
 use nxr::core::view::{Screen, Tab};
 use nxr::webmirror::{PageCtx, render_screen};
@@ -20,7 +20,7 @@ async fn fixture(name: &str, team: bool) -> Fixture {
     let mut f = screens::fixture("/tmp/nxr-web-snap", name, team).await;
     // The web shows a taller picker than a terminal.
     f.session
-        .apply(Action::Resize {
+        .apply(Intent::Resize {
             width: 160,
             height: 12 + PICKER_CHROME,
         })
@@ -67,7 +67,7 @@ async fn an_empty_workspace_opens_on_the_hermes_tab_and_says_what_to_do() {
 async fn every_tab_of_a_workspace_with_three_agents() {
     let mut f = fixture("tabs", true).await;
     snap(&mut f, "the_hermes_tab_lists_every_agent_profile");
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Models }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Models }]).await;
     snap(
         &mut f,
         "the_models_tab_shows_the_first_agents_core_routing_slots",
@@ -75,9 +75,9 @@ async fn every_tab_of_a_workspace_with_three_agents() {
     apply(
         &mut f,
         [
-            Action::CycleAgent { delta: 1 },
-            Action::ToggleAllSlots,
-            Action::MoveSelection { delta: 2 },
+            Intent::CycleAgent { delta: 1 },
+            Intent::ToggleAllSlots,
+            Intent::MoveSelection { delta: 2 },
         ],
     )
     .await;
@@ -85,16 +85,16 @@ async fn every_tab_of_a_workspace_with_three_agents() {
         &mut f,
         "the_models_tab_shows_every_slot_and_the_fallback_row_of_the_second_agent",
     );
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Agents }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Agents }]).await;
     snap(
         &mut f,
         "the_agents_tab_compares_each_model_with_the_best_free_one",
     );
-    apply(&mut f, [Action::SwitchTab { tab: Tab::Budget }]).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Budget }]).await;
     snap(&mut f, "the_budget_tab_shows_the_free_tier_limits");
     apply(
         &mut f,
-        [Action::SwitchTab {
+        [Intent::SwitchTab {
             tab: Tab::Notifications,
         }],
     )
@@ -108,10 +108,10 @@ async fn the_model_picker_on_a_routing_slot() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Models },
-            Action::CycleAgent { delta: 1 },
-            Action::MoveSelection { delta: 1 },
-            Action::OpenPicker,
+            Intent::SwitchTab { tab: Tab::Models },
+            Intent::CycleAgent { delta: 1 },
+            Intent::MoveSelection { delta: 1 },
+            Intent::OpenPicker,
         ],
     )
     .await;
@@ -121,7 +121,7 @@ async fn the_model_picker_on_a_routing_slot() {
     );
     apply(
         &mut f,
-        [Action::SetPickerQuery {
+        [Intent::SetPickerQuery {
             query: "gemma 31b".into(),
         }],
     )
@@ -132,7 +132,7 @@ async fn the_model_picker_on_a_routing_slot() {
     );
     apply(
         &mut f,
-        [Action::SetPickerQuery {
+        [Intent::SetPickerQuery {
             query: "zzzzzz-no-such-model".into(),
         }],
     )
@@ -145,7 +145,7 @@ async fn the_help_overlay_and_the_skill_editor() {
     let mut f = fixture("overlays", true).await;
     apply(
         &mut f,
-        [Action::SwitchTab { tab: Tab::Models }, Action::ToggleHelp],
+        [Intent::SwitchTab { tab: Tab::Models }, Intent::ToggleHelp],
     )
     .await;
     snap(
@@ -155,11 +155,11 @@ async fn the_help_overlay_and_the_skill_editor() {
     apply(
         &mut f,
         [
-            Action::ToggleHelp,
-            Action::SwitchTab { tab: Tab::Agents },
-            Action::SelectRow { index: 2 },
-            Action::OpenSkillEditor,
-            Action::MoveSelection { delta: 1 },
+            Intent::ToggleHelp,
+            Intent::SwitchTab { tab: Tab::Agents },
+            Intent::SelectRow { index: 2 },
+            Intent::OpenSkillEditor,
+            Intent::MoveSelection { delta: 1 },
         ],
     )
     .await;
@@ -172,8 +172,8 @@ async fn each_step_of_the_create_wizard() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Create },
-            Action::MoveSelection { delta: 3 },
+            Intent::SwitchTab { tab: Tab::Create },
+            Intent::MoveSelection { delta: 3 },
         ],
     )
     .await;
@@ -181,21 +181,21 @@ async fn each_step_of_the_create_wizard() {
         &mut f,
         "wizard_step_1_lists_the_categories_and_their_skill_templates",
     );
-    apply(&mut f, [Action::Activate]).await;
+    apply(&mut f, [Intent::Activate]).await;
     snap(&mut f, "wizard_step_2_recommends_a_model_and_says_why");
-    apply(&mut f, [Action::OpenPicker]).await;
+    apply(&mut f, [Intent::OpenPicker]).await;
     snap(
         &mut f,
         "wizard_step_2_can_pick_another_model_with_the_same_picker",
     );
-    apply(&mut f, [Action::Cancel, Action::Activate]).await;
+    apply(&mut f, [Intent::Cancel, Intent::Activate]).await;
     snap(&mut f, "wizard_step_3_prefills_the_skill_template");
     apply(
         &mut f,
         [
-            Action::ToggleSkill { name: None },
-            Action::Activate,
-            Action::SetWizardName {
+            Intent::ToggleSkill { name: None },
+            Intent::Activate,
+            Intent::SetWizardName {
                 name: "Bad Name".into(),
             },
         ],
@@ -205,10 +205,10 @@ async fn each_step_of_the_create_wizard() {
     apply(
         &mut f,
         [
-            Action::SetWizardName {
+            Intent::SetWizardName {
                 name: "scout-2".into(),
             },
-            Action::Activate,
+            Intent::Activate,
         ],
     )
     .await;
@@ -223,7 +223,7 @@ async fn an_error_becomes_a_banner_and_the_status_line_keeps_it() {
     let mut f = fixture("error", false).await;
     apply(
         &mut f,
-        [Action::SwitchTab { tab: Tab::Models }, Action::OpenPicker],
+        [Intent::SwitchTab { tab: Tab::Models }, Intent::OpenPicker],
     )
     .await;
     snap(&mut f, "an_error_shows_as_a_banner_and_in_the_status_line");
@@ -243,7 +243,7 @@ async fn run_setup(f: &mut Fixture, key: Option<&str>) {
     f.session.begin_setup(nxr::core::onboarding::Flow::Web);
     apply(
         f,
-        [Action::StartSetup {
+        [Intent::StartSetup {
             key: key.map(str::to_string),
         }],
     )
@@ -313,12 +313,12 @@ async fn an_agent_upgraded_to_its_paid_pick() {
     apply(
         &mut f,
         [
-            Action::UpgradeAgent {
+            Action::from(Op::UpgradeAgent {
                 agent: Some("eng".into()),
                 model: None,
-            },
-            Action::SwitchTab { tab: Tab::Agents },
-            Action::SelectRow { index: 1 },
+            }),
+            Intent::SwitchTab { tab: Tab::Agents }.into(),
+            Intent::SelectRow { index: 1 }.into(),
         ],
     )
     .await;
@@ -342,8 +342,8 @@ async fn the_bulk_upgrade_confirmation() {
     apply(
         &mut f,
         [
-            Action::SwitchTab { tab: Tab::Agents },
-            Action::OpenBulkUpgrade,
+            Intent::SwitchTab { tab: Tab::Agents },
+            Intent::OpenBulkUpgrade,
         ],
     )
     .await;
@@ -359,7 +359,7 @@ async fn the_bulk_upgrade_confirmation() {
 async fn the_static_export_of_every_tab_of_a_workspace_with_three_agents() {
     let mut f = fixture("export", true).await;
     for tab in Tab::ALL {
-        apply(&mut f, [Action::SwitchTab { tab }]).await;
+        apply(&mut f, [Intent::SwitchTab { tab }]).await;
         let mut s = screen(&mut f);
         machine_neutral(&mut s);
         let ctx = PageCtx::new(s.tab.path(), Vec::new(), "");

@@ -4,7 +4,7 @@
 
 use clap::Args;
 
-use crate::core::action::Action;
+use crate::core::action::JobEvent;
 use crate::core::runtime::{self, JobKind, Runtime};
 use crate::core::{Core, CoreError};
 
@@ -58,11 +58,11 @@ pub async fn daemon(core: Core, args: DaemonArgs, json: bool) -> Result<(), Core
             _ = ticks.tick() => tick(&rt).await,
             ev = events.recv() => {
                 let (job, error) = match ev {
-                    Ok(Action::ScanFinished { job, text }) => {
+                    Ok(JobEvent::ScanFinished { job, text }) => {
                         eprintln!("nxr: job {job}: {text}");
                         (job, None)
                     }
-                    Ok(Action::JobFailed { job, error, .. }) => {
+                    Ok(JobEvent::JobFailed { job, error, .. }) => {
                         eprintln!("nxr: job {job}: {error}");
                         (job, Some(error))
                     }

@@ -1,6 +1,8 @@
 //! Every change a person can ask for, from any surface. A key press, a web form and a CLI
-//! subcommand all become one of these and go through [`apply`], so the same request gives
-//! the same database and profile state whichever surface it came from.
+//! subcommand all become an [`Action`]: a domain operation ([`Op`], which goes through
+//! [`apply`], so the same request gives the same database and profile state whichever surface
+//! it came from), a screen intent ([`Intent`], which a session resolves against what is on
+//! screen) or, from the runtime only, a job's report ([`JobEvent`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -19,9 +21,10 @@ use super::skills::{SkillSnapshot, Template};
 use super::upgrade;
 use super::view::Tab;
 
+/// A domain operation: what [`apply`] executes, whoever asks.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub enum Op {
     /// Load a catalog (from a file, else from OpenRouter), store it and rescore.
     ScanModels {
         #[serde(default)]
@@ -113,8 +116,13 @@ pub enum Action {
     },
     /// Put every agent on a paid model back on its last free model.
     RevertAll,
+}
 
-    // ---- Screen intents: they act on what is selected on screen ----
+/// A screen intent: it acts on what is selected on screen, so only a session can apply it
+/// (the session turns it into an [`Op`] on the selected agent, slot or row when it needs one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Intent {
     SwitchTab {
         tab: Tab,
     },
@@ -196,25 +204,24 @@ pub enum Action {
         width: u16,
         height: u16,
     },
+}
 
-    // ---- Events: what background jobs report (past tense). Not user actions: no form or
-    // API body can name them (`serde(skip)`); only the runtime sends them. ----
+/// What a background job reports (past tense). Not a user action: it has no `Deserialize`,
+/// so no form or API body can name one; only the runtime sends them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobEvent {
     /// A job of the runtime began (today only the catalog scan).
-    #[serde(skip)]
     ScanStarted {
         job: i64,
     },
-    #[serde(skip)]
     ScanProgress {
         job: i64,
         text: String,
     },
-    #[serde(skip)]
     ScanFinished {
         job: i64,
         text: String,
     },
-    #[serde(skip)]
     JobFailed {
         job: i64,
         kind: JobKind,
@@ -238,13 +245,119 @@ pub enum Outcome {
     Reverted { agents: Vec<agents::Agent> },
 }
 
+/// Anything a session applies. Its JSON is the inner [`Op`]'s or [`Intent`]'s own
+/// (`{"action": "set_model", ...}`), so forms, the API and scripts name either kind the same
+/// way; a [`JobEvent`] has no JSON name and cannot be read from one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Op(Op),
+    Intent(Intent),
+    Event(JobEvent),
+}
+
+impl From<Op> for Action {
+    fn from(op: Op) -> Action {
+        Action::Op(op)
+    }
+}
+
+impl From<Intent> for Action {
+    fn from(intent: Intent) -> Action {
+        Action::Intent(intent)
+    }
+}
+
+impl From<JobEvent> for Action {
+    fn from(event: JobEvent) -> Action {
+        Action::Event(event)
+    }
+}
+
+impl PartialEq<Op> for Action {
+    fn eq(&self, other: &Op) -> bool {
+        matches!(self, Action::Op(op) if op == other)
+    }
+}
+
+impl PartialEq<Intent> for Action {
+    fn eq(&self, other: &Intent) -> bool {
+        matches!(self, Action::Intent(i) if i == other)
+    }
+}
+
+impl Serialize for Action {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Action::Op(op) => op.serialize(s),
+            Action::Intent(i) => i.serialize(s),
+            Action::Event(_) => Err(serde::ser::Error::custom(
+                "a job event is not an action anyone can send",
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Action, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(d)?;
+        // The tag decides the kind: an op's error (a missing field) is about the op, and only
+        // a name that is neither gets the "unknown action" answer.
+        let op_err = match Op::deserialize(&v) {
+            Ok(op) => return Ok(Action::Op(op)),
+            Err(e) => e,
+        };
+        let intent_err = match Intent::deserialize(&v) {
+            Ok(i) => return Ok(Action::Intent(i)),
+            Err(e) => e,
+        };
+        let unknown = |e: &serde_json::Error| e.to_string().starts_with("unknown variant");
+        Err(D::Error::custom(
+            match (unknown(&op_err), unknown(&intent_err)) {
+                (false, _) => op_err.to_string(),
+                (true, false) => intent_err.to_string(),
+                (true, true) => match v.get("action").and_then(|a| a.as_str()) {
+                    Some(name) => format!("unknown action {:?}", super::text::clean_max(name, 60)),
+                    None => "the body names no action".to_string(),
+                },
+            },
+        ))
+    }
+}
+
+fn tag<T: Serialize>(t: &T) -> String {
+    serde_json::to_value(t)
+        .ok()
+        .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(str::to_string))
+        .unwrap_or_default()
+}
+
 impl Action {
-    /// The public name (the serde tag) of this action.
+    /// The public name (the serde tag) of this action; a job event's name is for logs only.
     pub fn name(&self) -> String {
-        serde_json::to_value(self)
-            .ok()
-            .and_then(|v| v.get("action").and_then(|a| a.as_str()).map(str::to_string))
-            .unwrap_or_default()
+        match self {
+            Action::Op(op) => tag(op),
+            Action::Intent(i) => tag(i),
+            Action::Event(e) => e.name().to_string(),
+        }
+    }
+}
+
+impl Op {
+    /// The public name (the serde tag) of this operation.
+    pub fn name(&self) -> String {
+        tag(self)
+    }
+}
+
+impl JobEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            JobEvent::ScanStarted { .. } => "scan_started",
+            JobEvent::ScanProgress { .. } => "scan_progress",
+            JobEvent::ScanFinished { .. } => "scan_finished",
+            JobEvent::JobFailed { .. } => "job_failed",
+        }
     }
 }
 
@@ -260,18 +373,17 @@ pub async fn scan(
     Ok(report)
 }
 
-/// Applies a change to the workspace. Screen intents are resolved by the session first;
-/// passing one here is a usage error.
-pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
-    match action {
-        Action::ScanModels { from } => {
+/// Applies a change to the workspace.
+pub async fn apply(core: &Core, op: Op) -> Result<Outcome> {
+    match op {
+        Op::ScanModels { from } => {
             let path = from.map(std::path::PathBuf::from);
             scan(core, path.as_deref(), std::time::Duration::from_secs(20))
                 .await
                 .map(Outcome::Scanned)
         }
-        Action::Rescore => agents::rescore(core).await.map(Outcome::Rescored),
-        Action::CreateAgent {
+        Op::Rescore => agents::rescore(core).await.map(Outcome::Rescored),
+        Op::CreateAgent {
             name,
             role,
             category,
@@ -291,17 +403,17 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
         )
         .await
         .map(|c| Outcome::Created(Box::new(c))),
-        Action::AddSkills { agent, skills } => {
+        Op::AddSkills { agent, skills } => {
             agents::edit_skills(core, &agent, SkillEdit::Add(skills))
                 .await
                 .map(Outcome::Skills)
         }
-        Action::RemoveSkills { agent, skills } => {
+        Op::RemoveSkills { agent, skills } => {
             agents::edit_skills(core, &agent, SkillEdit::Remove(skills))
                 .await
                 .map(Outcome::Skills)
         }
-        Action::SyncSkills { agent, desired } => {
+        Op::SyncSkills { agent, desired } => {
             let edit = match desired {
                 Some(d) => SkillEdit::Set(d),
                 None => SkillEdit::Sync,
@@ -310,7 +422,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
                 .await
                 .map(Outcome::Skills)
         }
-        Action::SetModel {
+        Op::SetModel {
             agent,
             model,
             provider,
@@ -327,7 +439,7 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
                 .await
                 .map(|a| Outcome::ModelSet(Box::new(a)))
         }
-        Action::SetSlot {
+        Op::SetSlot {
             agent,
             slot,
             model,
@@ -355,38 +467,38 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
                 .await
                 .map(Outcome::Routing)
         }
-        Action::RemoveFallback { agent, index } => routing::remove_fallback(core, &agent, index)
+        Op::RemoveFallback { agent, index } => routing::remove_fallback(core, &agent, index)
             .await
             .map(Outcome::Routing),
-        Action::ApplyRecommendation { agent } => {
+        Op::ApplyRecommendation { agent } => {
             let agent =
                 agent.ok_or_else(|| CoreError::usage("apply_recommendation needs an agent"))?;
             agents::apply_recommendation(core, &agent)
                 .await
                 .map(|a| Outcome::ModelSet(Box::new(a)))
         }
-        Action::MarkRead { id } => notifications::mark_read(core, id)
+        Op::MarkRead { id } => notifications::mark_read(core, id)
             .await
             .map(|n| Outcome::Marked { count: n }),
-        Action::MarkAllRead => notifications::mark_read(core, None)
+        Op::MarkAllRead => notifications::mark_read(core, None)
             .await
             .map(|n| Outcome::Marked { count: n }),
-        Action::SetOpenrouterKey { key } => {
+        Op::SetOpenrouterKey { key } => {
             secrets::set_openrouter_key(core, &key, std::time::Duration::from_secs(15)).await?;
             Ok(Outcome::KeyStored {
                 key: super::hermes::mask_key(key.trim()),
             })
         }
-        Action::UpgradeAgent { agent, model } => {
+        Op::UpgradeAgent { agent, model } => {
             let agent = agent.ok_or_else(|| CoreError::usage("upgrade_agent needs an agent"))?;
             upgrade::upgrade_agent(core, &agent, model.as_deref())
                 .await
                 .map(|a| Outcome::Upgraded { agents: vec![a] })
         }
-        Action::UpgradeAll => upgrade::upgrade_all(core)
+        Op::UpgradeAll => upgrade::upgrade_all(core)
             .await
             .map(|agents| Outcome::Upgraded { agents }),
-        Action::RevertUpgrade { agent } => {
+        Op::RevertUpgrade { agent } => {
             let agent = agent.ok_or_else(|| {
                 CoreError::usage("revert_upgrade needs an agent (revert_all reverts every agent)")
             })?;
@@ -394,45 +506,45 @@ pub async fn apply(core: &Core, action: Action) -> Result<Outcome> {
                 .await
                 .map(|agents| Outcome::Reverted { agents })
         }
-        Action::RevertAll => upgrade::revert_all(core)
+        Op::RevertAll => upgrade::revert_all(core)
             .await
             .map(|agents| Outcome::Reverted { agents }),
-        Action::SwitchTab { .. }
-        | Action::NextTab
-        | Action::PrevTab
-        | Action::MoveSelection { .. }
-        | Action::SelectRow { .. }
-        | Action::Activate
-        | Action::Cancel
-        | Action::ToggleHelp
-        | Action::Quit
-        | Action::ToggleAllSlots
-        | Action::SelectAgent { .. }
-        | Action::CycleAgent { .. }
-        | Action::RemoveSelectedSlot
-        | Action::AutoSelectedSlot
-        | Action::OpenPicker
-        | Action::SetPickerQuery { .. }
-        | Action::TogglePickerFilter { .. }
-        | Action::SetPickerFilters { .. }
-        | Action::OpenSkillEditor
-        | Action::ToggleSkill { .. }
-        | Action::ChooseCategory { .. }
-        | Action::SetWizardName { .. }
-        | Action::WizardBack
-        | Action::Refresh
-        | Action::StartSetup { .. }
-        | Action::FinishSetup
-        | Action::OpenBulkUpgrade
-        | Action::OpenUpgrade { .. }
-        | Action::OpenRevertAll
-        | Action::Resize { .. }
-        | Action::ScanStarted { .. }
-        | Action::ScanProgress { .. }
-        | Action::ScanFinished { .. }
-        | Action::JobFailed { .. } => Err(CoreError::usage(format!(
-            "{:?} acts on a screen; send it to a session",
-            action.name()
-        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(v: serde_json::Value) -> std::result::Result<Action, String> {
+        serde_json::from_value::<Action>(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn one_json_shape_names_ops_and_intents_and_never_a_job_event() {
+        let op = read(serde_json::json!({"action": "set_model", "agent": "pm", "model": "m"}));
+        assert!(matches!(op, Ok(Action::Op(Op::SetModel { .. }))), "{op:?}");
+        let intent = read(serde_json::json!({"action": "switch_tab", "tab": "agents"}));
+        assert_eq!(
+            intent,
+            Ok(Action::Intent(Intent::SwitchTab { tab: Tab::Agents }))
+        );
+        // The JSON of each kind is the inner enum's own, so it reads back the same.
+        for a in [op, intent].into_iter().flatten() {
+            let json = serde_json::to_value(&a).unwrap_or_default();
+            assert_eq!(read(json), Ok(a));
+        }
+        for forged in [
+            serde_json::json!({"action": "scan_finished", "job": 1, "text": "done"}),
+            serde_json::json!({"action": "job_failed", "job": 1, "kind": "scan", "error": "x"}),
+            serde_json::json!({"action": "resize", "width": 1, "height": 1}),
+        ] {
+            let e = read(forged).expect_err("not an action anyone can send");
+            assert!(e.contains("unknown action"), "{e}");
+        }
+        let e = read(serde_json::json!({"action": "set_model", "agent": "pm"}))
+            .expect_err("missing model");
+        assert!(e.contains("model"), "{e}");
+        assert!(serde_json::to_value(Action::from(JobEvent::ScanStarted { job: 1 })).is_err());
     }
 }

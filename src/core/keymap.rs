@@ -1,7 +1,7 @@
 //! The one key table. It drives the TUI's input, the key-hint bar, the `?` help overlay and
 //! the web mirror's buttons, so they cannot disagree.
 
-use super::action::Action;
+use super::action::{Action, Intent, Op};
 use super::picker::FilterKind;
 use super::view::{Hint, Tab, WizardStep};
 
@@ -38,7 +38,7 @@ pub struct Binding {
 
 macro_rules! b {
     ($ctx:expr, [$($k:literal),+], $label:literal, $bar:literal, $action:expr) => {
-        Binding { keys: &[$($k),+], label: $label, context: $ctx, bar: $bar, action: || $action }
+        Binding { keys: &[$($k),+], label: $label, context: $ctx, bar: $bar, action: || Action::from($action) }
     };
 }
 
@@ -51,42 +51,42 @@ pub fn bindings() -> &'static [Binding] {
                 ["1"],
                 "Hermes",
                 false,
-                Action::SwitchTab { tab: Tab::Hermes }
+                Intent::SwitchTab { tab: Tab::Hermes }
             ),
             b!(
                 Context::Global,
                 ["2"],
                 "Models",
                 false,
-                Action::SwitchTab { tab: Tab::Models }
+                Intent::SwitchTab { tab: Tab::Models }
             ),
             b!(
                 Context::Global,
                 ["3"],
                 "Agents",
                 false,
-                Action::SwitchTab { tab: Tab::Agents }
+                Intent::SwitchTab { tab: Tab::Agents }
             ),
             b!(
                 Context::Global,
                 ["4"],
                 "Budget",
                 false,
-                Action::SwitchTab { tab: Tab::Budget }
+                Intent::SwitchTab { tab: Tab::Budget }
             ),
             b!(
                 Context::Global,
                 ["5"],
                 "Create",
                 false,
-                Action::SwitchTab { tab: Tab::Create }
+                Intent::SwitchTab { tab: Tab::Create }
             ),
             b!(
                 Context::Global,
                 ["6"],
                 "Notifications",
                 false,
-                Action::SwitchTab {
+                Intent::SwitchTab {
                     tab: Tab::Notifications
                 }
             ),
@@ -95,115 +95,115 @@ pub fn bindings() -> &'static [Binding] {
                 ["tab", "l", "right"],
                 "next tab",
                 false,
-                Action::NextTab
+                Intent::NextTab
             ),
             b!(
                 Context::Global,
                 ["backtab", "h", "left"],
                 "previous tab",
                 false,
-                Action::PrevTab
+                Intent::PrevTab
             ),
             b!(
                 Context::Global,
                 ["j", "down"],
                 "down",
                 false,
-                Action::MoveSelection { delta: 1 }
+                Intent::MoveSelection { delta: 1 }
             ),
             b!(
                 Context::Global,
                 ["k", "up"],
                 "up",
                 false,
-                Action::MoveSelection { delta: -1 }
+                Intent::MoveSelection { delta: -1 }
             ),
             b!(
                 Context::Global,
                 ["pgdn", "ctrl-d"],
                 "page down",
                 false,
-                Action::MoveSelection { delta: 10 }
+                Intent::MoveSelection { delta: 10 }
             ),
             b!(
                 Context::Global,
                 ["pgup", "ctrl-u"],
                 "page up",
                 false,
-                Action::MoveSelection { delta: -10 }
+                Intent::MoveSelection { delta: -10 }
             ),
             b!(
                 Context::Global,
                 ["g", "home"],
                 "first",
                 false,
-                Action::SelectRow { index: 0 }
+                Intent::SelectRow { index: 0 }
             ),
             b!(
                 Context::Global,
                 ["G", "end"],
                 "last",
                 false,
-                Action::SelectRow { index: usize::MAX }
+                Intent::SelectRow { index: usize::MAX }
             ),
             b!(
                 Context::Global,
                 ["ctrl-r"],
                 "reload",
                 false,
-                Action::Refresh
+                Intent::Refresh
             ),
-            b!(Context::Global, ["?"], "help", true, Action::ToggleHelp),
-            b!(Context::Global, ["q", "ctrl-c"], "quit", true, Action::Quit),
+            b!(Context::Global, ["?"], "help", true, Intent::ToggleHelp),
+            b!(Context::Global, ["q", "ctrl-c"], "quit", true, Intent::Quit),
             // Tab 2
             b!(
                 Context::Tab(Tab::Models),
                 ["enter"],
                 "pick model",
                 true,
-                Action::OpenPicker
+                Intent::OpenPicker
             ),
             b!(
                 Context::Tab(Tab::Models),
                 ["a"],
                 "all slots",
                 true,
-                Action::ToggleAllSlots
+                Intent::ToggleAllSlots
             ),
             b!(
                 Context::Tab(Tab::Models),
                 ["]"],
                 "next agent",
                 true,
-                Action::CycleAgent { delta: 1 }
+                Intent::CycleAgent { delta: 1 }
             ),
             b!(
                 Context::Tab(Tab::Models),
                 ["["],
                 "previous agent",
                 false,
-                Action::CycleAgent { delta: -1 }
+                Intent::CycleAgent { delta: -1 }
             ),
             b!(
                 Context::Tab(Tab::Models),
                 ["S"],
                 "scan catalog",
                 true,
-                Action::ScanModels { from: None }
+                Op::ScanModels { from: None }
             ),
             b!(
                 Context::Tab(Tab::Models),
                 ["d", "del"],
                 "remove fallback",
                 false,
-                Action::RemoveSelectedSlot
+                Intent::RemoveSelectedSlot
             ),
             b!(
                 Context::Tab(Tab::Models),
                 ["u"],
                 "set auto",
                 true,
-                Action::AutoSelectedSlot
+                Intent::AutoSelectedSlot
             ),
             // Tab 3
             b!(
@@ -211,28 +211,28 @@ pub fn bindings() -> &'static [Binding] {
                 ["enter", "u"],
                 "apply recommendation",
                 true,
-                Action::ApplyRecommendation { agent: None }
+                Op::ApplyRecommendation { agent: None }
             ),
             b!(
                 Context::Tab(Tab::Agents),
                 ["s"],
                 "skills",
                 true,
-                Action::OpenSkillEditor
+                Intent::OpenSkillEditor
             ),
             b!(
                 Context::Tab(Tab::Agents),
                 ["r"],
                 "rescore",
                 true,
-                Action::Rescore
+                Op::Rescore
             ),
             b!(
                 Context::PaidPick,
                 ["p"],
                 "paid upgrade",
                 true,
-                Action::OpenUpgrade {
+                Intent::OpenUpgrade {
                     agent: None,
                     model: None
                 }
@@ -242,21 +242,21 @@ pub fn bindings() -> &'static [Binding] {
                 ["U"],
                 "bulk upgrade",
                 true,
-                Action::OpenBulkUpgrade
+                Intent::OpenBulkUpgrade
             ),
             b!(
                 Context::OnPaid,
                 ["v"],
                 "revert to free",
                 true,
-                Action::RevertUpgrade { agent: None }
+                Op::RevertUpgrade { agent: None }
             ),
             b!(
                 Context::Tab(Tab::Agents),
                 ["V"],
                 "revert every agent",
                 false,
-                Action::OpenRevertAll
+                Intent::OpenRevertAll
             ),
             // A yes/no question
             b!(
@@ -264,23 +264,23 @@ pub fn bindings() -> &'static [Binding] {
                 ["enter", "y"],
                 "yes",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
-            b!(Context::Confirm, ["esc", "n"], "no", true, Action::Cancel),
+            b!(Context::Confirm, ["esc", "n"], "no", true, Intent::Cancel),
             // Bulk upgrade confirmation
             b!(
                 Context::BulkUpgrade,
                 ["enter"],
                 "upgrade all",
                 true,
-                Action::UpgradeAll
+                Op::UpgradeAll
             ),
             b!(
                 Context::BulkUpgrade,
                 ["esc"],
                 "cancel",
                 true,
-                Action::Cancel
+                Intent::Cancel
             ),
             // First-run setup
             b!(
@@ -288,86 +288,86 @@ pub fn bindings() -> &'static [Binding] {
                 ["enter"],
                 "start / continue",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
-            b!(Context::Setup, ["q", "ctrl-c"], "quit", true, Action::Quit),
+            b!(Context::Setup, ["q", "ctrl-c"], "quit", true, Intent::Quit),
             // Tab 5
             b!(
                 Context::CreateStep(WizardStep::Category),
                 ["enter"],
                 "choose",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
             b!(
                 Context::CreateStep(WizardStep::Model),
                 ["enter"],
                 "use this model",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
             b!(
                 Context::CreateStep(WizardStep::Model),
                 ["p"],
                 "pick another",
                 true,
-                Action::OpenPicker
+                Intent::OpenPicker
             ),
             b!(
                 Context::CreateStep(WizardStep::Model),
                 ["esc"],
                 "back",
                 true,
-                Action::WizardBack
+                Intent::WizardBack
             ),
             b!(
                 Context::CreateStep(WizardStep::Skills),
                 ["space"],
                 "toggle skill",
                 true,
-                Action::ToggleSkill { name: None }
+                Intent::ToggleSkill { name: None }
             ),
             b!(
                 Context::CreateStep(WizardStep::Skills),
                 ["enter"],
                 "next",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
             b!(
                 Context::CreateStep(WizardStep::Skills),
                 ["esc"],
                 "back",
                 true,
-                Action::WizardBack
+                Intent::WizardBack
             ),
             b!(
                 Context::CreateStep(WizardStep::Name),
                 ["enter"],
                 "next",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
             b!(
                 Context::CreateStep(WizardStep::Name),
                 ["esc"],
                 "back",
                 true,
-                Action::WizardBack
+                Intent::WizardBack
             ),
             b!(
                 Context::CreateStep(WizardStep::Confirm),
                 ["enter"],
                 "create agent",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
             b!(
                 Context::CreateStep(WizardStep::Confirm),
                 ["esc"],
                 "back",
                 true,
-                Action::WizardBack
+                Intent::WizardBack
             ),
             // Tab 6
             b!(
@@ -375,14 +375,14 @@ pub fn bindings() -> &'static [Binding] {
                 ["enter", "m"],
                 "mark read",
                 true,
-                Action::MarkRead { id: None }
+                Op::MarkRead { id: None }
             ),
             b!(
                 Context::Tab(Tab::Notifications),
                 ["M"],
                 "mark all read",
                 true,
-                Action::MarkAllRead
+                Op::MarkAllRead
             ),
             // Tab 1
             b!(
@@ -390,7 +390,7 @@ pub fn bindings() -> &'static [Binding] {
                 ["r"],
                 "rescore",
                 true,
-                Action::Rescore
+                Op::Rescore
             ),
             // Picker
             b!(
@@ -398,43 +398,43 @@ pub fn bindings() -> &'static [Binding] {
                 ["enter"],
                 "confirm",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
-            b!(Context::Picker, ["esc"], "cancel", true, Action::Cancel),
+            b!(Context::Picker, ["esc"], "cancel", true, Intent::Cancel),
             b!(
                 Context::Picker,
                 ["down", "ctrl-n", "ctrl-j"],
                 "down",
                 false,
-                Action::MoveSelection { delta: 1 }
+                Intent::MoveSelection { delta: 1 }
             ),
             b!(
                 Context::Picker,
                 ["up", "ctrl-p", "ctrl-k"],
                 "up",
                 false,
-                Action::MoveSelection { delta: -1 }
+                Intent::MoveSelection { delta: -1 }
             ),
             b!(
                 Context::Picker,
                 ["pgdn"],
                 "page down",
                 false,
-                Action::MoveSelection { delta: 10 }
+                Intent::MoveSelection { delta: 10 }
             ),
             b!(
                 Context::Picker,
                 ["pgup"],
                 "page up",
                 false,
-                Action::MoveSelection { delta: -10 }
+                Intent::MoveSelection { delta: -10 }
             ),
             b!(
                 Context::Picker,
                 ["ctrl-f"],
                 "free only",
                 true,
-                Action::TogglePickerFilter {
+                Intent::TogglePickerFilter {
                     filter: FilterKind::Free
                 }
             ),
@@ -443,7 +443,7 @@ pub fn bindings() -> &'static [Binding] {
                 ["ctrl-t"],
                 "tools",
                 true,
-                Action::TogglePickerFilter {
+                Intent::TogglePickerFilter {
                     filter: FilterKind::Tools
                 }
             ),
@@ -452,7 +452,7 @@ pub fn bindings() -> &'static [Binding] {
                 ["ctrl-g"],
                 "image input",
                 false,
-                Action::TogglePickerFilter {
+                Intent::TogglePickerFilter {
                     filter: FilterKind::Image
                 }
             ),
@@ -461,7 +461,7 @@ pub fn bindings() -> &'static [Binding] {
                 ["ctrl-x"],
                 "min context: any, 32k, 65k, 131k, 262k",
                 false,
-                Action::TogglePickerFilter {
+                Intent::TogglePickerFilter {
                     filter: FilterKind::Context
                 }
             ),
@@ -470,7 +470,7 @@ pub fn bindings() -> &'static [Binding] {
                 ["ctrl-o"],
                 "provider",
                 true,
-                Action::TogglePickerFilter {
+                Intent::TogglePickerFilter {
                     filter: FilterKind::Provider
                 }
             ),
@@ -480,35 +480,35 @@ pub fn bindings() -> &'static [Binding] {
                 ["space"],
                 "toggle",
                 true,
-                Action::ToggleSkill { name: None }
+                Intent::ToggleSkill { name: None }
             ),
             b!(
                 Context::SkillEditor,
                 ["enter"],
                 "apply",
                 true,
-                Action::Activate
+                Intent::Activate
             ),
             b!(
                 Context::SkillEditor,
                 ["esc"],
                 "cancel",
                 true,
-                Action::Cancel
+                Intent::Cancel
             ),
             b!(
                 Context::SkillEditor,
                 ["j", "down"],
                 "down",
                 false,
-                Action::MoveSelection { delta: 1 }
+                Intent::MoveSelection { delta: 1 }
             ),
             b!(
                 Context::SkillEditor,
                 ["k", "up"],
                 "up",
                 false,
-                Action::MoveSelection { delta: -1 }
+                Intent::MoveSelection { delta: -1 }
             ),
             // Help
             b!(
@@ -516,7 +516,7 @@ pub fn bindings() -> &'static [Binding] {
                 ["esc", "?", "q"],
                 "close",
                 true,
-                Action::ToggleHelp
+                Intent::ToggleHelp
             ),
         ]
     })
@@ -594,17 +594,23 @@ mod tests {
     #[test]
     fn specific_contexts_win_over_global_ones() {
         let ctx = [Context::Tab(Tab::Agents), Context::Global];
-        assert_eq!(lookup(&ctx, "r"), Some(Action::Rescore));
-        assert_eq!(lookup(&ctx, "j"), Some(Action::MoveSelection { delta: 1 }));
+        assert_eq!(lookup(&ctx, "r"), Some(Op::Rescore.into()));
+        assert_eq!(
+            lookup(&ctx, "j"),
+            Some(Intent::MoveSelection { delta: 1 }.into())
+        );
         assert_eq!(
             lookup(&ctx, "3"),
-            Some(Action::SwitchTab { tab: Tab::Agents })
+            Some(Intent::SwitchTab { tab: Tab::Agents }.into())
         );
         assert_eq!(
             lookup(&[Context::Picker], "ctrl-f"),
-            Some(Action::TogglePickerFilter {
-                filter: FilterKind::Free
-            })
+            Some(
+                Intent::TogglePickerFilter {
+                    filter: FilterKind::Free
+                }
+                .into()
+            )
         );
         assert_eq!(
             lookup(&[Context::Picker], "q"),

@@ -21,6 +21,7 @@ pub mod picker;
 pub mod routing;
 pub mod runtime;
 pub mod scoring;
+pub mod screens;
 pub mod secrets;
 pub mod session;
 pub mod skills;

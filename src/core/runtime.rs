@@ -1,5 +1,5 @@
 //! The runtime: slow work (today the catalog scan) runs on tokio tasks off every input loop,
-//! and reports back as events (`Action::ScanStarted`, `ScanProgress`, `ScanFinished`,
+//! and reports back as events (`JobEvent::ScanStarted`, `ScanProgress`, `ScanFinished`,
 //! `JobFailed`) that a session applies like any other input.
 //!
 //! One runtime serves a process: the TUI, `nxr serve`, the TUI with `--web` (the mirror
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 
 use super::Core;
-use super::action::{self, Action};
+use super::action::{self, JobEvent};
 use super::db::{self, Db};
 use super::error::{CoreError, Result};
 use super::time;
@@ -280,7 +280,7 @@ pub struct Runtime {
     holder: Arc<str>,
     lease: Duration,
     scan_timeout: Duration,
-    events: broadcast::Sender<Action>,
+    events: broadcast::Sender<JobEvent>,
     handle: tokio::runtime::Handle,
 }
 
@@ -320,7 +320,7 @@ impl Runtime {
     }
 
     /// Events of every job this runtime runs, for an input loop to apply.
-    pub fn subscribe(&self) -> broadcast::Receiver<Action> {
+    pub fn subscribe(&self) -> broadcast::Receiver<JobEvent> {
         self.events.subscribe()
     }
 
@@ -341,7 +341,7 @@ impl Runtime {
         }
     }
 
-    fn send(&self, event: Action) {
+    fn send(&self, event: JobEvent) {
         // No subscriber (a daemon, `nxr serve`) is fine: the registry has the news too.
         let _ = self.events.send(event);
     }
@@ -363,7 +363,7 @@ impl Runtime {
                 }
             })
         };
-        self.send(Action::ScanStarted { job });
+        self.send(JobEvent::ScanStarted { job });
         let outcome = match kind {
             JobKind::Scan => self.scan(job).await,
         };
@@ -377,11 +377,11 @@ impl Runtime {
         match outcome {
             Ok(text) => {
                 tracing::info!(job, %text, "job finished");
-                self.send(Action::ScanFinished { job, text });
+                self.send(JobEvent::ScanFinished { job, text });
             }
             Err(error) => {
                 tracing::warn!(job, %error, "job failed");
-                self.send(Action::JobFailed { job, kind, error });
+                self.send(JobEvent::JobFailed { job, kind, error });
             }
         }
     }
@@ -395,7 +395,7 @@ impl Runtime {
         if let Err(e) = set_progress(&self.core.db, job, &text).await {
             tracing::warn!(job, error = %e, "cannot record progress");
         }
-        self.send(Action::ScanProgress { job, text });
+        self.send(JobEvent::ScanProgress { job, text });
         match action::scan(&self.core, None, self.scan_timeout).await {
             Ok(r) => Ok(format!(
                 "catalog stored: {} models, {} free",

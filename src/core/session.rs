@@ -1,31 +1,30 @@
-//! A session is one person's view of the workspace: the selected tab, rows, the open picker
-//! or wizard, the banner. It turns screen intents into workspace changes, keeps a cache of
-//! what the database holds (refreshed when another process changes it), and builds the
-//! [`Screen`] every renderer draws. The TUI keeps one for its lifetime; the web mirror keeps
-//! one per browser page.
+//! A session is one person's view of the workspace. It is the router between the screen
+//! slices in [`super::screens`]: it holds the tab, the overlay, the banner and the cache of
+//! what the database holds (refreshed when another process changes it), sends each intent to
+//! the slice it belongs to, runs the [`Effect`]s the slice returns (the domain op, the reload,
+//! the banner) and assembles the [`Screen`] every renderer draws from the slices' views. The
+//! TUI keeps one for its lifetime; the web mirror keeps one per browser page.
 
 use std::sync::Arc;
-use std::time::SystemTime;
 
 use jiff::Timestamp;
 
-use super::action::{self, Action, Outcome};
-use super::agents::{self, Agent, Recommendation};
+use super::action::{self, Action, Intent, JobEvent, Op, Outcome};
+use super::agents::{self, Agent};
 use super::catalog::{self, Catalog, CatalogInfo};
 use super::error::{CoreError, Result};
-use super::hermes::{self, OPENROUTER, Profile};
+use super::hermes::{self, Profile};
 use super::keymap::{self, Context};
-use super::models;
-use super::notifications::{self, Notification};
-use super::onboarding::{self, Flow, InitOptions, Onboarding, SetupStep};
-use super::picker::{Filters, Fit, Picker};
-use super::routing::{self, Needs, SlotKey, Slots};
+use super::notifications;
+use super::onboarding::Flow;
+use super::routing;
 use super::runtime::{self, JobKind, JobState, Runtime};
-use super::scoring::{Pick, Role, Scorer};
+use super::scoring::Role;
+use super::screens::{self, Ctx, Data, Effect, Effects, shorten_home};
 use super::secrets;
-use super::skills::{self, SkillSnapshot, SkillState, Template};
+use super::skills;
 use super::text;
-use super::upgrade::{self, UpgradeRow};
+use super::upgrade;
 use super::view::*;
 use super::{Core, time};
 
@@ -38,121 +37,28 @@ pub const PICKER_CHROME: u16 = 12;
 /// a later success).
 pub const BANNER_SECONDS: i64 = 15;
 
-/// Said by every surface, so it names no key: the TUI and the web both have a Create tab.
-const NO_AGENTS: &str = "No agents yet: create one on the Create tab.";
-
-struct Data {
-    mark: i64,
-    agents: Vec<Agent>,
-    catalog: Arc<Catalog>,
-    catalog_info: CatalogInfo,
-    recs: Vec<Recommendation>,
-    notifications: Vec<Notification>,
-    unread: i64,
-    slots: Option<(
-        String,
-        Option<SystemTime>,
-        std::result::Result<Slots, String>,
-    )>,
-    skills: Option<(String, std::result::Result<SkillSnapshot, String>)>,
-    plan: Vec<UpgradeRow>,
-    key_configured: bool,
-    payer: secrets::Payer,
-    /// The hermes-agent version the onboarding recorded.
-    hermes_version: Option<String>,
-}
-
-/// A Tab 3 question waiting for yes (Enter) or no (Esc).
-#[derive(Clone)]
-enum Confirm {
-    Upgrade { agent: String, model: String },
-    RevertAll,
-}
-
-/// The first-run setup wizard: the onboarding flow advanced one step at a time.
-struct SetupState {
-    onboarding: Onboarding,
-    started: bool,
-    error: Option<String>,
+/// Each tab's slice state.
+#[derive(Default)]
+struct Slices {
+    hermes: screens::hermes::State,
+    models: screens::models::State,
+    agents: screens::agents::State,
+    notes: screens::notifications::State,
+    wizard: screens::create::State,
 }
 
 enum OverlayState {
     Help,
-    Picker(Box<PickerState>),
-    Skills(SkillEditor),
-}
-
-struct PickerState {
-    picker: Picker,
-    target: PickTarget,
-    /// The current model's price card, worked out once per picker (scoring one model
-    /// needs a scorer over the whole catalog; the candidates carry their scores already).
-    current_card: Option<Option<PriceCard>>,
-    /// The model the person was warned about (it lacks what the slot needs): a second
-    /// Enter on it writes it anyway.
-    warned: Option<String>,
-}
-
-#[derive(Clone, PartialEq)]
-enum PickTarget {
-    Slot {
-        agent: String,
-        slot: String,
-        current: String,
-    },
-    Wizard,
-}
-
-struct SkillEditor {
-    agent: String,
-    choices: Vec<SkillChoice>,
-    selected: usize,
-}
-
-struct Wizard {
-    step: WizardStep,
-    category: usize,
-    /// The model and whether a person chose it (rather than the scorer).
-    model: Option<(Pick, bool)>,
-    skills: Vec<SkillChoice>,
-    skills_for: Option<Template>,
-    skill_selected: usize,
-    name: String,
-}
-
-impl Wizard {
-    fn new() -> Wizard {
-        Wizard {
-            step: WizardStep::Category,
-            category: 0,
-            model: None,
-            skills: Vec::new(),
-            skills_for: None,
-            skill_selected: 0,
-            name: String::new(),
-        }
-    }
-}
-
-/// The categories the create wizard offers, in order: the six custom categories, then the
-/// three built-in roles.
-pub fn wizard_categories() -> Vec<Template> {
-    let mut v = Template::CATEGORIES.to_vec();
-    v.extend([Template::Pm, Template::Engineer, Template::Hermes]);
-    v
+    Picker(Box<screens::picker::State>),
+    Skills(screens::agents::SkillEditor),
 }
 
 pub struct Session {
     core: Core,
     tab: Tab,
     data: Data,
-    hermes_selected: usize,
-    models_agent: Option<String>,
-    slot_selected: usize,
-    show_all_slots: bool,
-    agents_selected: usize,
-    notes_selected: usize,
-    wizard: Wizard,
+    slices: Slices,
+    setup: Option<screens::setup::State>,
     overlay: Option<OverlayState>,
     banner: Option<Banner>,
     /// When the banner's message was said (it fades).
@@ -162,9 +68,6 @@ pub struct Session {
     height: u16,
     notify: Arc<dyn Fn() + Sync + Send>,
     clock: Option<Timestamp>,
-    setup: Option<SetupState>,
-    bulk_open: bool,
-    confirm: Option<Confirm>,
     pub quit: bool,
     pub web_url: Option<String>,
     /// Where slow work runs off the input loop; without one (tests, one-shot callers) a
@@ -192,16 +95,12 @@ impl Session {
                 key_configured: false,
                 payer: secrets::Payer::NoKey,
                 hermes_version: None,
+                ollama: String::new(),
             },
             core,
             tab: Tab::Hermes,
-            hermes_selected: 0,
-            models_agent: None,
-            slot_selected: 0,
-            show_all_slots: false,
-            agents_selected: 0,
-            notes_selected: 0,
-            wizard: Wizard::new(),
+            slices: Slices::default(),
+            setup: None,
             overlay: None,
             banner: None,
             banner_at: None,
@@ -210,9 +109,6 @@ impl Session {
             height: 24,
             notify: Arc::new(|| {}),
             clock: None,
-            setup: None,
-            bulk_open: false,
-            confirm: None,
             quit: false,
             web_url: None,
             runtime: None,
@@ -258,6 +154,22 @@ impl Session {
         self.clock.unwrap_or_else(Timestamp::now)
     }
 
+    /// What the slices read. A free function of the fields (not `&self`) so a slice's state
+    /// can be borrowed mutably beside it.
+    fn ctx<'a>(
+        data: &'a Data,
+        core: &'a Core,
+        now: Timestamp,
+        notify: &'a Arc<dyn Fn() + Sync + Send>,
+    ) -> Ctx<'a> {
+        Ctx {
+            data,
+            hermes_home: &core.paths.hermes_home,
+            now,
+            notify,
+        }
+    }
+
     /// Reloads what changed since the last look (another process may have written), and
     /// re-reads the shown agent's config.yaml when its file changed. Returns true when the
     /// screen needs a redraw.
@@ -293,11 +205,11 @@ impl Session {
             }
         };
         let event = match job.state {
-            JobState::Finished => Action::ScanFinished {
+            JobState::Finished => JobEvent::ScanFinished {
                 job: id,
                 text: job.progress,
             },
-            JobState::Failed => Action::JobFailed {
+            JobState::Failed => JobEvent::JobFailed {
                 job: id,
                 kind: JobKind::Scan,
                 error: job.error.unwrap_or_else(|| "the scan failed".into()),
@@ -311,7 +223,7 @@ impl Session {
     /// Starts a catalog scan on the runtime (or runs it here when there is none).
     async fn start_scan(&mut self) -> Result<()> {
         let Some(rt) = self.runtime.clone() else {
-            return self.domain(Action::ScanModels { from: None }).await;
+            return self.domain(Op::ScanModels { from: None }).await;
         };
         let job = rt.start(JobKind::Scan).await?;
         self.scan_job = Some(job);
@@ -336,12 +248,12 @@ impl Session {
                 self.data.catalog = Arc::new(self.core.catalog().await?);
             }
             self.data.catalog_info = info;
-            let ollama = self.core.ollama_model().await?;
+            self.data.ollama = self.core.ollama_model().await?;
             self.data.payer = secrets::payer(&self.core).await?;
             self.data.recs = agents::recommend_with(
                 &self.data.agents,
                 &self.data.catalog,
-                &ollama,
+                &self.data.ollama,
                 self.data.payer.can_pay(),
             );
             self.data.notifications = notifications::list(&conn, 200).await?;
@@ -358,21 +270,15 @@ impl Session {
         Ok(changed)
     }
 
+    fn profile_of(&self, a: &Agent) -> Profile {
+        Profile::resolve(&self.core.paths.hermes_home, &a.profile)
+    }
+
     fn models_agent(&self) -> Option<&Agent> {
-        match &self.models_agent {
+        match &self.slices.models.agent {
             Some(name) => self.data.agents.iter().find(|a| &a.name == name),
             None => self.data.agents.first(),
         }
-    }
-
-    /// Paid models can be written: the one fact every picker marks paid rows by, the same
-    /// account state the write guard (`agents::ensure_payable`) checks again at the write.
-    fn can_pay(&self) -> bool {
-        self.data.payer.can_pay()
-    }
-
-    fn profile_of(&self, a: &Agent) -> Profile {
-        Profile::resolve(&self.core.paths.hermes_home, &a.profile)
     }
 
     /// Loads the Models tab's agent's slots when missing or when config.yaml changed on disk.
@@ -395,50 +301,40 @@ impl Session {
         }
         let slots = routing::read(&agent.name, &profile).map_err(|e| e.to_string());
         self.data.slots = Some((agent.name.clone(), mtime, slots));
-        let n = self.slot_rows().len();
-        self.slot_selected = self.slot_selected.min(n.saturating_sub(1));
+        let ctx = Self::ctx(&self.data, &self.core, self.now(), &self.notify);
+        let n = screens::models::rows(&self.slices.models, &ctx).len();
+        self.slices.models.selected = self.slices.models.selected.min(n.saturating_sub(1));
         true
     }
 
-    fn selected_agent(&self) -> Option<&Agent> {
-        self.data.agents.get(self.agents_selected)
-    }
-
-    fn agent_skills(&mut self) -> Option<std::result::Result<SkillSnapshot, String>> {
-        let agent = self.selected_agent()?.clone();
-        if let Some((name, snap)) = &self.data.skills
-            && *name == agent.name
-        {
-            return Some(snap.clone());
+    /// Reads the selected agent's skills into the cache unless they are there.
+    fn load_skills(&mut self) {
+        let Some(agent) = self.data.agents.get(self.slices.agents.selected).cloned() else {
+            return;
+        };
+        if matches!(&self.data.skills, Some((name, _)) if *name == agent.name) {
+            return;
         }
         let profile = self.profile_of(&agent);
         let snap = hermes::ConfigDoc::load(&profile.config_path())
             .and_then(|c| skills::snapshot(&profile, &c, &agent.skillset))
             .map_err(|e| e.to_string());
-        self.data.skills = Some((agent.name.clone(), snap.clone()));
-        Some(snap)
-    }
-
-    fn slot_rows(&self) -> Vec<SlotRow> {
-        match &self.data.slots {
-            Some((_, _, Ok(slots))) => {
-                routing::rows(slots, self.show_all_slots, &self.data.catalog)
-            }
-            _ => Vec::new(),
-        }
+        self.data.skills = Some((agent.name, snap));
     }
 
     fn clamp(&mut self) {
         let n = self.data.agents.len();
-        self.hermes_selected = self.hermes_selected.min(n.saturating_sub(1));
-        self.agents_selected = self.agents_selected.min(n.saturating_sub(1));
-        self.notes_selected = self
-            .notes_selected
+        self.slices.hermes.selected = self.slices.hermes.selected.min(n.saturating_sub(1));
+        self.slices.agents.selected = self.slices.agents.selected.min(n.saturating_sub(1));
+        self.slices.notes.selected = self
+            .slices
+            .notes
+            .selected
             .min(self.data.notifications.len().saturating_sub(1));
-        if let Some(name) = &self.models_agent
+        if let Some(name) = &self.slices.models.agent
             && !self.data.agents.iter().any(|a| &a.name == name)
         {
-            self.models_agent = None;
+            self.slices.models.agent = None;
         }
     }
 
@@ -451,7 +347,7 @@ impl Session {
 
     fn switch_tab(&mut self, tab: Tab) {
         self.overlay = None;
-        self.confirm = None;
+        self.slices.agents.confirm = None;
         self.tab = tab;
     }
 
@@ -489,16 +385,25 @@ impl Session {
         self.say(Meaning::Success, text.into());
     }
 
+    /// True while the Agents tab's plan or question is up (and nothing covers it).
+    fn question_open(&self) -> bool {
+        self.tab == Tab::Agents
+            && self.overlay.is_none()
+            && (self.slices.agents.bulk_open || self.slices.agents.confirm.is_some())
+    }
+
     /// The contexts that decide what keys do, most specific first.
     pub fn contexts(&self) -> Vec<Context> {
         if self.setup.is_some() {
             return vec![Context::Setup];
         }
-        if self.bulk_open && self.tab == Tab::Agents && self.overlay.is_none() {
-            return vec![Context::BulkUpgrade, Context::Global];
-        }
-        if self.confirm.is_some() && self.tab == Tab::Agents && self.overlay.is_none() {
-            return vec![Context::Confirm, Context::Global];
+        if self.question_open() {
+            let ctx = if self.slices.agents.bulk_open {
+                Context::BulkUpgrade
+            } else {
+                Context::Confirm
+            };
+            return vec![ctx, Context::Global];
         }
         match &self.overlay {
             Some(OverlayState::Help) => return vec![Context::Help],
@@ -506,33 +411,21 @@ impl Session {
             Some(OverlayState::Skills(_)) => return vec![Context::SkillEditor],
             None => {}
         }
+        self.tab_contexts()
+    }
+
+    /// The current tab's contexts (what help lists under an overlay).
+    fn tab_contexts(&self) -> Vec<Context> {
         let mut v = Vec::new();
         if self.tab == Tab::Create {
-            v.push(Context::CreateStep(self.wizard.step));
+            v.push(Context::CreateStep(self.slices.wizard.step));
         }
         if self.tab == Tab::Agents {
-            v.extend(self.agent_contexts());
+            let ctx = Self::ctx(&self.data, &self.core, self.now(), &self.notify);
+            v.extend(screens::agents::contexts(&self.slices.agents, &ctx));
         }
         v.push(Context::Tab(self.tab));
         v.push(Context::Global);
-        v
-    }
-
-    /// The keys that apply to the selected agent: `p` when it has a paid pick the stored key
-    /// can pay for, `v` when it runs a paid model with a free one to go back to.
-    fn agent_contexts(&self) -> Vec<Context> {
-        let mut v = Vec::new();
-        let Some(a) = self.selected_agent() else {
-            return v;
-        };
-        if let Some(p) = self.data.plan.iter().find(|p| p.agent == a.name) {
-            if p.recommended.is_some() && self.data.payer.can_pay() {
-                v.push(Context::PaidPick);
-            }
-            if !p.current.free && p.last_free.is_some() {
-                v.push(Context::OnPaid);
-            }
-        }
         v
     }
 
@@ -541,7 +434,7 @@ impl Session {
         matches!(self.overlay, Some(OverlayState::Picker(_)))
             || (self.overlay.is_none()
                 && self.tab == Tab::Create
-                && self.wizard.step == WizardStep::Name)
+                && screens::create::typing(&self.slices.wizard))
     }
 
     /// The text typed characters edit now (the picker's query or the wizard's name), so an
@@ -549,8 +442,8 @@ impl Session {
     pub fn entry_text(&self) -> Option<&str> {
         match &self.overlay {
             Some(OverlayState::Picker(p)) => Some(p.picker.query()),
-            None if self.tab == Tab::Create && self.wizard.step == WizardStep::Name => {
-                Some(&self.wizard.name)
+            None if self.tab == Tab::Create && screens::create::typing(&self.slices.wizard) => {
+                Some(&self.slices.wizard.name)
             }
             _ => None,
         }
@@ -564,11 +457,7 @@ impl Session {
     /// the web's `/setup` page always can).
     pub fn begin_setup(&mut self, flow: Flow) {
         if self.setup.is_none() {
-            self.setup = Some(SetupState {
-                onboarding: Onboarding::new(flow, InitOptions::default()),
-                started: false,
-                error: None,
-            });
+            self.setup = Some(screens::setup::State::new(flow));
         }
     }
 
@@ -579,9 +468,7 @@ impl Session {
 
     /// True while setup steps remain to run: call [`Session::advance`] again.
     pub fn busy(&self) -> bool {
-        self.setup
-            .as_ref()
-            .is_some_and(|s| s.started && s.error.is_none() && !s.onboarding.done())
+        self.setup.as_ref().is_some_and(screens::setup::State::busy)
     }
 
     /// Runs the next setup step; true when something changed on screen.
@@ -620,15 +507,15 @@ impl Session {
     }
 
     /// Applies any action. Failures become the banner; the session never stops on them.
-    pub async fn apply(&mut self, action: Action) {
-        if let Err(e) = self.apply_inner(action).await {
+    pub async fn apply(&mut self, action: impl Into<Action>) {
+        if let Err(e) = self.apply_inner(action.into()).await {
             self.fail(e);
         }
     }
 
     /// Applies an action and reports failure to the caller too (the web answers with it).
-    pub async fn try_apply(&mut self, action: Action) -> Result<()> {
-        match self.apply_inner(action).await {
+    pub async fn try_apply(&mut self, action: impl Into<Action>) -> Result<()> {
+        match self.apply_inner(action.into()).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.fail(CoreError::Conflict(e.to_string()));
@@ -639,345 +526,164 @@ impl Session {
 
     async fn apply_inner(&mut self, action: Action) -> Result<()> {
         match action {
-            Action::SwitchTab { tab } => self.switch_tab(tab),
-            Action::NextTab => self.switch_tab(self.tab.next()),
-            Action::PrevTab => self.switch_tab(self.tab.prev()),
-            Action::MoveSelection { delta } => self.move_selection(delta),
-            Action::SelectRow { index } => self.select_row(index),
-            Action::ToggleHelp => {
+            Action::Op(op) => self.op(op).await,
+            Action::Intent(intent) => self.intent(intent).await,
+            Action::Event(event) => self.event(event).await,
+        }
+    }
+
+    /// A domain op from a surface: the slice that owns "the selected one" fills in what the
+    /// op left out, then it runs.
+    async fn op(&mut self, op: Op) -> Result<()> {
+        let now = self.now();
+        let ctx = Self::ctx(&self.data, &self.core, now, &self.notify);
+        let effects = match op {
+            Op::ScanModels { from: None } => vec![Effect::StartScan],
+            Op::MarkRead { id } => screens::notifications::mark_read(&self.slices.notes, &ctx, id)?,
+            op @ (Op::RevertUpgrade { .. }
+            | Op::RevertAll
+            | Op::UpgradeAgent { .. }
+            | Op::UpgradeAll
+            | Op::ApplyRecommendation { .. }) => {
+                screens::agents::resolve(&mut self.slices.agents, &ctx, op)?
+            }
+            op @ (Op::ScanModels { from: Some(_) }
+            | Op::Rescore
+            | Op::CreateAgent { .. }
+            | Op::AddSkills { .. }
+            | Op::RemoveSkills { .. }
+            | Op::SyncSkills { .. }
+            | Op::SetModel { .. }
+            | Op::SetSlot { .. }
+            | Op::RemoveFallback { .. }
+            | Op::MarkAllRead
+            | Op::SetOpenrouterKey { .. }) => vec![Effect::Apply(op)],
+        };
+        self.run(effects).await
+    }
+
+    /// A screen intent: the router's own (tabs, help, quit, size, reload), else the slice of
+    /// the overlay or question on screen, else the slice the intent names, else the tab's.
+    async fn intent(&mut self, intent: Intent) -> Result<()> {
+        let now = self.now();
+        match &intent {
+            Intent::SwitchTab { tab } => {
+                self.switch_tab(*tab);
+                return Ok(());
+            }
+            Intent::NextTab => {
+                self.switch_tab(self.tab.next());
+                return Ok(());
+            }
+            Intent::PrevTab => {
+                self.switch_tab(self.tab.prev());
+                return Ok(());
+            }
+            Intent::ToggleHelp => {
                 self.overlay = match self.overlay {
                     Some(OverlayState::Help) => None,
                     _ => Some(OverlayState::Help),
                 };
+                return Ok(());
             }
-            Action::Quit => self.quit = true,
-            Action::Cancel if self.bulk_open && self.overlay.is_none() => self.bulk_open = false,
-            Action::Cancel if self.confirm.is_some() && self.overlay.is_none() => {
-                self.confirm = None;
-                self.ok("nothing changed");
+            Intent::Quit => {
+                self.quit = true;
+                return Ok(());
             }
-            Action::Cancel => match self.overlay.take() {
-                Some(_) => {}
-                None if self.tab == Tab::Create => self.wizard_back(),
-                None => self.banner = None,
-            },
-            Action::Refresh => {
+            Intent::Resize { width, height } => {
+                self.width = *width;
+                self.height = *height;
+                return Ok(());
+            }
+            Intent::Refresh => {
                 self.refresh(true).await?;
                 self.load_slots(true);
                 self.ok("reloaded");
+                return Ok(());
             }
-            Action::Resize { width, height } => {
-                self.width = width;
-                self.height = height;
-            }
-            Action::ToggleAllSlots => {
-                self.show_all_slots = !self.show_all_slots;
-                self.slot_selected = self
-                    .slot_selected
-                    .min(self.slot_rows().len().saturating_sub(1));
-            }
-            Action::SelectAgent { agent } => {
+            Intent::SelectAgent { agent } => {
+                // One agent is looked at on both the Models and the Agents tab.
                 let a = self
                     .data
                     .agents
                     .iter()
-                    .position(|a| a.name == agent)
+                    .position(|a| &a.name == agent)
                     .ok_or_else(|| CoreError::NotFound {
                         what: "agent",
-                        name: text::clean(&agent),
+                        name: text::clean(agent),
                     })?;
-                self.models_agent = Some(agent);
-                self.agents_selected = a;
+                self.slices.models.agent = Some(agent.clone());
+                self.slices.agents.selected = a;
                 self.load_slots(true);
+                return Ok(());
             }
-            Action::CycleAgent { delta } => {
-                let n = self.data.agents.len();
-                if n > 0 {
-                    let cur = self
-                        .models_agent()
-                        .and_then(|a| self.data.agents.iter().position(|b| b.name == a.name))
-                        .unwrap_or(0);
-                    let next = (cur as i64 + delta).rem_euclid(n as i64) as usize;
-                    self.models_agent = Some(self.data.agents[next].name.clone());
-                    self.load_slots(true);
-                }
+            Intent::OpenSkillEditor => self.load_skills(),
+            Intent::Activate if self.setup.is_some() => {
+                let fx = screens::setup::update(&mut self.setup, &intent)?;
+                return self.run(fx).await;
             }
-            Action::RemoveSelectedSlot => {
-                let rows = self.slot_rows();
-                let row = rows
-                    .get(self.slot_selected)
-                    .ok_or_else(|| CoreError::usage("no slot selected"))?;
-                let Some(i) = row
-                    .key
-                    .strip_prefix("fallback:")
-                    .and_then(|n| n.parse::<usize>().ok())
-                else {
-                    return Err(CoreError::usage(
-                        "only fallback entries can be removed (show all slots to see them)",
-                    ));
-                };
-                let agent = self
-                    .models_agent()
-                    .map(|a| a.name.clone())
-                    .unwrap_or_default();
-                self.domain(Action::RemoveFallback { agent, index: i })
-                    .await?;
+            Intent::StartSetup { .. } | Intent::FinishSetup => {
+                let fx = screens::setup::update(&mut self.setup, &intent)?;
+                return self.run(fx).await;
             }
-            Action::AutoSelectedSlot => {
-                let rows = self.slot_rows();
-                let row = rows
-                    .get(self.slot_selected)
-                    .ok_or_else(|| CoreError::usage("no slot selected"))?;
-                let agent = self
-                    .models_agent()
-                    .map(|a| a.name.clone())
-                    .ok_or_else(|| CoreError::usage("create an agent first, on the Create tab"))?;
-                let action = Action::SetSlot {
-                    agent,
-                    slot: row.key.clone(),
-                    model: routing::AUTO.into(),
-                    provider: None,
-                    base_url: None,
-                    force: false,
-                };
-                self.domain(action).await?;
+            Intent::Cancel
+                if self.overlay.is_none()
+                    && (self.slices.agents.bulk_open || self.slices.agents.confirm.is_some()) =>
+            {
+                let fx = screens::agents::cancel(&mut self.slices.agents);
+                return self.run(fx).await;
             }
-            Action::OpenPicker => self.open_picker()?,
-            Action::SetPickerQuery { query } => {
-                if let Some(OverlayState::Picker(p)) = &mut self.overlay {
-                    let q: String = query
-                        .chars()
-                        .filter(|c| !c.is_control() && !text::is_bidi_control(*c))
-                        .take(200)
-                        .collect();
-                    p.picker.set_query(&q);
-                }
+            Intent::Activate if self.question_open() => {
+                let ctx = Self::ctx(&self.data, &self.core, now, &self.notify);
+                let fx = screens::agents::activate(&mut self.slices.agents, &ctx)?;
+                return self.run(fx).await;
             }
-            Action::TogglePickerFilter { filter } => {
-                if let Some(OverlayState::Picker(p)) = &mut self.overlay {
-                    p.picker.toggle(filter);
-                }
+            _ => {}
+        }
+        let ctx = Self::ctx(&self.data, &self.core, now, &self.notify);
+        // The overlay on screen takes its own intents.
+        let effects = match (&mut self.overlay, &intent) {
+            (Some(_), Intent::Cancel) => vec![Effect::CloseOverlay],
+            (Some(OverlayState::Help), Intent::Activate) => vec![Effect::CloseOverlay],
+            (Some(OverlayState::Help), Intent::MoveSelection { .. } | Intent::SelectRow { .. }) => {
+                Vec::new()
             }
-            Action::SetPickerFilters { filters } => {
-                if let Some(OverlayState::Picker(p)) = &mut self.overlay {
-                    p.picker.set_filters(filters);
-                }
+            (Some(OverlayState::Picker(p)), Intent::Activate) => {
+                screens::picker::activate(p, &ctx)?
             }
-            Action::OpenSkillEditor => {
-                let agent = self
-                    .selected_agent()
-                    .cloned()
-                    .ok_or_else(|| CoreError::usage("no agent selected"))?;
-                let snap = match self.agent_skills() {
-                    Some(Ok(s)) => s,
-                    Some(Err(e)) => return Err(CoreError::Conflict(e)),
-                    None => return Err(CoreError::usage("no agent selected")),
-                };
-                let mut choices: Vec<SkillChoice> = snap
-                    .entries
-                    .iter()
-                    .map(|e| SkillChoice {
-                        name: e.key.clone(),
-                        description: skills::find_curated(&e.key)
-                            .map(|c| c.description.clone())
-                            .or_else(|| e.detail.clone())
-                            .unwrap_or_default(),
-                        checked: e.desired,
-                        suggested: e.desired,
-                    })
-                    .collect();
-                choices.sort_by(|a, b| b.suggested.cmp(&a.suggested).then(a.name.cmp(&b.name)));
-                self.overlay = Some(OverlayState::Skills(SkillEditor {
-                    agent: agent.name,
-                    choices,
-                    selected: 0,
-                }));
+            (
+                Some(OverlayState::Picker(p)),
+                Intent::MoveSelection { .. } | Intent::SelectRow { .. },
+            ) => {
+                screens::picker::update(p, &intent);
+                Vec::new()
             }
-            Action::ToggleSkill { name } => self.toggle_skill(name),
-            Action::ChooseCategory { category } => {
-                let cats = wizard_categories();
-                self.wizard.category = cats.iter().position(|c| *c == category).unwrap_or(0);
-                self.tab = Tab::Create;
-                self.wizard_enter(WizardStep::Model).await?;
+            (Some(OverlayState::Skills(e)), Intent::Activate) => screens::agents::save_editor(e),
+            (
+                Some(OverlayState::Skills(e)),
+                Intent::MoveSelection { .. }
+                | Intent::SelectRow { .. }
+                | Intent::ToggleSkill { .. },
+            ) => {
+                screens::agents::update_editor(e, &intent);
+                Vec::new()
             }
-            Action::SetWizardName { name } => {
-                self.wizard.name = name.chars().filter(|c| !c.is_control()).take(64).collect();
-                // An error about the old name is not about this one: the page checks the
-                // new name itself (`name_error`).
-                self.clear_error_banner();
-            }
-            Action::WizardBack => self.wizard_back(),
-            Action::Activate => self.activate().await?,
-            Action::StartSetup { key } => {
-                let state = self.setup.get_or_insert_with(|| SetupState {
-                    onboarding: Onboarding::new(Flow::Tui, InitOptions::default()),
-                    started: false,
-                    error: None,
-                });
-                if !state.started || state.error.is_some() {
-                    let flow = state.onboarding.flow();
-                    let key = key.filter(|k| !k.trim().is_empty());
-                    state.onboarding = Onboarding::new(
-                        flow,
-                        InitOptions {
-                            key,
-                            fetch_timeout: None,
-                        },
-                    );
-                    state.started = true;
-                    state.error = None;
-                }
-            }
-            Action::FinishSetup => {
-                if self.busy() {
-                    return Err(CoreError::usage("setup is still running"));
-                }
-                self.setup = None;
-                self.tab = Tab::Hermes;
-                self.refresh(true).await?;
-            }
-            Action::OpenBulkUpgrade => {
-                self.tab = Tab::Agents;
-                self.confirm = None;
-                self.bulk_open = true;
-            }
-            Action::OpenUpgrade { agent, model } => {
-                let a = match &agent {
-                    Some(name) => self
-                        .data
-                        .agents
-                        .iter()
-                        .find(|a| &a.name == name)
-                        .ok_or_else(|| CoreError::NotFound {
-                            what: "agent",
-                            name: text::clean(name),
-                        })?,
-                    None => self
-                        .selected_agent()
-                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
-                };
-                let model = match model {
-                    // A model of the person's choosing: known to the catalog, as the write
-                    // will require, so the question can show its price.
-                    Some(m) => {
-                        self.data
-                            .catalog
-                            .get(&m)
-                            .map(|c| c.id.clone())
-                            .ok_or_else(|| {
-                                CoreError::usage(format!(
-                                    "model {:?} is not in the catalog",
-                                    text::clean_max(&m, 100)
-                                ))
-                            })?
-                    }
-                    None => {
-                        let row = self
-                            .data
-                            .plan
-                            .iter()
-                            .find(|p| p.agent == a.name)
-                            .ok_or_else(|| CoreError::usage("no agent selected"))?;
-                        let Some(rec) = &row.recommended else {
-                            return Err(CoreError::usage(format!(
-                                "{}: {}",
-                                a.name,
-                                row.note.as_deref().unwrap_or("no paid pick")
-                            )));
-                        };
-                        rec.model.clone()
-                    }
-                };
-                let paid = self.data.catalog.get(&model).is_some_and(|m| !m.is_free());
-                if paid && let Some(why) = self.data.payer.refusal(&model) {
-                    return Err(CoreError::usage(why));
-                }
-                let confirm = Confirm::Upgrade {
-                    agent: a.name.clone(),
-                    model,
-                };
-                // The question replaces whatever was open (the web's "choose a model" picker).
-                self.tab = Tab::Agents;
-                self.overlay = None;
-                self.bulk_open = false;
-                self.confirm = Some(confirm);
-            }
-            Action::OpenRevertAll => {
-                if !self.data.plan.iter().any(|p| !p.current.free) {
-                    self.ok("every agent is already on a free model");
-                } else {
-                    self.tab = Tab::Agents;
-                    self.bulk_open = false;
-                    self.confirm = Some(Confirm::RevertAll);
-                }
-            }
-            Action::RevertUpgrade { agent } => {
-                let agent = match agent {
-                    Some(a) => a,
-                    None => self
-                        .selected_agent()
-                        .map(|a| a.name.clone())
-                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
-                };
-                self.confirm = None;
-                self.domain(Action::RevertUpgrade { agent: Some(agent) })
-                    .await?;
-            }
-            Action::RevertAll => {
-                self.confirm = None;
-                self.domain(Action::RevertAll).await?;
-            }
-            Action::UpgradeAgent { agent, model } => {
-                let agent = match agent {
-                    Some(a) => a,
-                    None => self
-                        .selected_agent()
-                        .map(|a| a.name.clone())
-                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
-                };
-                self.domain(Action::UpgradeAgent {
-                    agent: Some(agent),
-                    model,
-                })
-                .await?;
-            }
-            Action::UpgradeAll => {
-                self.bulk_open = false;
-                self.domain(Action::UpgradeAll).await?;
-            }
-            Action::ApplyRecommendation { agent } => {
-                let agent = match agent {
-                    Some(a) => a,
-                    None => self
-                        .selected_agent()
-                        .map(|a| a.name.clone())
-                        .ok_or_else(|| CoreError::usage("no agent selected"))?,
-                };
-                self.domain(Action::ApplyRecommendation { agent: Some(agent) })
-                    .await?;
-            }
-            Action::MarkRead { id } => {
-                let id = match id {
-                    Some(id) => Some(id),
-                    None => Some(
-                        self.data
-                            .notifications
-                            .get(self.notes_selected)
-                            .map(|n| n.id)
-                            .ok_or_else(|| CoreError::usage("no notification selected"))?,
-                    ),
-                };
-                self.domain(Action::MarkRead { id }).await?;
-            }
-            Action::ScanModels { from: None } => self.start_scan().await?,
-            Action::ScanStarted { job } => {
+            (overlay, _) => route(&mut self.slices, overlay, self.tab, &ctx, &intent)?,
+        };
+        self.run(effects).await
+    }
+
+    /// What a background job reported.
+    async fn event(&mut self, event: JobEvent) -> Result<()> {
+        match event {
+            JobEvent::ScanStarted { job } => {
                 // A scan another surface of this process started: follow it too.
                 if self.scan_job.is_none() {
                     self.scan_job = Some(job);
                     self.say(Meaning::Accent, format!("scanning the catalog (job {job})"));
                 }
             }
-            Action::ScanProgress { job, text } => {
+            JobEvent::ScanProgress { job, text } => {
                 if self.scan_job == Some(job) {
                     self.say(
                         Meaning::Accent,
@@ -985,7 +691,7 @@ impl Session {
                     );
                 }
             }
-            Action::ScanFinished { job, text } => {
+            JobEvent::ScanFinished { job, text } => {
                 if self.scan_job == Some(job) {
                     self.scan_job = None;
                     self.refresh(true).await?;
@@ -993,30 +699,47 @@ impl Session {
                     self.ok(text::clean(&text));
                 }
             }
-            Action::JobFailed { job, error, .. } => {
+            JobEvent::JobFailed { job, error, .. } => {
                 if self.scan_job == Some(job) {
                     self.scan_job = None;
                     return Err(CoreError::Conflict(text::clean(&error)));
                 }
             }
-            other @ (Action::ScanModels { .. }
-            | Action::Rescore
-            | Action::CreateAgent { .. }
-            | Action::AddSkills { .. }
-            | Action::RemoveSkills { .. }
-            | Action::SyncSkills { .. }
-            | Action::SetModel { .. }
-            | Action::SetSlot { .. }
-            | Action::RemoveFallback { .. }
-            | Action::MarkAllRead
-            | Action::SetOpenrouterKey { .. }) => self.domain(other).await?,
+        }
+        Ok(())
+    }
+
+    /// Runs a slice's effects in order; the first failure stops the rest.
+    async fn run(&mut self, effects: Effects) -> Result<()> {
+        for effect in effects {
+            match effect {
+                Effect::Apply(op) => self.domain(op).await?,
+                Effect::StartScan => self.start_scan().await?,
+                Effect::Say(meaning, text) => self.say(meaning, text),
+                Effect::Ok(text) => self.ok(text),
+                Effect::ClearError => self.clear_error_banner(),
+                Effect::Refresh => {
+                    self.refresh(true).await?;
+                }
+                Effect::ReloadSlots => {
+                    self.load_slots(true);
+                }
+                Effect::ShowTab(tab) => self.tab = tab,
+                Effect::OpenPicker(p) => self.overlay = Some(OverlayState::Picker(p)),
+                Effect::OpenSkills(e) => self.overlay = Some(OverlayState::Skills(e)),
+                Effect::CloseOverlay => self.overlay = None,
+                Effect::DropBanner => self.banner = None,
+                Effect::WizardModel(pick) => {
+                    screens::create::chosen(&mut self.slices.wizard, *pick)
+                }
+            }
         }
         Ok(())
     }
 
     /// Runs a workspace change, reports it in the banner and reloads.
-    async fn domain(&mut self, action: Action) -> Result<()> {
-        let outcome = action::apply(&self.core, action).await?;
+    async fn domain(&mut self, op: Op) -> Result<()> {
+        let outcome = action::apply(&self.core, op).await?;
         let msg = match &outcome {
             Outcome::Scanned(r) => format!(
                 "catalog stored: {} models, {} free",
@@ -1058,10 +781,10 @@ impl Session {
             let name = c.agent.name.clone();
             self.refresh(true).await?;
             if let Some(i) = self.data.agents.iter().position(|a| a.name == name) {
-                self.agents_selected = i;
+                self.slices.agents.selected = i;
             }
             self.tab = Tab::Agents;
-            self.wizard = Wizard::new();
+            self.slices.wizard = Default::default();
         } else {
             self.refresh(true).await?;
         }
@@ -1070,427 +793,34 @@ impl Session {
         Ok(())
     }
 
-    fn move_selection(&mut self, delta: i64) {
-        let step = |cur: usize, n: usize| -> usize {
-            if n == 0 {
-                0
-            } else {
-                (cur as i64 + delta).clamp(0, n as i64 - 1) as usize
-            }
-        };
-        match &mut self.overlay {
-            Some(OverlayState::Picker(p)) => {
-                p.picker.move_cursor(delta);
-                return;
-            }
-            Some(OverlayState::Skills(e)) => {
-                e.selected = step(e.selected, e.choices.len());
-                return;
-            }
-            Some(OverlayState::Help) => return,
-            None => {}
-        }
-        match self.tab {
-            Tab::Hermes => {
-                self.hermes_selected = step(self.hermes_selected, self.data.agents.len())
-            }
-            Tab::Models => self.slot_selected = step(self.slot_selected, self.slot_rows().len()),
-            Tab::Agents => {
-                self.agents_selected = step(self.agents_selected, self.data.agents.len());
-            }
-            Tab::Budget => {}
-            Tab::Create => match self.wizard.step {
-                WizardStep::Category => {
-                    self.wizard.category = step(self.wizard.category, wizard_categories().len())
-                }
-                WizardStep::Skills => {
-                    self.wizard.skill_selected =
-                        step(self.wizard.skill_selected, self.wizard.skills.len())
-                }
-                _ => {}
-            },
-            Tab::Notifications => {
-                self.notes_selected = step(self.notes_selected, self.data.notifications.len())
-            }
-        }
-    }
-
-    fn select_row(&mut self, index: usize) {
-        let pick = |n: usize| index.min(n.saturating_sub(1));
-        match &mut self.overlay {
-            Some(OverlayState::Picker(p)) => {
-                p.picker.select(index);
-                return;
-            }
-            Some(OverlayState::Skills(e)) => {
-                e.selected = pick(e.choices.len());
-                return;
-            }
-            Some(OverlayState::Help) => return,
-            None => {}
-        }
-        match self.tab {
-            Tab::Hermes => self.hermes_selected = pick(self.data.agents.len()),
-            Tab::Models => self.slot_selected = pick(self.slot_rows().len()),
-            Tab::Agents => self.agents_selected = pick(self.data.agents.len()),
-            Tab::Budget => {}
-            Tab::Create => match self.wizard.step {
-                WizardStep::Category => self.wizard.category = pick(wizard_categories().len()),
-                WizardStep::Skills => self.wizard.skill_selected = pick(self.wizard.skills.len()),
-                _ => {}
-            },
-            Tab::Notifications => self.notes_selected = pick(self.data.notifications.len()),
-        }
-    }
-
-    fn toggle_skill(&mut self, name: Option<String>) {
-        let (choices, selected) = match &mut self.overlay {
-            Some(OverlayState::Skills(e)) => (&mut e.choices, e.selected),
-            None if self.tab == Tab::Create && self.wizard.step == WizardStep::Skills => {
-                (&mut self.wizard.skills, self.wizard.skill_selected)
-            }
-            _ => return,
-        };
-        let idx = match name {
-            Some(n) => choices.iter().position(|c| c.name == n),
-            None => Some(selected),
-        };
-        if let Some(c) = idx.and_then(|i| choices.get_mut(i)) {
-            c.checked = !c.checked;
-        }
-    }
-
-    fn open_picker(&mut self) -> Result<()> {
-        let notify = self.notify.clone();
-        let catalog = self.data.catalog.clone();
-        if self.tab == Tab::Create {
-            let template = wizard_categories()[self.wizard.category];
-            let filters = Filters {
-                free_only: true,
-                tools_only: true,
-                ..Filters::default()
-            };
-            let fit = Fit {
-                needs: Needs::default(),
-                can_pay: self.can_pay(),
-            };
-            let picker = Picker::fitted(catalog, template.role(), filters, fit, notify);
-            self.overlay = Some(OverlayState::Picker(Box::new(PickerState {
-                picker,
-                target: PickTarget::Wizard,
-                current_card: None,
-                warned: None,
-            })));
-            return Ok(());
-        }
-        let agent = self
-            .models_agent()
-            .cloned()
-            .ok_or_else(|| CoreError::usage("create an agent first, on the Create tab"))?;
-        let rows = self.slot_rows();
-        let row = rows
-            .get(self.slot_selected)
-            .cloned()
-            .ok_or_else(|| CoreError::usage("no slot selected"))?;
-        let current_free = catalog.get(&row.model).is_some_and(|m| m.is_free());
-        let needs = SlotKey::parse(&row.key)
-            .map(|k| Needs::of_slot(&k))
-            .unwrap_or_default();
-        let filters = Filters {
-            free_only: current_free || row.model.is_empty() || !self.can_pay(),
-            tools_only: row.kind == SlotKind::Main,
-            ..Filters::default()
-        }
-        .for_needs(&needs);
-        let fit = Fit {
-            needs,
-            can_pay: self.can_pay(),
-        };
-        let picker = Picker::fitted(catalog, agent.role, filters, fit, notify);
-        self.overlay = Some(OverlayState::Picker(Box::new(PickerState {
-            picker,
-            target: PickTarget::Slot {
-                agent: agent.name,
-                slot: row.key,
-                current: row.model,
-            },
-            current_card: None,
-            warned: None,
-        })));
-        Ok(())
-    }
-
-    async fn activate(&mut self) -> Result<()> {
-        if let Some(state) = &self.setup {
-            let action = if !state.started || state.error.is_some() {
-                Action::StartSetup { key: None }
-            } else if !state.onboarding.done() {
-                return Ok(());
-            } else {
-                Action::FinishSetup
-            };
-            return Box::pin(self.apply_inner(action)).await;
-        }
-        if self.bulk_open && self.tab == Tab::Agents && self.overlay.is_none() {
-            return Box::pin(self.apply_inner(Action::UpgradeAll)).await;
-        }
-        if self.tab == Tab::Agents
-            && self.overlay.is_none()
-            && let Some(c) = self.confirm.take()
-        {
-            let action = match c {
-                Confirm::Upgrade { agent, model } => Action::UpgradeAgent {
-                    agent: Some(agent),
-                    model: Some(model),
-                },
-                Confirm::RevertAll => Action::RevertAll,
-            };
-            return Box::pin(self.apply_inner(action)).await;
-        }
-        match self.overlay.take() {
-            Some(OverlayState::Help) => return Ok(()),
-            Some(OverlayState::Picker(mut p)) => {
-                let Some(model) = p.picker.selected().cloned() else {
-                    self.overlay = Some(OverlayState::Picker(p));
-                    return Err(CoreError::usage(
-                        "no model matches; change the query or filters",
-                    ));
-                };
-                if let Some(why) = p.picker.unusable(&model) {
-                    // The write guard's own words, so every surface refuses alike.
-                    let msg = self.data.payer.refusal(&model.id).unwrap_or_else(|| {
-                        format!("{} cannot be used: {why}", text::clean(&model.id))
-                    });
-                    self.overlay = Some(OverlayState::Picker(p));
-                    return Err(CoreError::usage(msg));
-                }
-                if let Some(lacks) = p.picker.fit().needs.lacks(&model)
-                    && p.warned.as_deref() != Some(model.id.as_str())
-                {
-                    self.say(
-                        Meaning::Warning,
-                        format!(
-                            "{}: {lacks}. Press Enter again to use it anyway, or pick another.",
-                            text::clean(&model.id)
-                        ),
-                    );
-                    p.warned = Some(model.id.clone());
-                    self.overlay = Some(OverlayState::Picker(p));
-                    return Ok(());
-                }
-                match &p.target {
-                    PickTarget::Slot { agent, slot, .. } => {
-                        let action = Action::SetSlot {
-                            agent: agent.clone(),
-                            slot: slot.clone(),
-                            model: model.id.clone(),
-                            provider: Some(OPENROUTER.into()),
-                            base_url: None,
-                            // A model lacking the slot's needs got here only by a second
-                            // Enter after the warning above.
-                            force: true,
-                        };
-                        if let Err(e) = self.domain(action).await {
-                            self.overlay = Some(OverlayState::Picker(p));
-                            return Err(e);
-                        }
-                    }
-                    PickTarget::Wizard => {
-                        let role = p.picker.role();
-                        let idx = self
-                            .data
-                            .catalog
-                            .models
-                            .iter()
-                            .position(|m| m.id == model.id)
-                            .unwrap_or(0);
-                        let s = Scorer::new(&self.data.catalog).score(idx as u32, role);
-                        self.wizard.model = Some((
-                            Pick {
-                                role,
-                                model: model.id.clone(),
-                                provider: OPENROUTER.into(),
-                                base_url: None,
-                                score: Some(s.total),
-                                sub: Some(s.sub),
-                                fallback: None,
-                            },
-                            true,
-                        ));
-                    }
-                }
-                return Ok(());
-            }
-            Some(OverlayState::Skills(e)) => {
-                let desired: Vec<String> = e
-                    .choices
-                    .iter()
-                    .filter(|c| c.checked)
-                    .map(|c| c.name.clone())
-                    .collect();
-                let agent = e.agent.clone();
-                if let Err(err) = self
-                    .domain(Action::SyncSkills {
-                        agent,
-                        desired: Some(desired),
-                    })
-                    .await
-                {
-                    self.overlay = Some(OverlayState::Skills(e));
-                    return Err(err);
-                }
-                return Ok(());
-            }
-            None => {}
-        }
-        match self.tab {
-            Tab::Models => self.open_picker()?,
-            Tab::Agents => {
-                let agent = self.selected_agent().map(|a| a.name.clone());
-                self.domain(Action::ApplyRecommendation { agent }).await?;
-            }
-            Tab::Notifications => {
-                if let Some(n) = self.data.notifications.get(self.notes_selected) {
-                    let id = n.id;
-                    self.domain(Action::MarkRead { id: Some(id) }).await?;
-                }
-            }
-            Tab::Create => self.wizard_next().await?,
-            Tab::Hermes | Tab::Budget => {}
-        }
-        Ok(())
-    }
-
-    fn wizard_template(&self) -> Template {
-        let cats = wizard_categories();
-        cats[self.wizard.category.min(cats.len() - 1)]
-    }
-
-    async fn wizard_enter(&mut self, step: WizardStep) -> Result<()> {
-        let template = self.wizard_template();
-        if step == WizardStep::Model {
-            let fresh = match &self.wizard.model {
-                Some((p, by_hand)) => {
-                    !by_hand && p.role != template.role() || *by_hand && p.role != template.role()
-                }
-                None => true,
-            };
-            if fresh {
-                let ollama = self.core.ollama_model().await?;
-                let pick = Scorer::new(&self.data.catalog).best_free(template.role(), &ollama);
-                self.wizard.model = Some((pick, false));
-            }
-        }
-        if step == WizardStep::Skills && self.wizard.skills_for != Some(template) {
-            let wanted = template.skills();
-            let mut choices: Vec<SkillChoice> = skills::curated()
-                .iter()
-                .map(|c| SkillChoice {
-                    name: c.name.to_string(),
-                    description: c.description.clone(),
-                    checked: wanted.contains(&c.name),
-                    suggested: wanted.contains(&c.name),
-                })
-                .collect();
-            choices.sort_by(|a, b| b.suggested.cmp(&a.suggested).then(a.name.cmp(&b.name)));
-            self.wizard.skills = choices;
-            self.wizard.skills_for = Some(template);
-            self.wizard.skill_selected = 0;
-        }
-        self.wizard.step = step;
-        self.clear_error_banner();
-        Ok(())
-    }
-
-    fn wizard_back(&mut self) {
-        self.wizard.step = self.wizard.step.prev();
-    }
-
-    fn name_error(&self) -> Option<String> {
-        let name = self.wizard.name.trim();
-        if name.is_empty() {
-            return Some("type a name: lowercase letters, digits, '-' and '_'".into());
-        }
-        if let Err(e) = hermes::validate_profile_name(name) {
-            return Some(e.to_string());
-        }
-        if self
-            .data
-            .agents
-            .iter()
-            .any(|a| a.name == name || a.profile == name)
-        {
-            return Some(format!("an agent named {name:?} already exists"));
-        }
-        None
-    }
-
-    async fn wizard_next(&mut self) -> Result<()> {
-        match self.wizard.step {
-            WizardStep::Category => self.wizard_enter(WizardStep::Model).await,
-            WizardStep::Model => self.wizard_enter(WizardStep::Skills).await,
-            WizardStep::Skills => self.wizard_enter(WizardStep::Name).await,
-            WizardStep::Name => match self.name_error() {
-                Some(e) => Err(CoreError::usage(e)),
-                None => self.wizard_enter(WizardStep::Confirm).await,
-            },
-            WizardStep::Confirm => {
-                if let Some(e) = self.name_error() {
-                    self.wizard.step = WizardStep::Name;
-                    return Err(CoreError::usage(e));
-                }
-                let action = self.wizard_action();
-                self.domain(action).await
-            }
-        }
-    }
-
-    /// The CreateAgent action the wizard's choices amount to.
-    pub fn wizard_action(&self) -> Action {
-        let template = self.wizard_template();
-        let skills: Vec<String> = self
-            .wizard
-            .skills
-            .iter()
-            .filter(|c| c.checked)
-            .map(|c| c.name.clone())
-            .collect();
-        let template_skills = template.skill_names();
-        let same_as_template = {
-            let mut a = skills.clone();
-            let mut b = template_skills.clone();
-            a.sort();
-            b.sort();
-            a == b
-        };
-        Action::CreateAgent {
-            name: self.wizard.name.trim().to_string(),
-            role: Some(template.role()),
-            category: Some(template),
-            skills: if self.wizard.skills_for.is_none() || same_as_template {
-                None
-            } else {
-                Some(skills)
-            },
-            model: match &self.wizard.model {
-                Some((p, true)) => Some(p.model.clone()),
-                _ => None,
-            },
-        }
+    /// The `create_agent` op the create wizard's choices amount to.
+    pub fn wizard_action(&self) -> Op {
+        screens::create::op(&self.slices.wizard)
     }
 
     // ---- building the screen ----
 
     pub fn view(&mut self) -> Screen {
         self.fade_banner();
+        if self.tab == Tab::Agents {
+            self.load_skills();
+        }
+        let now = self.now();
+        let ctx = Self::ctx(&self.data, &self.core, now, &self.notify);
         let body = match self.tab {
-            Tab::Hermes => Body::Hermes(self.hermes_view()),
-            Tab::Models => Body::Models(self.models_view()),
-            Tab::Agents => Body::Agents(self.agents_view()),
-            Tab::Budget => Body::Budget(self.budget_view()),
-            Tab::Create => Body::Create(self.create_view()),
-            Tab::Notifications => Body::Notifications(self.notifications_view()),
+            Tab::Hermes => Body::Hermes(screens::hermes::view(&self.slices.hermes, &ctx)),
+            Tab::Models => Body::Models(screens::models::view(&self.slices.models, &ctx)),
+            Tab::Agents => Body::Agents(screens::agents::view(&self.slices.agents, &ctx)),
+            Tab::Budget => Body::Budget(screens::budget::view(&ctx)),
+            Tab::Create => Body::Create(screens::create::view(&self.slices.wizard, &ctx)),
+            Tab::Notifications => {
+                Body::Notifications(screens::notifications::view(&self.slices.notes, &ctx))
+            }
         };
+        let setup = self.setup.as_ref().map(|s| {
+            let report = s.onboarding.report(&self.core);
+            screens::setup::view(s, &report)
+        });
         let overlay = self.overlay_view();
         let contexts = self.contexts();
         Screen {
@@ -1511,54 +841,8 @@ impl Session {
             body,
             overlay,
             hints: keymap::bar(&contexts),
-            setup: self.setup_view(),
+            setup,
         }
-    }
-
-    fn setup_view(&self) -> Option<SetupView> {
-        let state = self.setup.as_ref()?;
-        let o = &state.onboarding;
-        let ran = o.steps();
-        let report = o.report(&self.core);
-        let steps = SetupStep::ALL
-            .iter()
-            .map(|step| {
-                let done = ran.iter().find(|r| r.step == *step);
-                let st = match (done, o.next_step()) {
-                    (Some(r), _) if r.ok => StepState::Done,
-                    (Some(_), _) => StepState::Failed,
-                    (None, Some(n)) if n == *step && state.error.is_some() => StepState::Failed,
-                    (None, Some(n)) if n == *step && state.started => StepState::Running,
-                    _ => StepState::Pending,
-                };
-                SetupStepRow {
-                    step: *step,
-                    number: step.number(),
-                    title: step.title().to_string(),
-                    state: st,
-                    text: done.map(|r| text::clean_max(&r.text, 400)),
-                }
-            })
-            .collect();
-        Some(SetupView {
-            intro: "nxr sets up three agents (PM, Engineer and Hermes) on the best free models: no key, no money, no network needed.".into(),
-            steps,
-            started: state.started,
-            running: self.busy(),
-            done: o.done(),
-            already_done: report.already_done,
-            error: state.error.clone(),
-            agents: report
-                .agents
-                .iter()
-                .map(|a| onboarding::AgentSummary {
-                    model: text::clean(&a.model),
-                    ..a.clone()
-                })
-                .collect(),
-            limits: report.limits.clone(),
-            key: report.key.clone(),
-        })
     }
 
     fn status(&self) -> Status {
@@ -1590,481 +874,102 @@ impl Session {
         }
     }
 
-    fn hermes_view(&self) -> HermesView {
-        let rows: Vec<ProfileRow> = self
-            .data
-            .agents
-            .iter()
-            .map(|a| {
-                let p = self.profile_of(a);
-                ProfileRow {
-                    agent: a.name.clone(),
-                    profile: a.profile.clone(),
-                    dir: shorten_home(&p.dir.display().to_string()),
-                    role: a.role,
-                    model: text::clean(&a.model),
-                    config_present: p.exists(),
-                    skills: a.skillset.len(),
-                }
-            })
-            .collect();
-        HermesView {
-            hermes_home: shorten_home(&self.core.paths.hermes_home.display().to_string()),
-            empty: rows.is_empty().then(|| "No agents yet: create one on the Create tab, or run `nxr --no-tui agents create --role pm --name pm`.".to_string()),
-            rows,
-            selected: self.hermes_selected,
-            hermes_version: super::hermes_version::describe(self.data.hermes_version.as_deref()),
-            hermes_version_meaning: match self.data.hermes_version.as_deref() {
-                Some(v) if super::hermes_version::warning(v).is_some() => Meaning::Warning,
-                _ => Meaning::Muted,
-            },
-            processes_note: "Gateway processes (PID, uptime, tmux viewers) are not tracked by this version; start them with `hermes -p <profile> gateway run`.".into(),
-        }
-    }
-
-    fn models_view(&self) -> ModelsView {
-        let agent = self.models_agent();
-        let (slots, error, config_path) = match &self.data.slots {
-            Some((_, _, Ok(s))) => (
-                routing::rows(s, self.show_all_slots, &self.data.catalog),
-                None,
-                Some(shorten_home(&s.config_path)),
-            ),
-            Some((_, _, Err(e))) => (Vec::new(), Some(e.clone()), None),
-            None => (Vec::new(), None, None),
-        };
-        let slots = slots
-            .into_iter()
-            .map(|mut r| {
-                r.model = text::clean(&r.model);
-                r.provider = text::clean(&r.provider);
-                r
-            })
-            .collect();
-        ModelsView {
-            agents: self.data.agents.iter().map(|a| a.name.clone()).collect(),
-            agent: agent.map(|a| a.name.clone()),
-            role: agent.map(|a| a.role),
-            config_path,
-            slots,
-            selected: self.slot_selected,
-            show_all: self.show_all_slots,
-            error,
-            empty: agent.is_none().then(|| NO_AGENTS.to_string()),
-        }
-    }
-
-    fn agents_view(&mut self) -> AgentsView {
-        let rows: Vec<AgentRow> = self
-            .data
-            .agents
-            .iter()
-            .map(|a| {
-                let rec = self.data.recs.iter().find(|r| r.agent == a.name);
-                let plan = self.data.plan.iter().find(|p| p.agent == a.name);
-                AgentRow {
-                    name: a.name.clone(),
-                    role: a.role,
-                    model: text::clean(&a.model),
-                    score: rec.and_then(|r| r.current_score),
-                    model_gone: rec.is_some_and(|r| r.model_gone),
-                    best_free: rec.map(|r| text::clean(&r.best_free)).unwrap_or_default(),
-                    best_free_score: rec.and_then(|r| r.best_free_score),
-                    recommended: rec
-                        .map(|r| text::clean(&r.recommended_model))
-                        .unwrap_or_default(),
-                    recommended_score: rec.and_then(|r| r.recommended_score),
-                    fallback: rec.and_then(|r| r.fallback),
-                    advice: rec.map_or(agents::Advice::Stay, |r| r.advice),
-                    upgrade_available: rec.is_some_and(|r| r.upgrade_available),
-                    skills: a.skillset.len(),
-                    profile: a.profile.clone(),
-                    free: plan.is_none_or(|p| p.current.free),
-                    paid: plan.and_then(paid_choice),
-                    last_free: plan.and_then(|p| p.last_free.clone()),
-                    evidence: rec.and_then(|r| r.evidence.clone()),
-                }
-            })
-            .collect();
-        let bulk = self.bulk_open.then(|| BulkUpgradeView {
-            rows: self
-                .data
-                .plan
-                .iter()
-                .map(|p| BulkRow {
-                    agent: p.agent.clone(),
-                    role: p.role,
-                    current: text::clean(&p.current.model),
-                    current_prompt: p.current.prompt.clone(),
-                    current_completion: p.current.completion.clone(),
-                    recommended: paid_choice(p),
-                    stay_on_free: p.stay_on_free,
-                    note: p.note.clone(),
-                })
-                .collect(),
-            key_configured: self.data.key_configured,
-            cannot_pay: self.data.payer.reason().map(|_| self.cannot_pay()),
-            account: self.data.payer.account().map(|a| a.summary()),
-        });
-        let confirm = self.confirm.as_ref().map(|c| self.confirm_view(c));
-        let (skills, skills_error) = match self.agent_skills() {
-            Some(Ok(snap)) => (
-                snap.entries
-                    .iter()
-                    .filter(|e| e.state != SkillState::Available)
-                    .map(|e| SkillRow {
-                        name: text::clean(&e.key),
-                        state: e.state,
-                        origin: e.origin,
-                        desired: e.desired,
-                        managed: e.managed,
-                        detail: e.detail.as_deref().map(text::clean),
-                    })
-                    .collect(),
-                None,
-            ),
-            Some(Err(e)) => (Vec::new(), Some(e)),
-            None => (Vec::new(), None),
-        };
-        AgentsView {
-            empty: rows.is_empty().then(|| NO_AGENTS.to_string()),
-            rows,
-            selected: self.agents_selected,
-            skills,
-            skills_error,
-            key_configured: self.data.key_configured,
-            bulk,
-            confirm,
-            account: self.data.payer.account().map(|a| a.summary()),
-            can_pay: self.data.payer.can_pay(),
-        }
-    }
-
-    /// Why paid models cannot be written now, in a line.
-    fn cannot_pay(&self) -> String {
-        match &self.data.payer {
-            secrets::Payer::NoKey => {
-                "No OpenRouter key stored: nxr config set openrouter-key KEY, then try again."
-                    .into()
-            }
-            secrets::Payer::Unchecked => {
-                "The key's balance was never checked: run nxr upgrade to check it.".into()
-            }
-            secrets::Payer::CannotPay(why, _) => {
-                format!("Paid models cannot be used: {why}. Buy credits, then run nxr upgrade.")
-            }
-            secrets::Payer::Pays(_) => String::new(),
-        }
-    }
-
-    fn confirm_view(&self, c: &Confirm) -> ConfirmView {
-        let balance = self
-            .data
-            .payer
-            .account()
-            .map(|a| format!("Account: {}", a.summary()));
-        match c {
-            Confirm::Upgrade { agent, model } => {
-                let row = self.data.plan.iter().find(|p| &p.agent == agent);
-                let mut lines = Vec::new();
-                if let Some(p) = row {
-                    lines.push(format!(
-                        "now:  {}  ({} in / {} out per M)",
-                        text::clean(&p.current.model),
-                        p.current.prompt,
-                        p.current.completion
-                    ));
-                    if let Some(r) = p.recommended.as_ref().filter(|r| &r.model == model) {
-                        lines.push(format!(
-                            "paid: {}  ({} in / {} out per M, score {}{})",
-                            text::clean(&r.model),
-                            r.prompt,
-                            r.completion,
-                            text::score(r.score),
-                            p.gain.map(|g| format!(", {g:+.1}")).unwrap_or_default()
-                        ));
-                    }
-                }
-                // A model chosen in the picker rather than the recommended pick: its price
-                // from the catalog (it has no score gain to show).
-                if row
-                    .and_then(|p| p.recommended.as_ref())
-                    .is_none_or(|r| &r.model != model)
-                {
-                    let m = self.data.catalog.get(model);
-                    lines.push(format!(
-                        "new:  {}  ({} in / {} out per M)",
-                        text::clean(model),
-                        text::per_million(m.and_then(|m| m.prompt_per_million())),
-                        text::per_million(m.and_then(|m| m.completion_per_million()))
-                    ));
-                }
-                lines.extend(balance);
-                lines
-                    .push("Paid models spend credits. Revert any time from the Agents tab.".into());
-                ConfirmView {
-                    title: format!("Upgrade {agent} to {}?", text::clean(model)),
-                    lines,
-                    action: "upgrade_agent".into(),
-                }
-            }
-            Confirm::RevertAll => ConfirmView {
-                title: "Put every agent back on its free model?".into(),
-                lines: self
-                    .data
-                    .plan
-                    .iter()
-                    .filter(|p| !p.current.free)
-                    .map(|p| {
-                        format!(
-                            "{}: {} -> {}",
-                            p.agent,
-                            text::clean(&p.current.model),
-                            p.last_free
-                                .as_deref()
-                                .map(text::clean)
-                                .unwrap_or_else(|| "(no free model recorded: stays)".into())
-                        )
-                    })
-                    .collect(),
-                action: "revert_all".into(),
-            },
-        }
-    }
-
-    fn budget_view(&self) -> BudgetView {
-        BudgetView {
-            per_minute: 20,
-            per_day: 50,
-            per_day_with_credits: 1000,
-            agents: self.data.agents.len(),
-            note: "Usage and spend per agent are not read by this version yet; the free-tier limits above apply to every key without credits.".into(),
-        }
-    }
-
-    fn create_view(&self) -> CreateView {
-        let cats = wizard_categories();
-        let template = self.wizard_template();
-        let model = self.wizard.model.as_ref().map(|(pick, by_hand)| {
-            let m = self.data.catalog.get(&pick.model);
-            let breakdown = m.and_then(|_| {
-                models::detail(&self.data.catalog, &pick.model, &[pick.role])
-                    .ok()
-                    .and_then(|d| d.roles.into_iter().next())
-            });
-            ModelChoice {
-                model: text::clean(&pick.model),
-                name: m.map(|m| text::clean(&m.name)).unwrap_or_default(),
-                score: pick.score,
-                fallback: pick.fallback,
-                chosen_by_hand: *by_hand,
-                breakdown,
-                prompt: text::per_million(m.and_then(|m| m.prompt_per_million())),
-                completion: text::per_million(m.and_then(|m| m.completion_per_million())),
-                context: m.map(|m| m.context()).unwrap_or(0),
-            }
-        });
-        let step_index = WizardStep::ALL
-            .iter()
-            .position(|s| *s == self.wizard.step)
-            .unwrap_or(0);
-        let action = self.wizard_action();
-        CreateView {
-            step: self.wizard.step,
-            steps: WizardStep::ALL
-                .iter()
-                .enumerate()
-                .map(|(i, s)| StepTitle {
-                    step: *s,
-                    title: s.title().to_string(),
-                    current: i == step_index,
-                    done: i < step_index,
-                })
-                .collect(),
-            categories: cats
-                .iter()
-                .map(|t| CategoryRow {
-                    key: t.key().to_string(),
-                    label: t.label().to_string(),
-                    role: t.role(),
-                    skills: t.skill_names(),
-                })
-                .collect(),
-            category: self.wizard.category,
-            role: template.role(),
-            model,
-            skills: self.wizard.skills.clone(),
-            skill_selected: self.wizard.skill_selected,
-            name: self.wizard.name.clone(),
-            name_error: if self.wizard.name.is_empty() && self.wizard.step != WizardStep::Confirm {
-                None
-            } else {
-                self.name_error()
-            },
-            equivalent_cli: cli_of(&action),
-        }
-    }
-
-    fn notifications_view(&self) -> NotificationsView {
-        let rows: Vec<NotificationRow> = self
-            .data
-            .notifications
-            .iter()
-            .map(|n| NotificationRow {
-                id: n.id,
-                kind: n.kind.clone(),
-                title: text::clean(&n.title),
-                body: text::clean_max(&n.body, 600),
-                created_at: n
-                    .created_at
-                    .get(..16)
-                    .unwrap_or(&n.created_at)
-                    .replace('T', " "),
-                read: n.read,
-            })
-            .collect();
-        NotificationsView {
-            empty: rows.is_empty().then(|| "No notifications. A rescore that finds a better free model for an agent adds one here.".to_string()),
-            rows,
-            selected: self.notes_selected,
-            unread: self.data.unread,
-        }
-    }
-
     fn overlay_view(&mut self) -> Option<Overlay> {
         let rows = self.height.saturating_sub(PICKER_CHROME).max(3) as usize;
-        let catalog = self.data.catalog.clone();
+        let help = matches!(self.overlay, Some(OverlayState::Help)).then(|| self.help_view());
+        let now = self.now();
+        let ctx = Self::ctx(&self.data, &self.core, now, &self.notify);
         match &mut self.overlay {
             None => None,
-            Some(OverlayState::Help) => {
-                let mut sections = Vec::new();
-                for ctx in self.contexts_under_overlay() {
-                    let hints = keymap::all(ctx);
-                    if !hints.is_empty() {
-                        sections.push(HelpSection {
-                            title: context_title(ctx),
-                            hints,
-                        });
-                    }
-                }
-                sections.push(HelpSection {
-                    title: "Model picker".into(),
-                    hints: keymap::all(Context::Picker),
-                });
-                Some(Overlay::Help(HelpView { sections }))
-            }
-            Some(OverlayState::Skills(e)) => Some(Overlay::Skills(SkillEditorView {
-                agent: e.agent.clone(),
-                choices: e.choices.clone(),
-                selected: e.selected,
-            })),
+            Some(OverlayState::Help) => help.map(Overlay::Help),
+            Some(OverlayState::Skills(e)) => Some(Overlay::Skills(screens::agents::editor_view(e))),
             Some(OverlayState::Picker(p)) => {
-                let window = p.picker.window(rows);
-                let selected = p
-                    .picker
-                    .cursor
-                    .checked_sub(p.picker.offset)
-                    .filter(|i| *i < window.len());
-                let role = p.picker.role();
-                let (title, target, current) = match &p.target {
-                    PickTarget::Slot {
-                        agent,
-                        slot,
-                        current,
-                    } => (
-                        format!("Model for {agent} · {slot}"),
-                        format!("{agent} · {slot}"),
-                        Some(current.clone()),
-                    ),
-                    PickTarget::Wizard => (
-                        "Model for the new agent".to_string(),
-                        "new agent".to_string(),
-                        None,
-                    ),
-                };
-                let card = |m: &catalog::Model, score: Option<f64>| PriceCard {
-                    model: text::clean(&m.id),
-                    name: text::clean(&m.name),
-                    prompt: text::per_million(m.prompt_per_million()),
-                    completion: text::per_million(m.completion_per_million()),
-                    context: m.context(),
-                    score,
-                    free: m.is_free(),
-                };
-                let current_card = p
-                    .current_card
-                    .get_or_insert_with(|| {
-                        let id = current.as_deref()?;
-                        let idx = catalog.models.iter().position(|m| m.id == id)?;
-                        let s = Scorer::new(&catalog).score(idx as u32, role);
-                        Some(card(&catalog.models[idx], s.qualified().then_some(s.total)))
-                    })
-                    .clone();
-                let comparison = p.picker.selected_scored().map(|(cand, score)| {
-                    let candidate = card(cand, score);
-                    let cur_model = current.as_deref().and_then(|c| catalog.get(c));
-                    Comparison {
-                        verdict: verdict(cur_model, cand),
-                        score_delta: match (&current_card, candidate.score) {
-                            (Some(c), Some(n)) => c.score.map(|o| ((n - o) * 10.0).round() / 10.0),
-                            _ => None,
-                        },
-                        current: current_card,
-                        candidate,
-                        evidence: p.picker.selected_evidence(),
-                    }
-                });
-                let fit = p.picker.fit();
-                let warning = selected.and_then(|i| window.get(i)).and_then(|r| {
-                    r.reason.clone().or_else(|| {
-                        r.lacks.as_ref().map(|l| {
-                            format!("{l}: the slot {}", fit.needs.describe().unwrap_or_default())
-                        })
-                    })
-                });
-                let mut filters = p.picker.filters().clone();
-                filters.provider = filters.provider.as_deref().map(text::clean);
-                Some(Overlay::Picker(PickerView {
-                    title,
-                    target,
-                    role,
-                    query: p.picker.query().to_string(),
-                    filters,
-                    rows: window,
-                    selected,
-                    offset: p.picker.offset,
-                    matched: p.picker.matched(),
-                    total: p.picker.total(),
-                    comparison,
-                    needs: fit.needs.describe(),
-                    can_pay: fit.can_pay,
-                    warning,
-                }))
+                Some(Overlay::Picker(screens::picker::view(p, &ctx, rows)))
             }
         }
     }
 
-    fn contexts_under_overlay(&self) -> Vec<Context> {
-        let mut v = Vec::new();
-        if self.tab == Tab::Create {
-            v.push(Context::CreateStep(self.wizard.step));
+    /// Every key of the screen under the help, then the picker's.
+    fn help_view(&self) -> HelpView {
+        let mut sections = Vec::new();
+        for ctx in self.tab_contexts() {
+            let hints = keymap::all(ctx);
+            if !hints.is_empty() {
+                sections.push(HelpSection {
+                    title: context_title(ctx),
+                    hints,
+                });
+            }
         }
-        if self.tab == Tab::Agents {
-            v.extend(self.agent_contexts());
-        }
-        v.push(Context::Tab(self.tab));
-        v.push(Context::Global);
-        v
+        sections.push(HelpSection {
+            title: "Model picker".into(),
+            hints: keymap::all(Context::Picker),
+        });
+        HelpView { sections }
     }
 }
 
-fn paid_choice(p: &UpgradeRow) -> Option<PaidChoice> {
-    p.recommended.as_ref().map(|r| PaidChoice {
-        model: text::clean(&r.model),
-        prompt: r.prompt.clone(),
-        completion: r.completion.clone(),
-        score: r.score,
-        gain: p.gain,
+/// An intent no overlay took: to the slice it names, else to the tab's.
+fn route(
+    slices: &mut Slices,
+    overlay: &mut Option<OverlayState>,
+    tab: Tab,
+    ctx: &Ctx,
+    intent: &Intent,
+) -> Result<Effects> {
+    use screens::{agents, create, hermes, models, notifications, picker};
+    Ok(match intent {
+        Intent::SetPickerQuery { .. }
+        | Intent::TogglePickerFilter { .. }
+        | Intent::SetPickerFilters { .. } => {
+            if let Some(OverlayState::Picker(p)) = overlay {
+                picker::update(p, intent);
+            }
+            Vec::new()
+        }
+        Intent::OpenPicker if tab == Tab::Create => create::open_picker(&slices.wizard, ctx),
+        Intent::OpenPicker => models::open_picker(&slices.models, ctx)?,
+        Intent::ToggleAllSlots
+        | Intent::CycleAgent { .. }
+        | Intent::RemoveSelectedSlot
+        | Intent::AutoSelectedSlot => models::update(&mut slices.models, ctx, intent)?,
+        Intent::OpenSkillEditor
+        | Intent::OpenBulkUpgrade
+        | Intent::OpenUpgrade { .. }
+        | Intent::OpenRevertAll => agents::update(&mut slices.agents, ctx, intent)?,
+        Intent::ChooseCategory { .. } | Intent::SetWizardName { .. } | Intent::WizardBack => {
+            create::update(&mut slices.wizard, ctx, intent)?
+        }
+        Intent::ToggleSkill { .. } if overlay.is_none() && tab == Tab::Create => {
+            create::update(&mut slices.wizard, ctx, intent)?
+        }
+        Intent::ToggleSkill { .. } => Vec::new(),
+        Intent::Cancel if overlay.is_none() && tab == Tab::Create => {
+            create::update(&mut slices.wizard, ctx, intent)?
+        }
+        Intent::Cancel => vec![Effect::DropBanner],
+        Intent::MoveSelection { .. } | Intent::SelectRow { .. } | Intent::Activate => match tab {
+            Tab::Hermes => hermes::update(&mut slices.hermes, ctx, intent),
+            Tab::Models => models::update(&mut slices.models, ctx, intent)?,
+            Tab::Agents => match intent {
+                Intent::Activate => agents::activate(&mut slices.agents, ctx)?,
+                _ => agents::update(&mut slices.agents, ctx, intent)?,
+            },
+            Tab::Budget => Vec::new(),
+            Tab::Create => create::update(&mut slices.wizard, ctx, intent)?,
+            Tab::Notifications => notifications::update(&mut slices.notes, ctx, intent),
+        },
+        // Handled by the router before any slice sees them.
+        Intent::SwitchTab { .. }
+        | Intent::NextTab
+        | Intent::PrevTab
+        | Intent::ToggleHelp
+        | Intent::Quit
+        | Intent::Resize { .. }
+        | Intent::Refresh
+        | Intent::SelectAgent { .. }
+        | Intent::StartSetup { .. }
+        | Intent::FinishSetup => Vec::new(),
     })
 }
 
@@ -2092,98 +997,6 @@ fn info_of(c: &Catalog) -> CatalogInfo {
         model_count: c.models.len() as i64,
         free_count: c.free_count() as i64,
     }
-}
-
-/// "free instead of $3.00/M in", "+$0.50/M in, +$2.00/M out", "same price".
-fn verdict(current: Option<&catalog::Model>, candidate: &catalog::Model) -> String {
-    let Some(cur) = current else {
-        return format!(
-            "{} in, {} out per million tokens",
-            text::per_million(candidate.prompt_per_million()),
-            text::per_million(candidate.completion_per_million())
-        );
-    };
-    let (Some(ci), Some(co), Some(ni), Some(no)) = (
-        cur.prompt_per_million(),
-        cur.completion_per_million(),
-        candidate.prompt_per_million(),
-        candidate.completion_per_million(),
-    ) else {
-        return "price varies per request (router)".into();
-    };
-    if ci == ni && co == no {
-        return "same price".into();
-    }
-    if ni == 0.0 && no == 0.0 {
-        return format!("free instead of ${ci:.2}/M in, ${co:.2}/M out");
-    }
-    let sign = |d: f64| {
-        if d >= 0.0 {
-            format!("+${d:.2}")
-        } else {
-            format!("-${:.2}", -d)
-        }
-    };
-    format!("{}/M in, {}/M out", sign(ni - ci), sign(no - co))
-}
-
-fn shorten_home(p: &str) -> String {
-    match dirs::home_dir() {
-        Some(h) if !h.as_os_str().is_empty() && h != std::path::Path::new("/") => {
-            let h = h.display().to_string();
-            match p.strip_prefix(&h) {
-                Some(rest) => format!("~{rest}"),
-                None => p.to_string(),
-            }
-        }
-        _ => p.to_string(),
-    }
-}
-
-/// The `nxr --no-tui agents create` line equal to a CreateAgent action.
-pub fn cli_of(action: &Action) -> String {
-    let Action::CreateAgent {
-        name,
-        role,
-        category,
-        skills,
-        model,
-    } = action
-    else {
-        return String::new();
-    };
-    let mut s = String::from("nxr --no-tui agents create");
-    if let Some(r) = role {
-        s.push_str(&format!(" --role {r}"));
-    }
-    s.push_str(&format!(
-        " --name {}",
-        if name.is_empty() {
-            "NAME".to_string()
-        } else {
-            shell_quote(name)
-        }
-    ));
-    if let Some(c) = category {
-        s.push_str(&format!(" --category {}", c.key()));
-    }
-    if let Some(sk) = skills {
-        s.push_str(&format!(" --skills {}", shell_quote(&sk.join(","))));
-    }
-    if let Some(m) = model {
-        s.push_str(&format!(" --model {}", shell_quote(m)));
-    }
-    s
-}
-
-/// `s` as one POSIX shell word: bare when every character is safe, else in single quotes
-/// (a quote inside becomes `'\''`).
-pub fn shell_quote(s: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "@%+=:,./_-".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        return s.to_string();
-    }
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 impl Role {

@@ -8,7 +8,7 @@ use ratatui::crossterm::event::{
 use ratatui_textarea::{CursorMove, TextArea};
 
 use super::{Hit, Ui};
-use crate::core::action::Action;
+use crate::core::action::{Action, Intent};
 use crate::core::keymap;
 use crate::core::session::Session;
 
@@ -93,13 +93,13 @@ pub fn key_actions(session: &Session, ui: &mut Ui, k: KeyEvent) -> Vec<Action> {
     if let Some(text) = session.entry_text() {
         if session.picker_open() {
             if let Some(query) = edit_query(text, &k) {
-                return vec![Action::SetPickerQuery { query }];
+                return vec![Intent::SetPickerQuery { query }.into()];
             }
         } else if is_field_key(&k) {
             sync_name_field(ui, text);
             ui.name_field.input(k);
             let name = field_text(&ui.name_field);
-            return vec![Action::SetWizardName { name }];
+            return vec![Intent::SetWizardName { name }.into()];
         }
     }
     keymap::lookup(&session.contexts(), &name)
@@ -173,45 +173,55 @@ pub fn paste_actions(session: &Session, ui: &mut Ui, text: &str) -> Vec<Action> 
         .filter(|c| !c.is_control())
         .collect();
     if session.picker_open() {
-        return vec![Action::SetPickerQuery {
-            query: format!("{current}{line}"),
-        }];
+        return vec![
+            Intent::SetPickerQuery {
+                query: format!("{current}{line}"),
+            }
+            .into(),
+        ];
     }
     sync_name_field(ui, current);
     ui.name_field.insert_str(&line);
-    vec![Action::SetWizardName {
-        name: field_text(&ui.name_field),
-    }]
+    vec![
+        Intent::SetWizardName {
+            name: field_text(&ui.name_field),
+        }
+        .into(),
+    ]
 }
 
 /// Clicks and the wheel, through the areas the last frame recorded.
 pub fn mouse_actions(session: &Session, ui: &Ui, m: MouseEvent) -> Vec<Action> {
     match m.kind {
-        MouseEventKind::ScrollDown => vec![Action::MoveSelection { delta: 1 }],
-        MouseEventKind::ScrollUp => vec![Action::MoveSelection { delta: -1 }],
+        MouseEventKind::ScrollDown => vec![Intent::MoveSelection { delta: 1 }.into()],
+        MouseEventKind::ScrollUp => vec![Intent::MoveSelection { delta: -1 }.into()],
         MouseEventKind::Down(MouseButton::Left) => match ui.hit_at(m.column, m.row) {
             None => Vec::new(),
-            Some(Hit::Tab(tab)) => vec![Action::SwitchTab { tab: *tab }],
+            Some(Hit::Tab(tab)) => vec![Intent::SwitchTab { tab: *tab }.into()],
             Some(Hit::Row { index, selected }) => {
                 if *selected {
-                    vec![Action::Activate]
+                    vec![Intent::Activate.into()]
                 } else {
-                    vec![Action::SelectRow { index: *index }]
+                    vec![Intent::SelectRow { index: *index }.into()]
                 }
             }
             Some(Hit::Toggle { index, name }) => vec![
-                Action::SelectRow { index: *index },
-                Action::ToggleSkill {
+                Intent::SelectRow { index: *index }.into(),
+                Intent::ToggleSkill {
                     name: Some(name.clone()),
-                },
+                }
+                .into(),
             ],
-            Some(Hit::Agent(agent)) => vec![Action::SelectAgent {
-                agent: agent.clone(),
-            }],
+            Some(Hit::Agent(agent)) => vec![
+                Intent::SelectAgent {
+                    agent: agent.clone(),
+                }
+                .into(),
+            ],
             Some(Hit::Key(key)) => keymap::lookup(&session.contexts(), key)
                 .into_iter()
                 .collect(),
-            Some(Hit::Back(n)) => (0..*n).map(|_| Action::WizardBack).collect(),
+            Some(Hit::Back(n)) => (0..*n).map(|_| Intent::WizardBack.into()).collect(),
         },
         MouseEventKind::Down(_)
         | MouseEventKind::Up(_)

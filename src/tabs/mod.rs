@@ -29,7 +29,7 @@ use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui_textarea::TextArea;
 
 use crate::core::Core;
-use crate::core::action::Action;
+use crate::core::action::{Intent, JobEvent};
 use crate::core::session::Session;
 use crate::core::view::{Body, Overlay, Screen, Tab, WizardStep};
 use crate::widgets::{self, put_line};
@@ -164,7 +164,7 @@ async fn event_loop(
     session: &mut Session,
     terminal: &mut terminal::Tui,
     started: Instant,
-    mut jobs: tokio::sync::broadcast::Receiver<Action>,
+    mut jobs: tokio::sync::broadcast::Receiver<JobEvent>,
 ) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     use tokio::sync::broadcast::error::RecvError;
@@ -177,7 +177,7 @@ async fn event_loop(
     }
     let size = terminal.size()?;
     session
-        .apply(Action::Resize {
+        .apply(Intent::Resize {
             width: size.width,
             height: size.height,
         })
@@ -256,7 +256,7 @@ pub async fn handle_event(session: &mut Session, ui: &mut Ui, ev: Event) -> bool
         Event::Key(k) => input::key_actions(session, ui, k),
         Event::Mouse(m) => input::mouse_actions(session, ui, m),
         Event::Paste(text) => input::paste_actions(session, ui, &text),
-        Event::Resize(width, height) => vec![Action::Resize { width, height }],
+        Event::Resize(width, height) => vec![Intent::Resize { width, height }.into()],
         Event::FocusGained | Event::FocusLost => return false,
     };
     if actions.is_empty() {

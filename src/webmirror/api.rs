@@ -25,7 +25,7 @@ use serde_json::json;
 use super::page::PageCtx;
 use super::server::{App, Reply, Req, screen_for, status_of};
 use super::sessions::SHARED;
-use crate::core::action::{self, Action, Outcome};
+use crate::core::action::{self, Action, Op, Outcome};
 use crate::core::runtime::{self, JobKind};
 use crate::core::scoring::Role;
 use crate::core::view::Tab;
@@ -140,7 +140,7 @@ pub(crate) fn post(app: &App, req: &Req, body: &[u8]) -> Reply {
 fn post_inner(app: &App, req: &Req, body: &[u8]) -> Reply {
     let core = &app.core;
     match req.path.as_str() {
-        "/api/models/rescore" => match app.rt.block_on(action::apply(core, Action::Rescore)) {
+        "/api/models/rescore" => match app.rt.block_on(action::apply(core, Op::Rescore)) {
             Ok(Outcome::Rescored(r)) => {
                 let best: serde_json::Map<String, serde_json::Value> = r
                     .rescore
@@ -167,7 +167,17 @@ fn post_inner(app: &App, req: &Req, body: &[u8]) -> Reply {
                 Ok(a) => a,
                 Err(e) => return Reply::json_error(400, &format!("not an action: {e}")),
             };
-            match app.rt.block_on(action::apply(core, action)) {
+            let op = match action {
+                Action::Op(op) => op,
+                // Screen intents act on what a page shows: they go to a session.
+                other => {
+                    return err(&CoreError::usage(format!(
+                        "{:?} acts on a screen; send it to a session",
+                        other.name()
+                    )));
+                }
+            };
+            match app.rt.block_on(action::apply(core, op)) {
                 Ok(o) => Reply::json(200, &o),
                 Err(e) => err(&e),
             }
@@ -199,7 +209,7 @@ fn post_inner(app: &App, req: &Req, body: &[u8]) -> Reply {
                         }
                     }
                 };
-                let action = Action::SyncSkills {
+                let action = Op::SyncSkills {
                     agent: id,
                     desired: parsed.desired_skills,
                 };

@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use super::page::{PageCtx, render_screen};
-use crate::core::action::Action;
+use crate::core::action::Intent;
 use crate::core::export::{self, ExportFile};
 use crate::core::session::{PICKER_CHROME, Session};
 use crate::core::view::Tab;
@@ -43,7 +43,7 @@ pub async fn render(core: &Core) -> Result<Vec<ExportFile>, CoreError> {
     let mut session = Session::new(core.clone()).await?;
     // The live mirror's page size, so lists show as many rows as in a browser.
     session
-        .apply(Action::Resize {
+        .apply(Intent::Resize {
             width: 160,
             height: 40 + PICKER_CHROME,
         })
@@ -51,7 +51,7 @@ pub async fn render(core: &Core) -> Result<Vec<ExportFile>, CoreError> {
     let mut files = Vec::with_capacity(Tab::ALL.len() + 2);
     for tab in Tab::ALL {
         if session.tab() != tab {
-            session.apply(Action::SwitchTab { tab }).await;
+            session.apply(Intent::SwitchTab { tab }).await;
         }
         session.settle();
         let screen = session.view();

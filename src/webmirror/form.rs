@@ -1,6 +1,6 @@
 //! Form posts → Actions. A form names its action by the public (serde) name in the `action`
 //! field and carries the action's parameters as fields of the same names, so
-//! `action=add_skills&agent=eng&skills=git` becomes `Action::AddSkills { agent, skills }` through
+//! `action=add_skills&agent=eng&skills=git` becomes `Op::AddSkills { agent, skills }` through
 //! the same `Deserialize` the JSON API and scripts use. A few fields are the web's own:
 //!
 //! - `csrf`: the per-run form token (checked by the server);
@@ -11,7 +11,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::core::action::Action;
+use crate::core::action::{Action, Intent};
 
 /// Fields whose values are numbers.
 const NUMBERS: &[&str] = &["delta", "index", "id"];
@@ -94,7 +94,7 @@ pub fn decode_pairs(pairs: &[(String, String)]) -> Result<Form, String> {
     let name = name.ok_or("the form names no action")?;
     let mut actions = Vec::new();
     if let Some(index) = row {
-        actions.push(Action::SelectRow { index });
+        actions.push(Intent::SelectRow { index }.into());
     }
     fields.insert("action".into(), Value::String(name.clone()));
     actions.push(parse(Value::Object(fields), &name)?);
@@ -130,6 +130,7 @@ pub fn is_local(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::action::Op;
     use crate::core::view::Tab;
 
     fn p(s: &str) -> Result<Form, String> {
@@ -142,26 +143,29 @@ mod tests {
         assert_eq!(f.csrf.as_deref(), Some("t"));
         assert_eq!(
             f.actions,
-            vec![Action::AddSkills {
+            vec![Action::from(Op::AddSkills {
                 agent: "eng".into(),
                 skills: vec!["git".into(), "docs".into()]
-            }]
+            })]
         );
         let f = p("action=switch_tab&tab=agents").expect("form");
-        assert_eq!(f.actions, vec![Action::SwitchTab { tab: Tab::Agents }]);
+        assert_eq!(
+            f.actions,
+            vec![Action::from(Intent::SwitchTab { tab: Tab::Agents })]
+        );
         let f = p("action=mark_read&id=7").expect("form");
-        assert_eq!(f.actions, vec![Action::MarkRead { id: Some(7) }]);
+        assert_eq!(f.actions, vec![Action::from(Op::MarkRead { id: Some(7) })]);
         let f = p("action=set_slot&agent=a&slot=main&model=x%2Fy&provider=&base_url=").expect("f");
         assert_eq!(
             f.actions,
-            vec![Action::SetSlot {
+            vec![Action::from(Op::SetSlot {
                 agent: "a".into(),
                 slot: "main".into(),
                 model: "x/y".into(),
                 provider: None,
                 base_url: None,
                 force: false
-            }]
+            })]
         );
     }
 
@@ -170,25 +174,28 @@ mod tests {
         let f = p("action=activate&row=3").expect("form");
         assert_eq!(
             f.actions,
-            vec![Action::SelectRow { index: 3 }, Action::Activate]
+            vec![
+                Action::from(Intent::SelectRow { index: 3 }),
+                Intent::Activate.into()
+            ]
         );
         let f = p("action=set_wizard_name&name=scout&then=activate").expect("form");
         assert_eq!(
             f.actions,
             vec![
-                Action::SetWizardName {
+                Action::from(Intent::SetWizardName {
                     name: "scout".into()
-                },
-                Action::Activate
+                }),
+                Intent::Activate.into()
             ]
         );
         let f = p("action=sync_skills&agent=a&desired=&close=1").expect("form");
         assert_eq!(
             f.actions,
-            vec![Action::SyncSkills {
+            vec![Action::from(Op::SyncSkills {
                 agent: "a".into(),
                 desired: Some(vec![])
-            }]
+            })]
         );
         assert!(f.close);
     }
@@ -203,6 +210,15 @@ mod tests {
             "internal actions"
         );
         assert!(p("action=add_skills").is_err(), "missing fields");
+        assert!(
+            p("action=scan_finished&job=1&text=done").is_err(),
+            "a job's report is not an action"
+        );
+        // An op's own error names the field it lacks, not "unknown action".
+        let e = p("action=set_model&agent=a").expect_err("missing model");
+        assert!(e.contains("model"), "{e}");
+        let e = p("action=no_such_thing").expect_err("unknown");
+        assert!(e.contains("unknown action"), "{e}");
     }
 
     #[test]

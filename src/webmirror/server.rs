@@ -13,7 +13,7 @@ use super::form;
 use super::page::{self, PageCtx};
 use super::picker;
 use super::sessions::{self, Entry, SHARED, Sessions};
-use crate::core::action::Action;
+use crate::core::action::Intent;
 use crate::core::session::{PICKER_CHROME, Session};
 use crate::core::view::{Body, Overlay, Screen, Tab};
 use crate::core::{Core, CoreError, Result};
@@ -398,7 +398,7 @@ fn post(app: &App, req: &Req, body: &[u8]) -> Reply {
         app.rt.block_on(async {
             let s = ensure_session(app, &mut guard).await?;
             if s.tab() != tab {
-                s.apply(Action::SwitchTab { tab }).await;
+                s.apply(Intent::SwitchTab { tab }).await;
             }
             let mut ok = true;
             for a in form.actions {
@@ -408,7 +408,7 @@ fn post(app: &App, req: &Req, body: &[u8]) -> Reply {
                 }
             }
             if ok && form.close && s.view().overlay.is_some() {
-                s.apply(Action::Cancel).await;
+                s.apply(Intent::Cancel).await;
             }
             if let Ok(m) = s.core().change_mark().await {
                 app.mark.fetch_max(m, Ordering::SeqCst);
@@ -487,7 +487,7 @@ pub(crate) async fn ensure_session<'a>(
     if guard.session.is_none() {
         let mark = app.mark.load(Ordering::SeqCst);
         let mut s = Session::new(app.core.clone()).await?;
-        s.apply(Action::Resize {
+        s.apply(Intent::Resize {
             width: 160,
             height: PICKER_ROWS + PICKER_CHROME,
         })
@@ -558,7 +558,7 @@ pub(crate) fn screen_for(app: &App, key: &str, tab: Tab, ctx: &PageCtx) -> Resul
     app.rt.block_on(async {
         let s = ensure_session(app, &mut guard).await?;
         if s.tab() != tab {
-            s.apply(Action::SwitchTab { tab }).await;
+            s.apply(Intent::SwitchTab { tab }).await;
         }
         if s.tab() == Tab::Models {
             // config.yaml may have changed on disk without a database write.
@@ -571,10 +571,10 @@ pub(crate) fn screen_for(app: &App, key: &str, tab: Tab, ctx: &PageCtx) -> Resul
                 if !s.picker_open() {
                     break;
                 }
-                s.apply(Action::Cancel).await;
+                s.apply(Intent::Cancel).await;
             }
         }
-        let mut tried: Vec<Action> = Vec::new();
+        let mut tried: Vec<Intent> = Vec::new();
         loop {
             s.settle();
             let screen = s.view();
@@ -591,7 +591,7 @@ pub(crate) fn screen_for(app: &App, key: &str, tab: Tab, ctx: &PageCtx) -> Resul
 
 /// The next action that brings the screen closer to what the URL says (agent, slot, picker
 /// query, filters, highlighted row), or `None` when it already matches.
-pub fn wanted(screen: &Screen, ctx: &PageCtx) -> Option<Action> {
+pub fn wanted(screen: &Screen, ctx: &PageCtx) -> Option<Intent> {
     let picker = match &screen.overlay {
         Some(Overlay::Picker(p)) => Some(p),
         _ => None,
@@ -601,7 +601,7 @@ pub fn wanted(screen: &Screen, ctx: &PageCtx) -> Option<Action> {
             let a = ctx.param("agent")?;
             let current = v.rows.get(v.selected).map(|r| r.name.as_str());
             (current != Some(a) && v.rows.iter().any(|r| r.name == a)).then(|| {
-                Action::SelectAgent {
+                Intent::SelectAgent {
                     agent: a.to_string(),
                 }
             })
@@ -611,13 +611,13 @@ pub fn wanted(screen: &Screen, ctx: &PageCtx) -> Option<Action> {
                 && v.agent.as_deref() != Some(a)
                 && v.agents.iter().any(|x| x == a)
             {
-                return Some(Action::SelectAgent {
+                return Some(Intent::SelectAgent {
                     agent: a.to_string(),
                 });
             }
             let all = ctx.param("all").is_some_and(|v| v == "1");
             if ctx.param("agent").is_some() && v.show_all != all && screen.overlay.is_none() {
-                return Some(Action::ToggleAllSlots);
+                return Some(Intent::ToggleAllSlots);
             }
             if let Some(slot) = ctx.param("slot")
                 && let Some(i) = v.slots.iter().position(|s| s.key == slot)
@@ -625,9 +625,9 @@ pub fn wanted(screen: &Screen, ctx: &PageCtx) -> Option<Action> {
                 let target = format!("{} · {slot}", v.agent.as_deref().unwrap_or(""));
                 match &screen.overlay {
                     Some(Overlay::Picker(p)) if p.target == target => {}
-                    Some(_) => return Some(Action::Cancel),
-                    None if v.selected != i => return Some(Action::SelectRow { index: i }),
-                    None => return Some(Action::OpenPicker),
+                    Some(_) => return Some(Intent::Cancel),
+                    None if v.selected != i => return Some(Intent::SelectRow { index: i }),
+                    None => return Some(Intent::OpenPicker),
                 }
             }
             picker.and_then(|p| picker_wanted(p, ctx))
@@ -637,22 +637,22 @@ pub fn wanted(screen: &Screen, ctx: &PageCtx) -> Option<Action> {
     }
 }
 
-fn picker_wanted(p: &crate::core::view::PickerView, ctx: &PageCtx) -> Option<Action> {
+fn picker_wanted(p: &crate::core::view::PickerView, ctx: &PageCtx) -> Option<Intent> {
     if let Some(f) = picker::url_filters(ctx)
         && f != p.filters
     {
-        return Some(Action::SetPickerFilters { filters: f });
+        return Some(Intent::SetPickerFilters { filters: f });
     }
     if let Some(q) = ctx.param("q") {
         let q: String = q.chars().filter(|c| !c.is_control()).take(200).collect();
         if q != p.query {
-            return Some(Action::SetPickerQuery { query: q });
+            return Some(Intent::SetPickerQuery { query: q });
         }
     }
     if let Some(sel) = ctx.param("sel").and_then(|s| s.parse::<usize>().ok()) {
         let cursor = p.selected.map(|i| p.offset + i);
         if cursor != Some(sel) && sel < p.matched {
-            return Some(Action::SelectRow { index: sel });
+            return Some(Intent::SelectRow { index: sel });
         }
     }
     None

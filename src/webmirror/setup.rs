@@ -175,7 +175,7 @@ use std::sync::atomic::Ordering;
 use super::form;
 use super::server::{App, Reply, Req, ensure_session, same, session_key, status_of, with_cookie};
 use super::sessions;
-use crate::core::action::Action;
+use crate::core::action::{Action, Intent};
 use crate::core::onboarding::{self, Flow};
 use crate::core::session::Session;
 use crate::core::{CoreError, Result};
@@ -240,7 +240,7 @@ pub(crate) fn get(app: &App, req: &Req) -> Reply {
         async |s: &mut Session| {
             let started = s.view().setup.is_some_and(|v| v.started);
             if !started && onboarding::completed(s.core()).await? {
-                s.apply(Action::StartSetup { key: None }).await;
+                s.apply(Intent::StartSetup { key: None }).await;
                 run_all(s).await;
             }
             Ok(s.view())
@@ -265,7 +265,7 @@ pub(crate) fn post(app: &App, req: &Req, body: &[u8]) -> Reply {
     let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "live").collect();
     let action = match form::decode_pairs(&pairs) {
         Ok(f) => match <[Action; 1]>::try_from(f.actions) {
-            Ok([a @ Action::StartSetup { .. }]) => a,
+            Ok([a @ Action::Intent(Intent::StartSetup { .. })]) => a,
             _ => return req.error(400, "this page takes start_setup only"),
         },
         Err(e) => return req.error(400, &e),

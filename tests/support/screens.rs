@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use nxr::core::Core;
-use nxr::core::action::{self, Action};
+use nxr::core::action::{self, Action, Op};
 use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::scoring::Role;
 use nxr::core::session::Session;
@@ -53,7 +53,7 @@ pub async fn fixture(base: &str, name: &str, team: bool) -> Fixture {
         ] {
             action::apply(
                 &core,
-                Action::CreateAgent {
+                Op::CreateAgent {
                     name: agent.into(),
                     role: Some(role),
                     category,
@@ -83,7 +83,7 @@ pub async fn fixture(base: &str, name: &str, team: bool) -> Fixture {
     Fixture { root, session }
 }
 
-pub async fn apply(f: &mut Fixture, actions: impl IntoIterator<Item = Action>) {
+pub async fn apply<A: Into<Action>>(f: &mut Fixture, actions: impl IntoIterator<Item = A>) {
     for a in actions {
         f.session.apply(a).await;
     }

@@ -482,7 +482,7 @@ fn print_plan(out: &mut dyn Write, plan: &[UpgradeRow]) -> std::io::Result<()> {
 
 /// "custom": the fuzzy picker over the catalog, on the command line.
 async fn choose_model(core: &Core, row: &UpgradeRow) -> Result<Option<String>, CoreError> {
-    let catalog = Arc::new(core.catalog().await?);
+    let catalog = core.shared_catalog().await?;
     let mut picker = Picker::new(
         catalog,
         row.role,

@@ -89,7 +89,7 @@ type SetupTask = tokio::task::JoinHandle<(Onboarding, Result<()>)>;
 
 impl Session {
     pub async fn new(core: Core) -> Result<Session> {
-        let catalog = Arc::new(core.catalog().await?);
+        let catalog = core.shared_catalog().await?;
         let mut s = Session {
             data: Data {
                 mark: -1,
@@ -307,7 +307,7 @@ impl Session {
             if info.id != self.data.catalog_info.id
                 || info.id.is_none() && self.data.catalog.models.is_empty()
             {
-                self.data.catalog = Arc::new(self.core.catalog().await?);
+                self.data.catalog = self.core.shared_catalog().await?;
             }
             self.data.catalog_info = info;
             self.data.ollama = self.core.ollama_model().await?;

@@ -86,13 +86,12 @@ fn item_6_remote_mode_shares_one_database_between_two_machines_over_http() {
         &server.db_path,
         "SELECT version, COUNT(*) FROM nxr_migrations GROUP BY version ORDER BY version",
     );
+    let expected: Vec<Vec<String>> = nxr::core::db::MIGRATIONS
+        .iter()
+        .map(|m| vec![m.0.to_string(), "1".into()])
+        .collect();
     assert_eq!(
-        migrations,
-        vec![
-            vec!["1".to_string(), "1".into()],
-            vec!["2".into(), "1".into()],
-            vec!["3".into(), "1".into()]
-        ],
+        migrations, expected,
         "each migration applied once on the server"
     );
 

@@ -7,7 +7,10 @@
 //! 2. start to running as nxr sees it: the moment `nxr hermes start` returns "running",
 //!    minus the moment Hermes wrote its `gateway.pid` (target: within 2 s).
 //!
-//! It builds nothing: `cargo build --release && cargo bench --bench gateway`. `NXR_BIN`
+//! It builds nothing: `cargo build --release && cargo bench --bench gateway`. (`cargo bench`
+//! compiles the dev-dependencies' features into a second release tree; on a busy machine
+//! `cargo test --bench gateway --no-run` and running that binary with `--bench` times the
+//! same release `nxr`, which is what the README figures did.) `NXR_BIN`
 //! overrides the binary (default `target/release/nxr`); the hermes CLI is `NXR_TEST_HERMES`,
 //! else `.ci/venv/bin/hermes`. `NXR_BENCH_RUNS` sets the status runs (default 60).
 

@@ -86,12 +86,12 @@ fn item_6_remote_mode_shares_one_database_between_two_machines_over_http() {
         &server.db_path,
         "SELECT version, COUNT(*) FROM nxr_migrations GROUP BY version ORDER BY version",
     );
+    let expected: Vec<Vec<String>> = nxr::core::db::MIGRATIONS
+        .iter()
+        .map(|m| vec![m.0.to_string(), "1".into()])
+        .collect();
     assert_eq!(
-        migrations,
-        nxr::core::db::MIGRATIONS
-            .iter()
-            .map(|m| vec![m.0.to_string(), "1".to_string()])
-            .collect::<Vec<_>>(),
+        migrations, expected,
         "each migration applied once on the server"
     );
 

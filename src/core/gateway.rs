@@ -1260,18 +1260,29 @@ async fn record_state(core: &Core, s: &GatewayStatus, now_ms: i64) -> Result<boo
     let (_conn, tx) = core.db.write().await?;
     let mut rows = tx
         .query(
-            "SELECT last_state, watch FROM gateways WHERE agent = ?1",
+            "SELECT last_state, watch, last_change_at FROM gateways WHERE agent = ?1",
             [s.agent.as_str()],
         )
         .await?;
-    let (last, watch) = match rows.next().await? {
-        Some(row) => (Some(db::text(&row, 0)?), db::int(&row, 1)? != 0),
-        None => (None, false),
+    let (last, watch, changed_at) = match rows.next().await? {
+        Some(row) => (
+            Some(db::text(&row, 0)?),
+            db::int(&row, 1)? != 0,
+            db::opt_text(&row, 2)?,
+        ),
+        None => (None, false, None),
     };
     drop(rows);
     let now_state = s.state.as_str();
-    // nxr is stopping it: the stop itself records the end.
-    if last.as_deref() == Some("stopping") || last.as_deref() == Some(now_state) {
+    // nxr is stopping it: the stop itself records the end, unless the process stopping it
+    // died half-way (then probes take over again).
+    let stop_deadline = (STOP_TIMEOUT + Duration::from_secs(30)).as_millis() as i64;
+    let stopping = last.as_deref() == Some("stopping")
+        && changed_at
+            .as_deref()
+            .and_then(time::parse)
+            .is_some_and(|t| now_ms - t.as_millisecond() < stop_deadline);
+    if stopping || last.as_deref() == Some(now_state) {
         tx.rollback().await?;
         return Ok(false);
     }

@@ -204,6 +204,81 @@ mod tests {
         assert_eq!(view(&s, &c).rows.len(), 2);
     }
 
+    fn status(agent: &str, state: GwState) -> GatewayStatus {
+        GatewayStatus {
+            agent: agent.into(),
+            profile: agent.into(),
+            state,
+            backoff: false,
+            pid: state.alive().then_some(4242),
+            uptime_seconds: state.alive().then_some(75),
+            uptime: state.alive().then(|| "1m 15s".into()),
+            model: "qwen/qwen3-coder:free".into(),
+            platforms: vec!["telegram".into()],
+            tmux_session: Some(format!("nxr-{agent}")),
+            viewers: 2,
+            heartbeat: Some("2026-12-01T23:59:55.000000Z".into()),
+            detail: (state == GwState::Crashed).then(|| "killed by signal 9".into()),
+            watch: true,
+            gave_up: false,
+        }
+    }
+
+    #[test]
+    fn each_row_shows_its_gateway_and_a_crash_is_an_error_that_offers_start() {
+        let mut d = data(vec![agent("pm", Role::Pm), agent("eng", Role::Engineer)]);
+        d.gateways = vec![
+            status("pm", GwState::Running),
+            status("eng", GwState::Crashed),
+        ];
+        let mut c = ctx(&d);
+        c.now = "2026-12-02T00:00:00Z".parse().expect("time");
+        let v = view(&State::default(), &c);
+        let pm = &v.rows[0].gateway;
+        assert_eq!(
+            (pm.label.as_str(), pm.meaning, pm.pid, pm.can_start),
+            ("running", Meaning::Success, Some(4242), false)
+        );
+        assert_eq!(pm.uptime.as_deref(), Some("1m 15s"));
+        assert_eq!(pm.heartbeat.as_deref(), Some("5s ago"));
+        assert_eq!((pm.viewers, pm.watch), (2, true));
+        assert_eq!(v.rows[0].model, "qwen/qwen3-coder:free");
+        let eng = &v.rows[1].gateway;
+        assert_eq!(
+            (eng.meaning, eng.can_start, eng.detail.as_deref()),
+            (Meaning::Error, true, Some("killed by signal 9"))
+        );
+    }
+
+    #[test]
+    fn the_ollama_card_says_reachable_with_its_models_or_warns_when_slots_route_to_a_missing_one() {
+        use crate::core::ollama::OllamaRoute;
+        let route = OllamaRoute {
+            agent: "pm".into(),
+            slot: "aux:vision".into(),
+            model: "qwen3:8b".into(),
+            pulled: false,
+        };
+        let up = ollama_view(Some(&OllamaCard {
+            url: "http://127.0.0.1:11434".into(),
+            reachable: true,
+            version: Some("0.12.6".into()),
+            models: vec!["llama3.2:3b".into()],
+            routes: vec![route.clone()],
+        }));
+        assert_eq!(up.summary, "reachable, version 0.12.6, 1 model");
+        assert_eq!(up.routes, ["pm aux:vision → qwen3:8b (not pulled)"]);
+        let down = ollama_view(Some(&OllamaCard {
+            url: "http://127.0.0.1:11434".into(),
+            reachable: false,
+            version: None,
+            models: Vec::new(),
+            routes: vec![route],
+        }));
+        assert_eq!(down.meaning, Meaning::Warning);
+        assert_eq!(ollama_view(None).summary, "not checked yet");
+    }
+
     #[test]
     fn gateway_keys_act_on_the_selected_agent_off_the_input_loop() {
         let d = data(vec![agent("pm", Role::Pm), agent("eng", Role::Engineer)]);

@@ -14,6 +14,10 @@ ALTER TABLE notifications ADD COLUMN forward_attempts INTEGER NOT NULL DEFAULT 0
 CREATE INDEX idx_notifications_dedupe ON notifications(dedupe_key, state);
 CREATE INDEX idx_notifications_kind ON notifications(kind, id);
 CREATE INDEX idx_notifications_pending ON notifications(forwarded_at, id);
+-- The unread badge counts on every refresh of every surface: a partial index keeps that
+-- count small however long the history grows.
+CREATE INDEX idx_notifications_unread_active ON notifications(id)
+    WHERE read_at IS NULL AND state = 'active';
 
 -- A slot nxr wrote for an agent (at creation or by auto-upgrade). When the profile's slot
 -- still holds `model`, nxr set it; when it differs, a person changed it by hand.

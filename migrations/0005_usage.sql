@@ -15,6 +15,8 @@ CREATE TABLE usage_hourly (
     cost_usd      REAL    NOT NULL DEFAULT 0,
     PRIMARY KEY (hour, agent, model)
 );
+-- The per-agent totals (today, 7 and 30 days) and each agent's last hour.
+CREATE INDEX usage_hourly_agent ON usage_hourly (agent, hour);
 
 -- Exact call times (unix seconds) of the last two days, for the last-minute count and
 -- the projection; older rows are pruned on ingest.

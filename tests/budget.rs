@@ -185,3 +185,70 @@ fn the_gate_holds_work_without_calling_the_provider_then_releases_it_when_a_key_
     assert!(ran.ok(), "the released task runs: {ran}");
     assert_eq!(server.hits(CHAT), before + 1);
 }
+
+#[test]
+fn an_agent_at_its_dollar_cap_is_held_by_the_wrapper_and_the_others_run() {
+    let env = TestEnv::new();
+    for (role, name) in [("pm", "pm"), ("engineer", "eng")] {
+        env.nxr(&["agents", "create", "--role", role, "--name", name])
+            .assert_ok();
+    }
+    env.nxr(&["budget", "--cap", "pm=nope"]).assert_code(2);
+    env.nxr(&["budget", "--cap", "pm=-1"]).assert_code(2);
+    env.nxr(&["budget", "--cap", "ghost=1"]).assert_code(2);
+    env.nxr(&["budget", "--cap", "pm=0.50", "--cap", "eng=5"])
+        .assert_ok();
+    let hour = {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64;
+        now - now % 3600
+    };
+    env.db_exec(&format!(
+        "INSERT INTO usage_hourly (hour, agent, model, requests, errors, input_tokens, output_tokens, cost_usd)
+         VALUES ({hour}, 'pm', 'anthropic/claude-sonnet-4.6', 3, 0, 9000, 900, 0.61),
+                ({hour}, 'eng', 'anthropic/claude-sonnet-4.6', 3, 0, 9000, 900, 0.61)"
+    ));
+    let b = env.json(&["budget"]);
+    assert_eq!(
+        b["gate"]["open"], true,
+        "the account's gate stays open: {b:#}"
+    );
+    let held: Vec<&str> = b["gate"]["held"]
+        .as_array()
+        .expect("held")
+        .iter()
+        .map(|h| h["profile"].as_str().expect("profile"))
+        .collect();
+    assert_eq!(held, ["pm"], "{b:#}");
+
+    // The wrapper: pm is held before any call; eng runs (a stub stands in for hermes).
+    let bin = tempfile::tempdir().expect("tmp");
+    let ran = bin.path().join("ran");
+    let fake = support::profiles::stub(
+        bin.path(),
+        "hermes",
+        &format!("echo \"$@\" >> {}", ran.display()),
+    );
+    let wrapper = env.nxr_home.path().join("bin/nxr-hermes-worker");
+    let worker = |profile: &str| {
+        let mut cmd = Command::new(&wrapper);
+        cmd.args(["-p", profile, "--cli", "chat", "-q", "work"]);
+        env.apply(&mut cmd);
+        cmd.env("NXR_HERMES_BIN", &fake);
+        run(cmd, Duration::from_secs(30))
+    };
+    let out = worker("pm");
+    assert_eq!(out.code, Some(75), "{out}");
+    assert!(out.stderr.contains("cap"), "{out}");
+    assert!(!ran.exists(), "hermes never ran for the held agent");
+    worker("eng").assert_ok();
+    assert_eq!(
+        std::fs::read_to_string(&ran).expect("ran").trim(),
+        "-p eng --cli chat -q work -Q",
+        "the real hermes gets the same arguments with -Q"
+    );
+    env.nxr(&["budget", "--cap", "pm=off"]).assert_ok();
+    assert_eq!(env.json(&["budget"])["gate"]["held"], serde_json::json!([]));
+}

@@ -166,3 +166,68 @@ fn the_web_serves_the_same_csv_as_the_cli_and_404_for_an_unknown_table() {
     );
     assert_eq!(server.get("/budget/nope.csv").status, 404);
 }
+
+#[test]
+fn several_nxr_processes_reading_at_once_count_each_call_once() {
+    let env = TestEnv::new();
+    create(&env, "pm", "pm");
+    // A Hermes-shaped state.db (the columns nxr reads) with 300 calls and an auxiliary task.
+    let state = env.profile_dir("pm").join("state.db");
+    std::fs::File::create(&state).expect("create");
+    let mut sql = String::from(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, source TEXT NOT NULL, model TEXT, started_at REAL NOT NULL);
+         CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL,
+             role TEXT NOT NULL, content TEXT, timestamp REAL NOT NULL);
+         CREATE TABLE session_model_usage (session_id TEXT NOT NULL, model TEXT NOT NULL,
+             billing_provider TEXT NOT NULL DEFAULT '', billing_base_url TEXT NOT NULL DEFAULT '',
+             billing_mode TEXT NOT NULL DEFAULT '', task TEXT NOT NULL DEFAULT '',
+             api_call_count INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0,
+             output_tokens INTEGER NOT NULL DEFAULT 0, estimated_cost_usd REAL NOT NULL DEFAULT 0,
+             actual_cost_usd REAL NOT NULL DEFAULT 0, first_seen REAL, last_seen REAL,
+             PRIMARY KEY (session_id, model, billing_provider, billing_base_url, billing_mode, task));
+         INSERT INTO sessions VALUES ('s1', 'cli', 'a/b:free', 0);\n",
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    for i in 0..300 {
+        sql.push_str(&format!(
+            "INSERT INTO messages (session_id, role, content, timestamp) VALUES ('s1', 'user', 'q', {t});
+             INSERT INTO messages (session_id, role, content, timestamp) VALUES ('s1', 'assistant', 'a', {t});\n",
+            t = now - 600.0 + i as f64
+        ));
+    }
+    sql.push_str(&format!(
+        "INSERT INTO session_model_usage (session_id, model, task, api_call_count, input_tokens, output_tokens, estimated_cost_usd, first_seen, last_seen)
+         VALUES ('s1', 'a/b:free', 'title_generation', 4, 400, 40, 0, {now}, {now});"
+    ));
+    support::db_exec(&state, &sql);
+
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            env.command(&["budget", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for c in children {
+        let out = support::wait(c, Duration::from_secs(90)).expect("in time");
+        assert!(out.ok(), "{out}");
+    }
+    assert_eq!(env.db_i64("SELECT SUM(requests) FROM usage_hourly"), 304);
+    let b = env.json(&["budget"]);
+    assert_eq!(b["used"], 304, "{b:#}");
+
+    // Hermes adds to the auxiliary row: only the delta is new.
+    support::db_exec(
+        &state,
+        &format!(
+            "UPDATE session_model_usage SET api_call_count = 6, last_seen = {} WHERE task = 'title_generation'",
+            now + 1.0
+        ),
+    );
+    assert_eq!(env.json(&["budget"])["used"], 306);
+}

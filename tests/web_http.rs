@@ -67,7 +67,7 @@ fn every_page_answers_with_its_content_and_the_nav() {
         ("/models/switch", "qwen/qwen3-coder:free"),
         ("/agents/manage", "Skills of eng"),
         ("/agents/new", "What kind of agent?"),
-        ("/budget", "requests per minute"),
+        ("/budget", "requests today"),
         ("/notifications", "unread"),
     ] {
         let r = s.get(path);

@@ -23,6 +23,10 @@ pub struct BudgetArgs {
     /// idempotent. New agents get it when they are created.
     #[arg(long)]
     pub sync_ledger: bool,
+    /// Cap an agent's spend per UTC day: AGENT=USD (AGENT=off removes it). At the cap the
+    /// worker wrapper holds that agent's work, before any call, until 00:00 UTC.
+    #[arg(long, value_name = "AGENT=USD")]
+    pub cap: Vec<String>,
 }
 
 pub async fn budget(core: &Core, args: BudgetArgs, json: bool) -> Result<(), CoreError> {
@@ -34,6 +38,25 @@ pub async fn budget(core: &Core, args: BudgetArgs, json: bool) -> Result<(), Cor
             clean(t),
             budget::CSV_TABLES.join(", ")
         )));
+    }
+    for c in &args.cap {
+        let Some((agent, usd)) = c.split_once('=') else {
+            return Err(CoreError::usage(format!(
+                "--cap wants AGENT=USD (or AGENT=off), not {:?}",
+                clean(c)
+            )));
+        };
+        let usd = match usd.trim() {
+            "off" => None,
+            v => Some(v.parse::<f64>().map_err(|_| {
+                CoreError::usage(format!(
+                    "--cap {}: {:?} is not dollars",
+                    clean(agent),
+                    clean(v)
+                ))
+            })?),
+        };
+        budget::set_cap(core, agent.trim(), usd).await?;
     }
     if args.sync_ledger {
         for (agent, r) in crate::core::ledger::sync_all(core).await? {
@@ -90,6 +113,9 @@ fn print(out: &mut dyn Write, b: &Budget) -> std::io::Result<()> {
             b.gate.opens_at.as_deref().unwrap_or("at 00:00 UTC")
         )?,
         _ => writeln!(out, "gate: open")?,
+    }
+    for h in &b.gate.held {
+        writeln!(out, "  held: {} until 00:00 UTC", clean(&h.reason))?;
     }
     let mut t = Table::new(vec![
         "AGENT",

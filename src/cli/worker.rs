@@ -45,6 +45,13 @@ fn run(argv0: &Path, mut args: Vec<OsString>) -> ExitCode {
         );
         return ExitCode::from(HELD_EXIT);
     }
+    if let Some(h) = profile_arg(&args).and_then(|p| gate.held.iter().find(|h| h.profile == p)) {
+        eprintln!(
+            "nxr: work held, the provider was not called: {} (opens at 00:00 UTC)",
+            h.reason
+        );
+        return ExitCode::from(HELD_EXIT);
+    }
     let Some(hermes) = real_hermes(argv0) else {
         eprintln!("nxr: the hermes CLI was not found on PATH (nor NXR_HERMES_BIN)");
         return ExitCode::from(1);
@@ -55,6 +62,20 @@ fn run(argv0: &Path, mut args: Vec<OsString>) -> ExitCode {
     let e = std::process::Command::new(&hermes).args(args).exec();
     eprintln!("nxr: cannot run {}: {e}", hermes.display());
     ExitCode::from(1)
+}
+
+/// The profile a worker runs as: `-p NAME`, `--profile NAME` or `--profile=NAME`.
+fn profile_arg(args: &[OsString]) -> Option<String> {
+    let mut it = args.iter().map(|a| a.to_string_lossy());
+    while let Some(a) = it.next() {
+        if a == "-p" || a == "--profile" {
+            return it.next().map(|p| p.into_owned());
+        }
+        if let Some(p) = a.strip_prefix("--profile=") {
+            return Some(p.to_string());
+        }
+    }
+    None
 }
 
 /// `NXR_HERMES_BIN`, else `hermes` on `PATH`, never the wrapper itself.

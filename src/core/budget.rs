@@ -55,6 +55,9 @@ pub enum Outlook {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgentUsage {
     pub agent: String,
+    pub profile: String,
+    /// The agent's dollar cap per UTC day, if it has one.
+    pub cap_usd: Option<f64>,
     pub today_requests: i64,
     pub today_cost_usd: f64,
     pub week_requests: i64,
@@ -102,6 +105,18 @@ pub struct Gate {
     pub opens_at: Option<String>,
     /// The UTC day the state is for: a gate file from an earlier day is open.
     pub day: String,
+    /// Agents held by their own dollar cap while the gate is open for the others.
+    #[serde(default)]
+    pub held: Vec<Held>,
+}
+
+/// An agent whose spend today reached its dollar cap: its work is held until 00:00 UTC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Held {
+    pub agent: String,
+    /// The Hermes profile the worker wrapper sees as `-p PROFILE`.
+    pub profile: String,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -292,7 +307,55 @@ fn gate(i: &Inputs, now: i64, limit: i64) -> Gate {
             .map(|_| super::time::format(ts(d0 + 86_400))),
         reason,
         day: ts(now).strftime("%Y-%m-%d").to_string(),
+        held: i
+            .agents
+            .iter()
+            .filter_map(|a| {
+                let cap = a.cap_usd?;
+                (a.today_cost_usd >= cap).then(|| Held {
+                    agent: a.agent.clone(),
+                    profile: a.profile.clone(),
+                    reason: format!(
+                        "{} spent ${:.2} today, its cap is ${cap:.2}",
+                        a.agent, a.today_cost_usd
+                    ),
+                })
+            })
+            .collect(),
     }
+}
+
+/// Per-agent dollar caps per UTC day, by agent name (a setting).
+const CAPS_SETTING: &str = "budget_agent_caps";
+
+async fn caps(core: &Core) -> Result<std::collections::BTreeMap<String, f64>> {
+    Ok(core
+        .setting(CAPS_SETTING)
+        .await?
+        .and_then(|j| serde_json::from_str(&j).ok())
+        .unwrap_or_default())
+}
+
+/// Sets (or with `None` removes) an agent's dollar cap per UTC day: once its spend today
+/// reaches it, the worker wrapper holds that agent's work until 00:00 UTC, before any call.
+pub async fn set_cap(core: &Core, agent: &str, usd: Option<f64>) -> Result<()> {
+    if let Some(v) = usd
+        && !(v.is_finite() && v >= 0.0)
+    {
+        return Err(CoreError::usage(format!(
+            "a cap is dollars per day, 0 or more: not {v}"
+        )));
+    }
+    let conn = core.db.conn().await?;
+    let name = super::agents::find(&conn, agent).await?.name;
+    let mut all = caps(core).await?;
+    match usd {
+        Some(v) => all.insert(name, v),
+        None => all.remove(&name),
+    };
+    let json = serde_json::to_string(&all)
+        .map_err(|e| CoreError::Db(format!("cannot store the caps: {e}")))?;
+    core.set_setting(CAPS_SETTING, &json).await
 }
 
 /// `/key`'s free-model counter as nxr stored it.
@@ -395,10 +458,11 @@ pub async fn inputs(core: &Core, now: i64) -> Result<Inputs> {
     .await?;
 
     // Per agent: today, 7 days, 30 days, the last call, the last 24 hours' errors.
+    let caps = caps(core).await?;
     let (d7, d30, h24) = (d0 - 6 * 86_400, d0 - 29 * 86_400, now - 24 * 3600);
     let mut rows = conn
         .query(
-            "SELECT a.name,
+            "SELECT a.name, a.profile,
                COALESCE(SUM(CASE WHEN u.hour >= ?1 THEN u.requests + u.errors END), 0),
                COALESCE(SUM(CASE WHEN u.hour >= ?1 THEN u.cost_usd END), 0),
                COALESCE(SUM(CASE WHEN u.hour >= ?2 THEN u.requests + u.errors END), 0),
@@ -415,22 +479,24 @@ pub async fn inputs(core: &Core, now: i64) -> Result<Inputs> {
         )
         .await?;
     while let Some(row) = rows.next().await? {
-        let (req, err) = (db::int(&row, 7)?, db::int(&row, 8)?);
-        let last = match db::opt_real(&row, 9)? {
+        let (req, err) = (db::int(&row, 8)?, db::int(&row, 9)?);
+        let last = match db::opt_real(&row, 10)? {
             Some(at) => Some(super::time::format(
                 jiff::Timestamp::from_millisecond((at * 1000.0) as i64)
                     .unwrap_or(jiff::Timestamp::UNIX_EPOCH),
             )),
-            None => db::opt_int(&row, 10)?.map(|h| super::time::format(ts(h))),
+            None => db::opt_int(&row, 11)?.map(|h| super::time::format(ts(h))),
         };
         i.agents.push(AgentUsage {
+            cap_usd: caps.get(&db::text(&row, 0)?).copied(),
             agent: db::text(&row, 0)?,
-            today_requests: db::int(&row, 1)?,
-            today_cost_usd: db::real(&row, 2)?,
-            week_requests: db::int(&row, 3)?,
-            week_cost_usd: db::real(&row, 4)?,
-            month_requests: db::int(&row, 5)?,
-            month_cost_usd: db::real(&row, 6)?,
+            profile: db::text(&row, 1)?,
+            today_requests: db::int(&row, 2)?,
+            today_cost_usd: db::real(&row, 3)?,
+            week_requests: db::int(&row, 4)?,
+            week_cost_usd: db::real(&row, 5)?,
+            month_requests: db::int(&row, 6)?,
+            month_cost_usd: db::real(&row, 7)?,
             last_call: last,
             requests_24h: req,
             errors_24h: err,
@@ -604,6 +670,7 @@ pub fn read_gate(nxr_home: &std::path::Path, now: i64) -> Gate {
         reason: None,
         opens_at: None,
         day: day.clone(),
+        held: Vec::new(),
     };
     match std::fs::read(nxr_home.join(GATE_FILE))
         .ok()
@@ -840,6 +907,40 @@ mod tests {
     }
 
     #[test]
+    fn an_agent_at_its_cap_is_held_while_the_gate_stays_open() {
+        let mut i = inputs(3, 0, 50);
+        let usage = |agent: &str, cost: f64, cap: Option<f64>| AgentUsage {
+            agent: agent.into(),
+            profile: agent.into(),
+            cap_usd: cap,
+            today_requests: 1,
+            today_cost_usd: cost,
+            week_requests: 1,
+            week_cost_usd: cost,
+            month_requests: 1,
+            month_cost_usd: cost,
+            last_call: None,
+            requests_24h: 1,
+            errors_24h: 0,
+            error_rate_24h: 0.0,
+        };
+        i.agents = vec![
+            usage("pm", 1.0, Some(1.0)),
+            usage("eng", 0.99, Some(1.0)),
+            usage("scout", 9.0, None),
+        ];
+        let g = compute(&i, NOON).gate;
+        assert!(g.open);
+        assert_eq!(
+            g.held
+                .iter()
+                .map(|h| h.profile.as_str())
+                .collect::<Vec<_>>(),
+            ["pm"]
+        );
+    }
+
+    #[test]
     fn the_day_graph_accumulates_hours_and_ends_at_now() {
         let mut i = inputs(7, 0, 50);
         let d0 = day_start(NOON);
@@ -884,6 +985,7 @@ mod tests {
             reason: Some("used up".into()),
             opens_at: None,
             day: "2026-12-02".into(),
+            held: Vec::new(),
         };
         std::fs::write(
             dir.path().join(GATE_FILE),

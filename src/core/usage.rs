@@ -177,7 +177,7 @@ pub async fn ingest_agent(core: &Core, agent: &str, dir: &Path) -> Result<(i64, 
     {
         return Ok((0, 0, 0));
     }
-    write(core, agent, &marks_used, read).await
+    write(core, agent, &marks, &marks_used, read).await
 }
 
 fn inode(path: &Path) -> Option<u64> {
@@ -289,6 +289,10 @@ fn read_ledger(path: &Path, offset: u64, out: &mut Read1) -> Result<()> {
 
 async fn load_marks(core: &Core, agent: &str) -> Result<Marks> {
     let conn = core.db.conn().await?;
+    marks_in(&conn, agent).await
+}
+
+async fn marks_in(conn: &libsql::Connection, agent: &str) -> Result<Marks> {
     let mut rows = conn
         .query(
             "SELECT message_id, usage_seen, ledger_offset, state_inode FROM usage_marks WHERE agent = ?1",
@@ -321,10 +325,24 @@ struct Bucket {
     cost: f64,
 }
 
-async fn write(core: &Core, agent: &str, marks: &Marks, read: Read1) -> Result<(i64, i64, i64)> {
+/// Writes what was read from `was` (the marks as they were stored) on, reading from
+/// `marks`. Another process (a TUI and a daemon both ticking) may have written the same
+/// rows meanwhile: the marks are compared again under the write lock, and a pass that lost
+/// the race writes nothing, so no call is counted twice.
+async fn write(
+    core: &Core,
+    agent: &str,
+    was: &Marks,
+    marks: &Marks,
+    read: Read1,
+) -> Result<(i64, i64, i64)> {
     let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
     let keep_from = now - CALLS_KEPT_SECS;
     let (_conn, tx) = core.db.write().await?;
+    if marks_in(&tx, agent).await? != *was {
+        tx.rollback().await?;
+        return Ok((0, 0, 0));
+    }
     let mut buckets: HashMap<(i64, String), Bucket> = HashMap::new();
     let calls = read.calls.len() as i64;
     {

@@ -94,6 +94,11 @@ fn draw_summary(f: &mut Frame, area: Rect, v: &BudgetView, ui: &mut Ui) {
             Span::styled("agents' work runs", t.muted()),
         ]),
     };
+    let mut gate = gate;
+    for h in &b.gate.held {
+        gate.spans
+            .push(Span::styled(format!(" · held: {}", h.reason), t.warn()));
+    }
     let mut lines = vec![
         Line::from(Span::styled(
             b.outlook_text.clone(),

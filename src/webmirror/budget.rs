@@ -43,6 +43,9 @@ pub fn render(v: &BudgetView, _ctx: &PageCtx) -> Markup {
                     },
                     _ => dd.m-success data-gate="open" { "open: agents' work runs" },
                 }
+                @for h in &b.gate.held {
+                    dt { "held" } dd.m-warning data-held=(h.profile) { (Text(&h.reason)) " until 00:00 UTC" }
+                }
                 dt { "limit" }
                 dd.m-muted { (Text(&b.limit_source)) }
                 @if let Some(r) = &b.reconcile {

@@ -38,8 +38,8 @@ pub struct Cli {
 
 mod budget;
 mod daemon;
-mod notifications;
 mod hermes;
+mod notifications;
 mod setup;
 mod tools;
 mod worker;

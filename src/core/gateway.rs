@@ -805,8 +805,17 @@ async fn remember(
     Ok(())
 }
 
-/// The usage engineer's kanban worker wrapper, passed to Hermes as `HERMES_BIN` when present.
+/// The kanban worker wrapper (the budget gate's), passed to Hermes as `HERMES_BIN`. When this
+/// process is nxr itself it makes sure the wrapper exists and points at it first, so the
+/// first gateway ever started is already held by the gate; any other caller (a test
+/// harness linking the library) only uses a wrapper that is already there.
 fn worker_wrapper(core: &Core) -> Option<PathBuf> {
+    let is_nxr = std::env::current_exe()
+        .ok()
+        .is_some_and(|p| p.file_name().is_some_and(|n| n == "nxr"));
+    if is_nxr && let Ok(p) = super::budget::install_worker(&core.paths.nxr_home) {
+        return Some(p);
+    }
     let p = core.paths.nxr_home.join("bin").join("nxr-hermes-worker");
     p.is_file().then_some(p)
 }

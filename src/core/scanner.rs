@@ -429,16 +429,10 @@ impl Advice {
             BETTER_MODEL => format!(
                 "{BETTER_MODEL}:{}:{}:{}",
                 self.agent,
-                self.slot.to_string(),
+                self.slot,
                 self.new.as_ref().map(|n| n.model.as_str()).unwrap_or("")
             ),
-            _ => format!(
-                "{}:{}:{}:{}",
-                self.kind,
-                self.agent,
-                self.slot.to_string(),
-                self.old
-            ),
+            _ => format!("{}:{}:{}:{}", self.kind, self.agent, self.slot, self.old),
         }
     }
 
@@ -838,12 +832,7 @@ pub async fn evaluate(core: &Core) -> Result<Evaluation> {
             {
                 Ok(_) => {
                     remember_slot(core, &adv.agent, &adv.slot.to_string(), &new).await?;
-                    let line = format!(
-                        "{} {}: {} -> {new}",
-                        adv.agent,
-                        adv.slot.to_string(),
-                        adv.old
-                    );
+                    let line = format!("{} {}: {} -> {new}", adv.agent, adv.slot, adv.old);
                     let why = match adv.kind {
                         BETTER_MODEL => adv
                             .delta

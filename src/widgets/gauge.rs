@@ -13,7 +13,7 @@ pub struct Gauge<'a> {
     pub label: &'a str,
     /// 0..=1, or `None` when the amount is not known (drawn empty, said in `value`).
     pub ratio: Option<f64>,
-    /// "12 / 50", "not read yet".
+    /// What the bar stands for, in words: "12 / 1,000 today".
     pub value: &'a str,
     pub meaning: Meaning,
 }

@@ -62,13 +62,7 @@ pub fn session_name(agent: &str) -> String {
 /// The names nxr hands to tmux and the file system: Hermes' profile-name alphabet. Checked
 /// again here, not only at creation, because a database row can be edited by hand.
 fn check_name(name: &str) -> Result<()> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 64
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
-    if ok {
+    if super::hermes::profile_name_chars_ok(name) {
         Ok(())
     } else {
         Err(CoreError::usage(format!(

@@ -20,6 +20,16 @@ pub const DEFAULT_PROFILE: &str = "default";
 /// Names Hermes refuses for a profile (`hermes profile create` says they are reserved).
 pub const RESERVED_PROFILE_NAMES: &[&str] = &["hermes", "default", "test", "tmp", "root", "sudo"];
 
+/// Hermes' profile-name alphabet: `^[a-z0-9][a-z0-9_-]{0,63}$` (the reserved words aside).
+pub fn profile_name_chars_ok(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 64
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-')
+}
+
 /// Hermes' own rule for profile names: `^[a-z0-9][a-z0-9_-]{0,63}$`, not a reserved word.
 pub fn validate_profile_name(name: &str) -> Result<()> {
     if RESERVED_PROFILE_NAMES.contains(&name) {
@@ -28,13 +38,7 @@ pub fn validate_profile_name(name: &str) -> Result<()> {
             RESERVED_PROFILE_NAMES.join(", ")
         )));
     }
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 64
-        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'_' || *c == b'-');
-    if ok {
+    if profile_name_chars_ok(name) {
         Ok(())
     } else {
         Err(CoreError::usage(format!(

@@ -91,27 +91,7 @@ impl Session {
     pub async fn new(core: Core) -> Result<Session> {
         let catalog = core.shared_catalog().await?;
         let mut s = Session {
-            data: Data {
-                mark: -1,
-                agents: Vec::new(),
-                catalog_info: info_of(&catalog),
-                catalog,
-                recs: Vec::new(),
-                notifications: Vec::new(),
-                unread: 0,
-                slots: None,
-                skills: None,
-                plan: Vec::new(),
-                key_configured: false,
-                payer: secrets::Payer::NoKey,
-                hermes_version: None,
-                ollama: String::new(),
-                auto_upgrade: false,
-                forwarding: super::telegram::Forwarding::default(),
-                gateways: Vec::new(),
-                ollama_card: None,
-                budget: None,
-            },
+            data: Data::new(catalog.clone(), info_of(&catalog)),
             core,
             tab: Tab::Hermes,
             slices: Slices::default(),

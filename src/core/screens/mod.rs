@@ -75,6 +75,33 @@ pub struct Data {
     pub budget: Option<super::budget::Inputs>,
 }
 
+impl Data {
+    /// Nothing read yet but the catalog: `mark` -1 makes the first refresh load everything.
+    pub fn new(catalog: Arc<Catalog>, catalog_info: CatalogInfo) -> Data {
+        Data {
+            mark: -1,
+            agents: Vec::new(),
+            catalog_info,
+            catalog,
+            recs: Vec::new(),
+            notifications: Vec::new(),
+            unread: 0,
+            slots: None,
+            skills: None,
+            plan: Vec::new(),
+            key_configured: false,
+            payer: secrets::Payer::NoKey,
+            hermes_version: None,
+            ollama: String::new(),
+            auto_upgrade: false,
+            forwarding: super::telegram::Forwarding::default(),
+            gateways: Vec::new(),
+            ollama_card: None,
+            budget: None,
+        }
+    }
+}
+
 /// What every slice may read: the cache, where profiles live, and now.
 pub struct Ctx<'a> {
     pub data: &'a Data,
@@ -198,32 +225,17 @@ pub(crate) mod testing {
             id: None,
             warnings: Vec::new(),
         });
+        let info = CatalogInfo {
+            id: None,
+            fetched_at: String::new(),
+            source: String::new(),
+            model_count: 0,
+            free_count: 0,
+        };
         Data {
             mark: 0,
             agents,
-            catalog_info: CatalogInfo {
-                id: None,
-                fetched_at: String::new(),
-                source: String::new(),
-                model_count: 0,
-                free_count: 0,
-            },
-            catalog,
-            recs: Vec::new(),
-            notifications: Vec::new(),
-            unread: 0,
-            slots: None,
-            skills: None,
-            plan: Vec::new(),
-            key_configured: false,
-            payer: secrets::Payer::NoKey,
-            hermes_version: None,
-            ollama: String::new(),
-            auto_upgrade: false,
-            forwarding: crate::core::telegram::Forwarding::default(),
-            gateways: Vec::new(),
-            ollama_card: None,
-            budget: None,
+            ..Data::new(catalog, info)
         }
     }
 

@@ -3,7 +3,10 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/skills");
+    // Read at run time, not baked in when the script was compiled: a target directory
+    // copied from another checkout must embed this checkout's skills.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest).join("assets/skills");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut found = Vec::new();
     if let Ok(cats) = std::fs::read_dir(&root) {
@@ -25,6 +28,12 @@ fn main() {
             }
         }
     }
+    // An empty set would build an nxr that refuses every template's skills: fail here.
+    assert!(
+        !found.is_empty(),
+        "no skills under {}: nxr embeds them from there",
+        root.display()
+    );
     found.sort();
     let mut out = String::from("pub static EMBEDDED: &[(&str, &str, &str)] = &[\n");
     for (cat, name, file) in &found {

@@ -7,40 +7,16 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::gateway::{GatewayWorld, alive, start_time, until};
-use support::hermes;
+use support::gateway::{GatewayWorld, alive, start_time};
+use support::{Daemon, hermes, until};
 
 const UP: Duration = Duration::from_secs(60);
 
 fn pid_of(v: &serde_json::Value) -> i32 {
     v["pid"].as_i64().unwrap_or_else(|| panic!("no pid in {v}")) as i32
-}
-
-/// A running `nxr daemon` (its tick probes the gateways every second), killed on drop.
-struct Daemon(std::process::Child);
-
-impl Daemon {
-    fn start(w: &GatewayWorld) -> Daemon {
-        let child = w
-            .env
-            .command(&["daemon"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nxr daemon");
-        Daemon(child)
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -126,7 +102,7 @@ fn a_gateway_killed_with_sigkill_is_crashed_within_one_probe_and_raises_one_noti
     let w = GatewayWorld::new(&["pm"]);
     w.env.nxr(&["hermes", "start", "pm"]).assert_ok();
     let pid = pid_of(&w.status("pm"));
-    let _daemon = Daemon::start(&w);
+    let _daemon = Daemon::start(&w.env);
     // The daemon has seen it running.
     until("the daemon to record the running gateway", UP, || {
         (w.env
@@ -198,7 +174,7 @@ fn the_watchdog_restarts_a_crashed_gateway_and_says_so() {
     let watch = w.env.json(&["hermes", "watch", "pm", "on"]);
     assert_eq!(watch["watch"], true, "{watch}");
     let pid = pid_of(&w.status("pm"));
-    let _daemon = Daemon::start(&w);
+    let _daemon = Daemon::start(&w.env);
     until("the daemon to record the running gateway", UP, || {
         (w.env
             .db_rows("SELECT last_state FROM gateways WHERE agent = 'pm'")
@@ -348,7 +324,7 @@ fn the_watchdog_gives_up_after_five_restarts_in_ten_minutes_and_says_so() {
         ));
     }
     w.env.db_exec(&sql);
-    let _daemon = Daemon::start(&w);
+    let _daemon = Daemon::start(&w.env);
     until("the watchdog to give up", UP, || {
         let s = w.status("pm");
         (s["gave_up"] == true).then_some(s)

@@ -7,23 +7,12 @@ mod support;
 mod web_common;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use support::TestEnv;
 use support::openrouter::{FakeOpenRouter, Fault, MODELS};
 use support::tmux::Tmux;
+use support::{TestEnv, until};
 use web_common::Server;
-
-fn until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 #[test]
 fn a_scan_started_over_the_api_is_a_job_that_reads_running_then_failed_while_pages_answer() {

@@ -5,49 +5,15 @@
 
 mod support;
 
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::openrouter::{FakeOpenRouter, Fault, MODELS};
-use support::{TestEnv, fixture_path};
+use support::{Daemon, TestEnv, fixture_path, until};
 
 const NEW_RESEARCH_PICK: &str = "qwen/qwen3.6-plus-preview:free";
 
-fn until<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let end = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < end, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn from(name: &str) -> String {
     fixture_path(name).display().to_string()
-}
-
-/// A running `nxr daemon`, killed when dropped.
-struct Daemon(Child);
-
-impl Daemon {
-    fn start(env: &TestEnv) -> Daemon {
-        let mut cmd = env.command(&["daemon"]);
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        Daemon(cmd.spawn().expect("nxr daemon"))
-    }
-
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 fn count(env: &TestEnv, sql: &str) -> i64 {

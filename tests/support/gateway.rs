@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use super::{TestEnv, hermes_path};
 
@@ -99,19 +98,6 @@ pub fn start_time(pid: i32) -> Option<u64> {
         .nth(19)?
         .parse()
         .ok()
-}
-
-/// Polls `f` every 50 ms until it returns Some, or panics naming `what`.
-#[track_caller]
-pub fn until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(start.elapsed() < within, "{what}: not within {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 impl Drop for GatewayWorld {

@@ -24,6 +24,68 @@ pub use openrouter::{FakeOpenRouter, Fault, VALID_KEY};
 /// How long one nxr call may take before the test fails (debug build, busy 2-core box).
 pub const NXR_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// Polls `f` every 50 ms until it returns Some, or panics naming `what`.
+#[track_caller]
+pub fn until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < within, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A running `nxr daemon` of a test's home (its scheduler ticks every second), killed when
+/// dropped. What it prints goes to a file, not a pipe, so a chatty daemon never blocks.
+pub struct Daemon {
+    child: Option<Child>,
+    log: tempfile::NamedTempFile,
+}
+
+impl Daemon {
+    pub fn start(env: &TestEnv) -> Daemon {
+        let log = tempfile::NamedTempFile::new().expect("daemon log");
+        let out = log.reopen().expect("daemon log");
+        let err = log.reopen().expect("daemon log");
+        let child = env
+            .command(&["daemon"])
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("nxr daemon");
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
+    /// Stops it and returns everything it printed.
+    pub fn stop(mut self) -> String {
+        self.kill();
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The six roles, in the order nxr lists them.
 pub const ROLES: [&str; 6] = ["pm", "engineer", "hermes", "creative", "research", "custom"];
 

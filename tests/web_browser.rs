@@ -1,6 +1,7 @@
 //! The web mirror in headless Chromium, as a person uses it: filter the picker and confirm a
 //! model (then the real `hermes` reads it back), walk the create wizard, open pages over a
-//! hostile catalog (no script may run), and watch a CLI change appear without reloading.
+//! hostile catalog (no script may run), watch a CLI change appear without reloading, and switch
+//! Telegram forwarding per type (a daemon then forwards only what the clicks allow).
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them) and `hermes`
 //! (`NXR_TEST_HERMES`, else `.ci/venv/bin/hermes`, else `PATH`). WebDriver is spoken over the
@@ -874,4 +875,96 @@ fn clicking_start_and_stop_on_hermes_runs_the_real_gateway_and_the_state_changes
     assert_eq!(b.js("return window.__same_page"), json!(2), "no reload");
     assert_eq!(w.status("pm")["state"], "stopped");
     assert_eq!(w.state_file("pm")["gateway_state"], "stopped");
+}
+
+/// The row of `ul.telegram` for one notification type, as JavaScript.
+fn telegram_row(kind: &str) -> String {
+    format!(
+        "[...document.querySelectorAll('ul.telegram li')].find(l => l.querySelector('code').innerText.trim() == '{kind}')"
+    )
+}
+
+#[test]
+fn the_telegram_toggles_clicked_in_the_browser_decide_what_the_daemon_forwards() {
+    const TOKEN: &str = "123456:browser-token-never-shown";
+    let tg = support::telegram::FakeTelegram::start();
+    let mut env = TestEnv::new();
+    env.set("NXR_TELEGRAM_API_URL", &tg.base_url());
+    env.nxr(&["notifications"]).assert_ok();
+    std::fs::write(
+        env.hermes_home.path().join(".env"),
+        format!("TELEGRAM_BOT_TOKEN={TOKEN}\nTELEGRAM_HOME_CHANNEL=-100777\n"),
+    )
+    .expect("write .env");
+    let s = Server::start(&env);
+    let b = Browser::start();
+    b.go(&format!("{}/notifications", s.url));
+    b.wait_find("ul.telegram");
+    // better_model is off by default (not urgent); gateway_crashed is on (urgent).
+    let state = |kind: &str| {
+        b.js(&format!(
+            "return {}.querySelector('strong').innerText.trim()",
+            telegram_row(kind)
+        ))
+    };
+    assert_eq!(state("better_model"), json!("off"));
+    assert_eq!(state("gateway_crashed"), json!("on"));
+
+    for kind in ["better_model", "gateway_crashed"] {
+        b.js(&format!(
+            "{}.querySelector('button').click()",
+            telegram_row(kind)
+        ));
+        b.wait_js(
+            &format!("the {kind} toggle to flip"),
+            &format!(
+                "{row} && {row}.querySelector('strong').innerText.trim() == '{want}'",
+                row = telegram_row(kind),
+                want = if kind == "better_model" { "on" } else { "off" }
+            ),
+            Duration::from_secs(20),
+        );
+    }
+    // What the CLI reads is what the browser set.
+    let toggles = env.json(&["notifications", "telegram"]);
+    let enabled = |kind: &str| {
+        toggles["toggles"]
+            .as_array()
+            .expect("toggles")
+            .iter()
+            .find(|t| t["kind"] == kind)
+            .map(|t| t["enabled"].clone())
+    };
+    assert_eq!(enabled("better_model"), Some(json!(true)), "{toggles:#}");
+    assert_eq!(
+        enabled("gateway_crashed"),
+        Some(json!(false)),
+        "{toggles:#}"
+    );
+
+    // The daemon forwards the type switched on and holds back the one switched off.
+    for (kind, title) in [
+        ("gateway_crashed", "pm crashed"),
+        ("better_model", "a better free model for pm"),
+    ] {
+        env.db_exec(&format!(
+            "INSERT INTO notifications (kind, title, body, payload, created_at)
+             VALUES ('{kind}', '{title}', 'body', '{{}}', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+        ));
+    }
+    let daemon = support::Daemon::start(&env);
+    support::until(
+        "one message at the Bot API",
+        Duration::from_secs(60),
+        || (!tg.messages().is_empty()).then_some(()),
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let printed = daemon.stop();
+    let sent = tg.messages();
+    assert_eq!(sent.len(), 1, "{sent:?}\n{printed}");
+    assert!(
+        sent[0].field("text").contains("a better free model for pm"),
+        "{sent:?}"
+    );
+    assert!(!b.text().contains(TOKEN), "the token never reaches a page");
 }

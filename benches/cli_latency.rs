@@ -2,74 +2,19 @@
 //! `--no-tui agents list --json` on a warm home with three agents, and, beside it, the real
 //! Hermes answering `hermes -p X config get model.default` for the same profile.
 //!
-//! It builds nothing: `cargo build --release && cargo bench --bench cli_latency`.
-//! `NXR_BIN` overrides the binary (default `target/release/nxr`); the hermes CLI is
+//! `cargo bench --bench cli_latency` (cargo builds the release binary for it).
+//! `NXR_BIN` overrides the binary; the hermes CLI is
 //! `NXR_TEST_HERMES`, else `.ci/venv/bin/hermes`, else `hermes` on `PATH` (skipped if none).
 //! `NXR_BENCH_RUNS` sets the number of timed runs (default 60). Target: nxr under 20 ms.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::{Home, hermes_bin, nxr_bin};
+
 const TARGET: Duration = Duration::from_millis(20);
-
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn nxr_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("NXR_BIN").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("target"));
-    target.join("release/nxr")
-}
-
-fn hermes_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("NXR_TEST_HERMES").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let venv = manifest_dir().join(".ci/venv/bin/hermes");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join("hermes"))
-        .find(|p| p.is_file())
-}
-
-struct Home {
-    nxr: tempfile::TempDir,
-    hermes: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Home {
-        let t = || tempfile::tempdir().expect("tempdir");
-        Home {
-            nxr: t(),
-            hermes: t(),
-            home: t(),
-        }
-    }
-
-    fn command(&self, program: &Path, args: &[&str]) -> Command {
-        let mut c = Command::new(program);
-        c.args(args)
-            .env("NXR_HOME", self.nxr.path())
-            .env("HERMES_HOME", self.hermes.path())
-            .env("HOME", self.home.path())
-            .env("NXR_OPENROUTER_URL", "http://127.0.0.1:9/api/v1")
-            .env("NXR_OLLAMA_URL", "http://127.0.0.1:9")
-            .env("COLUMNS", "200")
-            .env_remove("NXR_DB_URL")
-            .stdin(Stdio::null());
-        c
-    }
-}
 
 /// Runs the command once and returns how long it took; panics unless it exits 0.
 fn time_once(mut cmd: Command) -> Duration {
@@ -158,15 +103,10 @@ fn main() {
 
     let home = Home::new();
     for (role, name) in [("pm", "pm"), ("engineer", "eng"), ("hermes", "ops")] {
-        time_once(home.command(
-            &nxr,
-            &[
-                "--no-tui", "agents", "create", "--role", role, "--name", name,
-            ],
-        ));
+        time_once(home.nxr(&["agents", "create", "--role", role, "--name", name]));
     }
     let out = home
-        .command(&nxr, &["--no-tui", "agents", "list", "--json"])
+        .nxr(&["agents", "list", "--json"])
         .output()
         .expect("agents list");
     let agents: serde_json::Value = serde_json::from_slice(&out.stdout).expect("agents list JSON");
@@ -174,7 +114,7 @@ fn main() {
 
     println!("nxr:    {}", nxr.display());
     let n = measure(runs, 5.min(runs), || {
-        home.command(&nxr, &["--no-tui", "agents", "list", "--json"])
+        home.nxr(&["agents", "list", "--json"])
     });
     print("nxr --no-tui agents list --json", &n);
     if bench {

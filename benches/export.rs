@@ -4,12 +4,14 @@
 //!
 //! `cargo bench --bench export`. `NXR_BENCH_RUNS` sets the number of exports (default 30).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use nxr::core::Core;
 use nxr::core::action::{self, Op};
-use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::scoring::Role;
+
+use common::Home;
 
 const AGENTS: usize = 100;
 
@@ -22,28 +24,14 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
-    let nxr_home = tempfile::tempdir().expect("tmp");
-    let hermes_home = tempfile::tempdir().expect("tmp");
+    let home = Home::new();
     let out = tempfile::tempdir().expect("tmp");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let core = Core::open(
-            Paths {
-                nxr_home: nxr_home.path().to_path_buf(),
-                hermes_home: hermes_home.path().to_path_buf(),
-            },
-            Endpoints {
-                openrouter: "http://127.0.0.1:9/api/v1".into(),
-                ollama: "http://127.0.0.1:9".into(),
-                db_url: None,
-                db_token: None,
-            },
-        )
-        .await
-        .expect("open");
+        let core = home.core().await;
         for i in 0..AGENTS {
             action::apply(
                 &core,

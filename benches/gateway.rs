@@ -7,63 +7,36 @@
 //! 2. start to running as nxr sees it: the moment `nxr hermes start` returns "running",
 //!    minus the moment Hermes wrote its `gateway.pid` (target: within 2 s).
 //!
-//! It builds nothing: `cargo build --release && cargo bench --bench gateway`. (`cargo bench`
-//! compiles the dev-dependencies' features into a second release tree; on a busy machine
-//! `cargo test --bench gateway --no-run` and running that binary with `--bench` times the
-//! same release `nxr`, which is what the README figures did.) `NXR_BIN`
-//! overrides the binary (default `target/release/nxr`); the hermes CLI is `NXR_TEST_HERMES`,
-//! else `.ci/venv/bin/hermes`. `NXR_BENCH_RUNS` sets the status runs (default 60).
+//! `cargo bench --bench gateway` (cargo builds the release nxr for it). `NXR_BIN` overrides
+//! the binary; the hermes CLI is `NXR_TEST_HERMES`, else `.ci/venv/bin/hermes`, else `hermes`
+//! on `PATH`. `NXR_BENCH_RUNS` sets the status runs (default 60).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime};
+
+use common::{Home, hermes_bin, nxr_bin};
 
 const AGENTS: usize = 20;
 const RUNNING: usize = 3;
 const STARTS: usize = 5;
 
-fn manifest_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn nxr_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("NXR_BIN").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| manifest_dir().join("target"));
-    target.join("release/nxr")
-}
-
-fn hermes_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("NXR_TEST_HERMES").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    manifest_dir().join(".ci/venv/bin/hermes")
-}
-
+/// Agents whose gateways run in a tmux server of the bench's own.
 struct World {
-    nxr: tempfile::TempDir,
-    hermes: tempfile::TempDir,
-    home: tempfile::TempDir,
+    home: Home,
     socket: String,
 }
 
 impl World {
     fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(nxr_bin());
-        c.arg("--no-tui")
-            .args(args)
-            .env("NXR_HOME", self.nxr.path())
-            .env("HERMES_HOME", self.hermes.path())
-            .env("HOME", self.home.path())
-            .env("NXR_OPENROUTER_URL", "http://127.0.0.1:9/api/v1")
-            .env("NXR_OLLAMA_URL", "http://127.0.0.1:9")
-            .env("NXR_HERMES_BIN", hermes_bin())
-            .env("NXR_TMUX_SOCKET", &self.socket)
-            .env_remove("NXR_DB_URL")
-            .stdin(Stdio::null());
+        let mut c = self.home.nxr(args);
+        c.env(
+            "NXR_HERMES_BIN",
+            hermes_bin().expect("hermes: run .ci/run or set NXR_TEST_HERMES"),
+        )
+        .env("NXR_TMUX_SOCKET", &self.socket);
         c
     }
 
@@ -107,11 +80,8 @@ fn main() {
         "{} is missing: cargo build --release first",
         nxr_bin().display()
     );
-    let t = || tempfile::tempdir().expect("tempdir");
     let w = World {
-        nxr: t(),
-        hermes: t(),
-        home: t(),
+        home: Home::new(),
         socket: format!("nxr-bench-{}", std::process::id()),
     };
     for i in 0..AGENTS {
@@ -163,7 +133,7 @@ fn main() {
 
     // 2. start to running, after the gateway's own pidfile.
     let agent = format!("a{:02}", AGENTS - 1);
-    let dir = w.hermes.path().join("profiles").join(&agent);
+    let dir = w.home.hermes.path().join("profiles").join(&agent);
     let mut lags = Vec::new();
     let mut totals = Vec::new();
     for _ in 0..STARTS {

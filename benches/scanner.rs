@@ -10,17 +10,19 @@
 //!
 //! `NXR_BENCH_RUNS` sets the scan runs (default 20).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nxr::core::Core;
 use nxr::core::action::{self, Op};
 use nxr::core::catalog::Catalog;
 use nxr::core::notifications::{self, Filter};
-use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::scoring::Role;
 use nxr::core::{agents, models, time};
+
+use common::{Home, nxr_bin};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(
@@ -51,37 +53,19 @@ fn rss_kb(pid: &str) -> u64 {
         .unwrap_or(0)
 }
 
-async fn open(nxr_home: &Path, hermes_home: &Path) -> Core {
-    Core::open(
-        Paths {
-            nxr_home: nxr_home.to_path_buf(),
-            hermes_home: hermes_home.to_path_buf(),
-        },
-        Endpoints {
-            openrouter: "http://127.0.0.1:9/api/v1".into(),
-            ollama: "http://127.0.0.1:9".into(),
-            db_url: None,
-            db_token: None,
-        },
-    )
-    .await
-    .expect("open")
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
 
 fn scan_to_notifications(rt: &tokio::runtime::Runtime, runs: usize) {
-    let nxr_home = tempfile::tempdir().expect("tmp");
-    let hermes_home = tempfile::tempdir().expect("tmp");
+    let home = Home::new();
     let bodies = [
         fixture("models-2026-03-30.json"),
         fixture("models-2026-03-31.json"),
     ];
     rt.block_on(async {
-        let core = open(nxr_home.path(), hermes_home.path()).await;
+        let core = home.core().await;
         let first = Catalog::parse(&bodies[0], "bench", &time::now()).expect("parse");
         models::ingest(&core, first, &time::now(), &time::now())
             .await
@@ -135,35 +119,22 @@ fn scan_to_notifications(rt: &tokio::runtime::Runtime, runs: usize) {
     });
 }
 
-fn nxr_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_nxr"))
-}
-
 fn idle_daemon() {
-    let nxr_home = tempfile::tempdir().expect("tmp");
-    let hermes_home = tempfile::tempdir().expect("tmp");
+    let home = Home::new();
     let file = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/openrouter/models-2026-03-31.json");
-    let env = |c: &mut Command| {
-        c.env("NXR_HOME", nxr_home.path())
-            .env("HERMES_HOME", hermes_home.path())
-            .env("NXR_OPENROUTER_URL", "http://127.0.0.1:9/api/v1")
-            .env("NXR_OLLAMA_URL", "http://127.0.0.1:9")
-            .env_remove("NXR_SCAN_INTERVAL")
-            .stdin(Stdio::null())
+    let quiet = |mut c: Command| {
+        c.env_remove("NXR_SCAN_INTERVAL")
             .stdout(Stdio::null())
             .stderr(Stdio::null());
+        c
     };
     // A good scan a moment ago: nothing is due for 6 hours.
-    let mut scan = Command::new(nxr_bin());
-    scan.args(["--no-tui", "models", "scan", "--from"])
-        .arg(&file);
-    env(&mut scan);
-    assert!(scan.status().expect("scan").success());
-    let mut daemon = Command::new(nxr_bin());
-    daemon.arg("daemon");
-    env(&mut daemon);
-    let mut child = daemon.spawn().expect("daemon");
+    let mut scan = quiet(home.nxr(&["models", "scan", "--from"]));
+    assert!(scan.arg(&file).status().expect("scan").success());
+    let mut child = quiet(home.command(&nxr_bin(), &["daemon"]))
+        .spawn()
+        .expect("daemon");
     let pid = child.id().to_string();
     std::thread::sleep(Duration::from_secs(3));
     let window = Duration::from_secs(20);
@@ -183,10 +154,9 @@ fn idle_daemon() {
 }
 
 fn list_100k(rt: &tokio::runtime::Runtime) {
-    let nxr_home = tempfile::tempdir().expect("tmp");
-    let hermes_home = tempfile::tempdir().expect("tmp");
+    let home = Home::new();
     rt.block_on(async {
-        let core = open(nxr_home.path(), hermes_home.path()).await;
+        let core = home.core().await;
         let (_c, tx) = core.db.write().await.expect("tx");
         let kinds = notifications::TYPES;
         let stmt = tx
@@ -252,10 +222,8 @@ fn list_100k(rt: &tokio::runtime::Runtime) {
     let mut times = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        let out = Command::new(nxr_bin())
-            .args(["--no-tui", "notifications", "--json"])
-            .env("NXR_HOME", nxr_home.path())
-            .env("HERMES_HOME", hermes_home.path())
+        let out = home
+            .nxr(&["notifications", "--json"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()

@@ -19,18 +19,18 @@
 //!    while a catalog scan (`S`) hangs on the fake OpenRouter (it accepts `/models` and never
 //!    answers). p50 and p99 of each. Target: within a 16 ms frame.
 
+mod common;
+
 use std::hint::black_box;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use nxr::core::Core;
 use nxr::core::action::{self, Intent, Op};
 use nxr::core::catalog::Catalog;
-use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::picker::{Filters, Picker};
 use nxr::core::scoring::Role;
 use nxr::core::session::{PICKER_CHROME, Session};
@@ -40,6 +40,8 @@ use nxr::tabs::{self, Ui};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::layout::Rect;
+
+use common::{Home, nxr_bin};
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -65,15 +67,6 @@ fn keystrokes() -> Vec<String> {
     out
 }
 
-fn endpoints() -> Endpoints {
-    Endpoints {
-        openrouter: "http://127.0.0.1:9/api/v1".into(),
-        ollama: "http://127.0.0.1:9".into(),
-        db_url: None,
-        db_token: None,
-    }
-}
-
 // ---- 1. the real catalog through a session ----
 
 fn bench_bundled(c: &mut Criterion) {
@@ -81,14 +74,9 @@ fn bench_bundled(c: &mut Criterion) {
         .enable_all()
         .build()
         .expect("runtime");
-    let nxr_home = tempfile::tempdir().expect("tmp");
-    let hermes_home = tempfile::tempdir().expect("tmp");
-    let paths = Paths {
-        nxr_home: nxr_home.path().to_path_buf(),
-        hermes_home: hermes_home.path().to_path_buf(),
-    };
+    let home = Home::new();
     let mut session = rt.block_on(async {
-        let core = Core::open(paths, endpoints()).await.expect("open");
+        let core = home.core().await;
         action::apply(
             &core,
             Op::CreateAgent {
@@ -382,46 +370,18 @@ fn bench_100k(c: &mut Criterion) -> Option<(Duration, Duration)> {
 
 // ---- 3 and 4. launch to first frame, resident memory ----
 
-fn nxr_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("NXR_BIN").filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_BIN_EXE_nxr"))
+/// A workspace that finished setup (three agents), so nxr opens on its tabs.
+fn initialised() -> Home {
+    let h = Home::new();
+    h.ok(&["init", "--free", "--fetch-timeout", "1"]);
+    h
 }
 
-struct Home {
-    nxr: tempfile::TempDir,
-    hermes: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Home {
-    /// A workspace that finished setup (three agents), so nxr opens on its tabs.
-    fn initialised() -> Home {
-        let t = || tempfile::tempdir().expect("tmp");
-        let h = Home {
-            nxr: t(),
-            hermes: t(),
-            home: t(),
-        };
-        let mut cmd = Command::new(nxr_bin());
-        cmd.args(["--no-tui", "init", "--free", "--fetch-timeout", "1"]);
-        h.env(&mut cmd);
-        let out = cmd.output().expect("nxr init");
-        assert!(out.status.success(), "nxr init: {out:?}");
-        h
-    }
-
-    fn env(&self, cmd: &mut Command) {
-        cmd.env("NXR_HOME", self.nxr.path())
-            .env("HERMES_HOME", self.hermes.path())
-            .env("HOME", self.home.path())
-            .env("NXR_OPENROUTER_URL", "http://127.0.0.1:9/api/v1")
-            .env("NXR_OLLAMA_URL", "http://127.0.0.1:9")
-            .env("TERM", "xterm-256color")
-            .env_remove("NXR_DB_URL")
-            .env_remove("NO_COLOR");
-    }
+/// The home's offline environment, plus a colour terminal.
+fn terminal_env(home: &Home, cmd: &mut Command) {
+    home.apply(cmd)
+        .env("TERM", "xterm-256color")
+        .env_remove("NO_COLOR");
 }
 
 /// nxr running on a pseudo-terminal, its output read on a thread.
@@ -447,7 +407,7 @@ impl Pty {
         };
         let pty = nix::pty::openpty(Some(&size), None).expect("openpty");
         let mut cmd = Command::new(nxr_bin());
-        home.env(&mut cmd);
+        terminal_env(home, &mut cmd);
         cmd.envs(vars.iter().copied());
         let slave = std::fs::File::from(pty.slave);
         cmd.stdin(slave.try_clone().expect("dup"))
@@ -532,7 +492,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 const FIRST_PAINT: &str = "1 Hermes";
 
 fn bench_launch(c: &mut Criterion) -> (u64, u64, Option<f64>) {
-    let home = Home::initialised();
+    let home = initialised();
     // Warm the page cache once.
     let (mut p, _) = Pty::spawn(&home);
     p.wait_for(FIRST_PAINT);
@@ -610,7 +570,7 @@ fn bench_scan() -> ((f64, f64), (f64, f64)) {
     use support::openrouter::{FakeOpenRouter, Fault, MODELS};
     let or = FakeOpenRouter::start();
     or.fail(MODELS, Fault::Hang(Duration::from_secs(600)));
-    let home = Home::initialised();
+    let home = initialised();
     let url = or.base_url();
     let (mut p, _) = Pty::spawn_with(
         &home,

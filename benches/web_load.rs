@@ -12,16 +12,17 @@
 //! First it times the page render alone, in process: the same view struct rendered to HTML
 //! again and again (what every request does after the shared screen cache).
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nxr::core::Core;
 use nxr::core::action::{self, Intent, Op};
-use nxr::core::paths::{Endpoints, Paths};
 use nxr::core::scoring::Role;
+
+use common::{Home, hermes_bin, nxr_bin};
 
 const AGENTS: usize = 100;
 const CONNECTIONS: usize = 64;
@@ -47,20 +48,6 @@ fn secs() -> u64 {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5)
         .clamp(1, 60)
-}
-
-fn hermes_bin() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("NXR_TEST_HERMES").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".ci/venv/bin/hermes");
-    if venv.is_file() {
-        return Some(venv);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("hermes"))
-        .find(|p| p.is_file())
 }
 
 /// `wrk -t2 -c64 -dNs --latency URL`, parsed.
@@ -150,21 +137,13 @@ fn stop(mut child: Child) {
     let _ = child.wait();
 }
 
-fn create_agents(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
+fn create_agents(home: &Home) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
     rt.block_on(async {
-        let core = Core::open(
-            Paths {
-                nxr_home: nxr_home.to_path_buf(),
-                hermes_home: hermes_home.to_path_buf(),
-            },
-            endpoints(),
-        )
-        .await
-        .expect("open");
+        let core = home.core().await;
         for i in 0..AGENTS {
             let role = Role::ALL[i % Role::ALL.len()];
             action::apply(
@@ -183,15 +162,10 @@ fn create_agents(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
     });
 }
 
-fn nxr_load(nxr_home: &std::path::Path, hermes_home: &std::path::Path) -> Result<Load, String> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nxr"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .env("NXR_HOME", nxr_home)
-        .env("HERMES_HOME", hermes_home)
-        .env("NXR_OPENROUTER_URL", "http://127.0.0.1:9/api/v1")
-        .env("NXR_OLLAMA_URL", "http://127.0.0.1:9")
+fn nxr_load(home: &Home) -> Result<Load, String> {
+    let mut child = home
+        .command(&nxr_bin(), &["serve", "--addr", "127.0.0.1:0"])
         .env_remove("NXR_WEB_TOKEN")
-        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -242,7 +216,7 @@ fn median(mut loads: Vec<Load>) -> Load {
 }
 
 /// The page render alone: the agents screen of `AGENTS` agents rendered to HTML in a loop.
-fn render_only(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
+fn render_only(home: &Home) {
     use nxr::core::session::Session;
     use nxr::core::view::Tab;
     use nxr::webmirror::PageCtx;
@@ -251,15 +225,7 @@ fn render_only(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
         .build()
         .expect("runtime");
     let screen = rt.block_on(async {
-        let core = Core::open(
-            Paths {
-                nxr_home: nxr_home.to_path_buf(),
-                hermes_home: hermes_home.to_path_buf(),
-            },
-            endpoints(),
-        )
-        .await
-        .expect("open");
+        let core = home.core().await;
         let mut s = Session::new(core).await.expect("session");
         s.apply(Intent::SwitchTab { tab: Tab::Agents }).await;
         s.view()
@@ -283,15 +249,6 @@ fn render_only(nxr_home: &std::path::Path, hermes_home: &std::path::Path) {
         "render only: {:.1} µs per /agents/manage page ({bytes} bytes, {n} renders on one thread)",
         took.as_secs_f64() * 1e6 / n as f64
     );
-}
-
-fn endpoints() -> Endpoints {
-    Endpoints {
-        openrouter: "http://127.0.0.1:9/api/v1".into(),
-        ollama: "http://127.0.0.1:9".into(),
-        db_url: None,
-        db_token: None,
-    }
 }
 
 fn hermes_load(hermes: &std::path::Path) -> Result<Load, String> {
@@ -345,15 +302,14 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let nxr_home = tempfile::tempdir().expect("tmp");
-    let hermes_home = tempfile::tempdir().expect("tmp");
+    let home = Home::new();
     let t = Instant::now();
-    create_agents(nxr_home.path(), hermes_home.path());
+    create_agents(&home);
     println!(
         "created {AGENTS} agents in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    render_only(nxr_home.path(), hermes_home.path());
+    render_only(&home);
     println!(
         "{CONNECTIONS} connections, {} s each, wrk -t2 on loopback, {} cores",
         secs(),
@@ -363,7 +319,7 @@ fn main() {
         "{:<44} {:>10} {:>9} {:>9}",
         "endpoint", "req/s", "p50 ms", "p99 ms"
     );
-    let nxr = match nxr_load(nxr_home.path(), hermes_home.path()) {
+    let nxr = match nxr_load(&home) {
         Ok(l) => {
             row("nxr serve GET /agents/manage (median p99 run)", &l);
             Some(l)

@@ -117,14 +117,22 @@ struct Read1 {
 /// Reads every agent's new usage into nxr's database. An agent whose files cannot be read
 /// is reported and skipped; the others are still read.
 pub async fn ingest(core: &Core) -> Result<IngestReport> {
+    // Every agent with its marks in one read: a connection per agent costs more than the
+    // whole pass when nothing is new.
     let agents = {
         let conn = core.db.conn().await?;
         let mut rows = conn
-            .query("SELECT name, profile FROM agents ORDER BY id", ())
+            .query(
+                &format!(
+                    "SELECT a.name, a.profile, {MARK_COLUMNS} FROM agents a
+                     LEFT JOIN usage_marks m ON m.agent = a.name ORDER BY a.id"
+                ),
+                (),
+            )
             .await?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await? {
-            out.push((db::text(&row, 0)?, db::text(&row, 1)?));
+            out.push((db::text(&row, 0)?, db::text(&row, 1)?, marks_at(&row, 2)?));
         }
         out
     };
@@ -132,9 +140,9 @@ pub async fn ingest(core: &Core) -> Result<IngestReport> {
         agents: agents.len(),
         ..IngestReport::default()
     };
-    for (name, profile) in agents {
+    for (name, profile, marks) in agents {
         let profile = Profile::resolve(&core.paths.hermes_home, &profile);
-        match ingest_agent(core, &name, &profile.dir).await {
+        match ingest_agent(core, &name, &profile.dir, marks).await {
             Ok((calls, aux, errors)) => {
                 report.calls += calls;
                 report.aux_calls += aux;
@@ -146,10 +154,15 @@ pub async fn ingest(core: &Core) -> Result<IngestReport> {
     Ok(report)
 }
 
-/// Reads one agent's new calls, auxiliary deltas and ledger lines and writes them in one
-/// transaction. Returns (calls, auxiliary calls, errors) added.
-pub async fn ingest_agent(core: &Core, agent: &str, dir: &Path) -> Result<(i64, i64, i64)> {
-    let marks = load_marks(core, agent).await?;
+/// Reads one agent's new calls, auxiliary deltas and ledger lines after `marks` (as
+/// stored) and writes them in one transaction. Returns (calls, auxiliary calls, errors)
+/// added.
+async fn ingest_agent(
+    core: &Core,
+    agent: &str,
+    dir: &Path,
+    marks: Marks,
+) -> Result<(i64, i64, i64)> {
     let state = dir.join("state.db");
     let mut read = Read1 {
         max_message_id: marks.message_id,
@@ -287,27 +300,31 @@ fn read_ledger(path: &Path, offset: u64, out: &mut Read1) -> Result<()> {
     Ok(())
 }
 
-async fn load_marks(core: &Core, agent: &str) -> Result<Marks> {
-    let conn = core.db.conn().await?;
-    marks_in(&conn, agent).await
+/// `usage_marks` (aliased `m`) as [`marks_at`] reads it; an agent without a row (NULLs
+/// through a left join) has zeros, as [`Marks::default`].
+const MARK_COLUMNS: &str = "m.message_id, m.usage_seen, m.ledger_offset, m.state_inode";
+
+/// The marks in [`MARK_COLUMNS`] from column `at` on.
+fn marks_at(row: &libsql::Row, at: i32) -> Result<Marks> {
+    Ok(Marks {
+        message_id: db::int(row, at)?,
+        usage_seen: db::real(row, at + 1)?,
+        ledger_offset: db::int(row, at + 2)?.max(0) as u64,
+        state_inode: db::int(row, at + 3)?.max(0) as u64,
+    })
 }
 
 async fn marks_in(conn: &libsql::Connection, agent: &str) -> Result<Marks> {
     let mut rows = conn
         .query(
-            "SELECT message_id, usage_seen, ledger_offset, state_inode FROM usage_marks WHERE agent = ?1",
+            &format!("SELECT {MARK_COLUMNS} FROM usage_marks m WHERE m.agent = ?1"),
             [agent],
         )
         .await?;
-    Ok(match rows.next().await? {
-        Some(row) => Marks {
-            message_id: db::int(&row, 0)?,
-            usage_seen: db::real(&row, 1)?,
-            ledger_offset: db::int(&row, 2)?.max(0) as u64,
-            state_inode: db::int(&row, 3)?.max(0) as u64,
-        },
-        None => Marks::default(),
-    })
+    match rows.next().await? {
+        Some(row) => marks_at(&row, 0),
+        None => Ok(Marks::default()),
+    }
 }
 
 /// The start of the UTC hour holding `at` (unix seconds).

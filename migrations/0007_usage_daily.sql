@@ -65,3 +65,8 @@ FROM usage_hourly GROUP BY 1, 2;
 -- Each agent's last call (the budget's heartbeat column) without scanning every agent's
 -- calls once per agent.
 CREATE INDEX usage_calls_agent ON usage_calls (agent, at);
+
+-- The identity, size and modification time of an agent's state.db, its WAL and its ledger
+-- when ingest last read them all ('' = read them next time): while they stay the same,
+-- a pass skips opening them.
+ALTER TABLE usage_marks ADD COLUMN files_sig TEXT NOT NULL DEFAULT '';

@@ -419,3 +419,59 @@ fn the_per_agent_figures_of_nxr_budget_equal_the_sums_of_the_hourly_rows() {
         }
     }
 }
+
+/// Sets a file's modification time `secs` seconds into the past.
+fn age(path: &Path, secs: u64) {
+    let t = std::time::SystemTime::now() - Duration::from_secs(secs);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(t))
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+#[test]
+fn an_agent_whose_files_did_not_change_since_they_were_read_is_not_opened_again_and_a_change_is_read()
+ {
+    let env = TestEnv::new();
+    create(&env, "pm", "pm");
+    let state = env.profile_dir("pm").join("state.db");
+    let now = unix_now();
+    std::fs::File::create(&state).expect("create");
+    support::db_exec(
+        &state,
+        &format!(
+            "{HERMES_SCHEMA}\n{}",
+            hermes_calls(now - 100, 1, 5, 0, 0.0, now - 100)
+        ),
+    );
+    age(&state, 3600);
+    assert_eq!(env.json(&["budget"])["used"], 5);
+    let sig = "SELECT files_sig FROM usage_marks WHERE agent = 'pm'";
+    assert_ne!(env.db_rows(sig), [[""]], "settled files are remembered");
+
+    // The same file, size and time with other bytes: nxr does not open it (opening it
+    // would warn that it is not a database).
+    let good = std::fs::read(&state).expect("read");
+    let mtime = std::fs::metadata(&state)
+        .and_then(|m| m.modified())
+        .expect("mtime");
+    std::fs::write(&state, vec![b'x'; good.len()]).expect("overwrite");
+    std::fs::File::options()
+        .write(true)
+        .open(&state)
+        .and_then(|f| f.set_modified(mtime))
+        .expect("set mtime");
+    let out = env.nxr(&["budget", "--json"]);
+    out.assert_ok();
+    assert!(!out.stderr.contains("usage not read"), "{out}");
+    assert_eq!(out.json()["used"], 5);
+
+    // Hermes writes again: read at once, and while the file is fresh it is read on every
+    // pass (a change within the same timestamp could otherwise go unseen).
+    std::fs::write(&state, &good).expect("restore");
+    support::db_exec(&state, &hermes_calls(now - 50, 1, 3, 0, 0.0, now - 50));
+    assert_eq!(env.json(&["budget"])["used"], 8);
+    assert_eq!(env.db_rows(sig), [[""]]);
+    assert_eq!(env.json(&["budget"])["used"], 8, "nothing counted twice");
+}

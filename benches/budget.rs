@@ -89,7 +89,9 @@ fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
 
-/// Agents (rows only, no profiles) and 1,000,000 hourly rows ending this hour.
+/// Agents (rows only, no profiles) and 1,000,000 hourly rows ending this hour. The rows go
+/// into `usage_hourly` as ingest's do, so 0007's triggers keep `usage_daily` (what the 7-
+/// and 30-day figures read) the same way.
 async fn fill_usage(core: &Core) {
     let (_conn, tx) = core.db.write().await.expect("write");
     let this_hour = now() - now().rem_euclid(3600);

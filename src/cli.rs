@@ -756,7 +756,9 @@ pub(crate) fn emit<T: Serialize>(
     text: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
 ) -> Result<(), CoreError> {
     let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // One write at the end rather than one per line (stdout is line-buffered): a budget
+    // is hundreds of JSON lines.
+    let mut out = std::io::BufWriter::with_capacity(64 << 10, stdout.lock());
     let r = if json {
         serde_json::to_writer_pretty(&mut out, value)
             .map_err(|e| match e.io_error_kind() {
@@ -766,7 +768,8 @@ pub(crate) fn emit<T: Serialize>(
             .and_then(|_| writeln!(out))
     } else {
         text(&mut out)
-    };
+    }
+    .and_then(|()| out.flush());
     match r {
         Ok(()) => Ok(()),
         // A closed pipe (`nxr ... | head`) is not an error worth reporting.

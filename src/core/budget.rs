@@ -367,6 +367,14 @@ struct KeyDaily {
     checked_at: i64,
 }
 
+/// A sum of dollar costs to the nearest billionth of a dollar (far below any per-call
+/// price). Floating-point sums differ in their last bits with the order of the terms (a
+/// day's running total, then the days; or every hour at once): rounded, the figure is the
+/// same whichever way it was summed.
+fn nano_usd(usd: f64) -> f64 {
+    (usd * 1e9).round() / 1e9
+}
+
 /// Reads everything the budget needs at `now` (unix seconds).
 pub async fn inputs(core: &Core, now: i64) -> Result<Inputs> {
     let conn = core.db.conn().await?;
@@ -457,24 +465,34 @@ pub async fn inputs(core: &Core, now: i64) -> Result<Inputs> {
     )
     .await?;
 
-    // Per agent: today, 7 days, 30 days, the last call, the last 24 hours' errors.
+    // Per agent: today, 7 days, 30 days, the last call, the last 24 hours' errors. The
+    // whole days come from `usage_daily` (about 30 rows per agent, kept equal to the hourly
+    // sums by 0007's triggers); the 24 hours start on an hour, so they come from the
+    // hourly rows of the last 25 hours.
     let caps = caps(core).await?;
     let (d7, d30, h24) = (d0 - 6 * 86_400, d0 - 29 * 86_400, now - 24 * 3600);
     let mut rows = conn
         .query(
             "SELECT a.name, a.profile,
-               COALESCE(SUM(CASE WHEN u.hour >= ?1 THEN u.requests + u.errors END), 0),
-               COALESCE(SUM(CASE WHEN u.hour >= ?1 THEN u.cost_usd END), 0),
-               COALESCE(SUM(CASE WHEN u.hour >= ?2 THEN u.requests + u.errors END), 0),
-               COALESCE(SUM(CASE WHEN u.hour >= ?2 THEN u.cost_usd END), 0),
-               COALESCE(SUM(u.requests + u.errors), 0),
-               COALESCE(SUM(u.cost_usd), 0),
-               COALESCE(SUM(CASE WHEN u.hour >= ?4 THEN u.requests END), 0),
-               COALESCE(SUM(CASE WHEN u.hour >= ?4 THEN u.errors END), 0),
+               COALESCE(d.today, 0), COALESCE(d.today_cost, 0),
+               COALESCE(d.week, 0), COALESCE(d.week_cost, 0),
+               COALESCE(d.month, 0), COALESCE(d.month_cost, 0),
+               COALESCE(h.requests, 0), COALESCE(h.errors, 0),
                (SELECT MAX(at) FROM usage_calls c WHERE c.agent = a.name),
-               (SELECT MAX(hour) FROM usage_hourly h WHERE h.agent = a.name)
-             FROM agents a LEFT JOIN usage_hourly u ON u.agent = a.name AND u.hour >= ?3
-             GROUP BY a.id ORDER BY a.id",
+               (SELECT MAX(hour) FROM usage_hourly u WHERE u.agent = a.name)
+             FROM agents a
+             LEFT JOIN (SELECT agent,
+                   SUM(CASE WHEN day >= ?1 THEN requests + errors END) AS today,
+                   SUM(CASE WHEN day >= ?1 THEN cost_usd END) AS today_cost,
+                   SUM(CASE WHEN day >= ?2 THEN requests + errors END) AS week,
+                   SUM(CASE WHEN day >= ?2 THEN cost_usd END) AS week_cost,
+                   SUM(requests + errors) AS month, SUM(cost_usd) AS month_cost
+                 FROM usage_daily WHERE day >= ?3 GROUP BY agent) d ON d.agent = a.name
+             -- `+agent`: group after the range scan on `hour` (the primary key's first
+             -- column) rather than walk every agent's whole history in agent order.
+             LEFT JOIN (SELECT agent, SUM(requests) AS requests, SUM(errors) AS errors
+                 FROM usage_hourly WHERE hour >= ?4 GROUP BY +agent) h ON h.agent = a.name
+             ORDER BY a.id",
             libsql::params![d0, d7, d30, h24 - h24.rem_euclid(3600)],
         )
         .await?;
@@ -492,11 +510,11 @@ pub async fn inputs(core: &Core, now: i64) -> Result<Inputs> {
             agent: db::text(&row, 0)?,
             profile: db::text(&row, 1)?,
             today_requests: db::int(&row, 2)?,
-            today_cost_usd: db::real(&row, 3)?,
+            today_cost_usd: nano_usd(db::real(&row, 3)?),
             week_requests: db::int(&row, 4)?,
-            week_cost_usd: db::real(&row, 5)?,
+            week_cost_usd: nano_usd(db::real(&row, 5)?),
             month_requests: db::int(&row, 6)?,
-            month_cost_usd: db::real(&row, 7)?,
+            month_cost_usd: nano_usd(db::real(&row, 7)?),
             last_call: last,
             requests_24h: req,
             errors_24h: err,

@@ -29,6 +29,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "gateway",
         include_str!("../../migrations/0006_gateway.sql"),
     ),
+    (
+        7,
+        "usage_daily",
+        include_str!("../../migrations/0007_usage_daily.sql"),
+    ),
 ];
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -59,6 +59,8 @@ struct Marks {
     usage_seen: f64,
     ledger_offset: u64,
     state_inode: u64,
+    /// [`files_sig`] when the files were last read, if they had settled.
+    files_sig: String,
 }
 
 /// A main-loop call: when and on which model.
@@ -112,19 +114,30 @@ struct Read1 {
     ledger: Vec<LedgerEntry>,
     ledger_offset: u64,
     state_inode: u64,
+    /// The ledger holds more than one pass reads ([`LEDGER_CHUNK`]).
+    ledger_more: bool,
+    files_sig: String,
 }
 
 /// Reads every agent's new usage into nxr's database. An agent whose files cannot be read
 /// is reported and skipped; the others are still read.
 pub async fn ingest(core: &Core) -> Result<IngestReport> {
+    // Every agent with its marks in one read: a connection per agent costs more than the
+    // whole pass when nothing is new.
     let agents = {
         let conn = core.db.conn().await?;
         let mut rows = conn
-            .query("SELECT name, profile FROM agents ORDER BY id", ())
+            .query(
+                &format!(
+                    "SELECT a.name, a.profile, {MARK_COLUMNS} FROM agents a
+                     LEFT JOIN usage_marks m ON m.agent = a.name ORDER BY a.id"
+                ),
+                (),
+            )
             .await?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().await? {
-            out.push((db::text(&row, 0)?, db::text(&row, 1)?));
+            out.push((db::text(&row, 0)?, db::text(&row, 1)?, marks_at(&row, 2)?));
         }
         out
     };
@@ -132,9 +145,9 @@ pub async fn ingest(core: &Core) -> Result<IngestReport> {
         agents: agents.len(),
         ..IngestReport::default()
     };
-    for (name, profile) in agents {
+    for (name, profile, marks) in agents {
         let profile = Profile::resolve(&core.paths.hermes_home, &profile);
-        match ingest_agent(core, &name, &profile.dir).await {
+        match ingest_agent(core, &name, &profile.dir, marks).await {
             Ok((calls, aux, errors)) => {
                 report.calls += calls;
                 report.aux_calls += aux;
@@ -146,11 +159,22 @@ pub async fn ingest(core: &Core) -> Result<IngestReport> {
     Ok(report)
 }
 
-/// Reads one agent's new calls, auxiliary deltas and ledger lines and writes them in one
-/// transaction. Returns (calls, auxiliary calls, errors) added.
-pub async fn ingest_agent(core: &Core, agent: &str, dir: &Path) -> Result<(i64, i64, i64)> {
-    let marks = load_marks(core, agent).await?;
+/// Reads one agent's new calls, auxiliary deltas and ledger lines after `marks` (as
+/// stored) and writes them in one transaction. Returns (calls, auxiliary calls, errors)
+/// added.
+async fn ingest_agent(
+    core: &Core,
+    agent: &str,
+    dir: &Path,
+    marks: Marks,
+) -> Result<(i64, i64, i64)> {
     let state = dir.join("state.db");
+    // Taken before anything is read, so the stored signature never describes files newer
+    // than what was read: any later change makes the next pass read again.
+    let sig = files_sig(dir);
+    if !marks.files_sig.is_empty() && sig == marks.files_sig {
+        return Ok((0, 0, 0));
+    }
     let mut read = Read1 {
         max_message_id: marks.message_id,
         ledger_offset: marks.ledger_offset,
@@ -175,9 +199,70 @@ pub async fn ingest_agent(core: &Core, agent: &str, dir: &Path) -> Result<(i64, 
         && read.ledger_offset == marks.ledger_offset
         && read.state_inode == marks.state_inode
     {
+        if sig != marks.files_sig && !read.ledger_more {
+            store_sig(core, agent, &marks, &sig).await?;
+        }
         return Ok((0, 0, 0));
     }
+    // A signature only stands for files read to their end.
+    read.files_sig = if read.ledger_more { String::new() } else { sig };
     write(core, agent, &marks, &marks_used, read).await
+}
+
+/// Files modified this recently may change again within the same timestamp: their
+/// signature is not trusted (the "racy" case), and the next pass reads them again.
+const SETTLED_SECS: u64 = 2;
+
+/// The identity, size and modification time (ns) of a profile's `state.db`, its WAL and
+/// its ledger: Hermes' commits append to the WAL or rewrite it, a checkpoint writes the
+/// database, the plugin appends to the ledger, a restore replaces a file. Empty when one
+/// of them changed within [`SETTLED_SECS`].
+fn files_sig(dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let recent = std::time::SystemTime::now() - std::time::Duration::from_secs(SETTLED_SECS);
+    let mut sig = String::new();
+    for name in ["state.db", "state.db-wal", LEDGER_FILE] {
+        match std::fs::metadata(dir.join(name)) {
+            Ok(m) => {
+                if m.modified().map_or(true, |t| t > recent) {
+                    return String::new();
+                }
+                sig.push_str(&format!(
+                    "{}:{}:{}.{};",
+                    m.ino(),
+                    m.len(),
+                    m.mtime(),
+                    m.mtime_nsec()
+                ));
+            }
+            Err(_) => sig.push_str("-;"),
+        }
+    }
+    sig
+}
+
+/// Records a signature after a pass that found nothing new. The marks themselves are left
+/// as another process may have moved them meanwhile; a signature older than their files
+/// only costs a read.
+async fn store_sig(core: &Core, agent: &str, marks: &Marks, sig: &str) -> Result<()> {
+    let (_conn, tx) = core.db.write().await?;
+    tx.execute(
+        "INSERT INTO usage_marks (agent, message_id, usage_seen, ledger_offset, state_inode, files_sig, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (agent) DO UPDATE SET files_sig = excluded.files_sig",
+        libsql::params![
+            agent,
+            marks.message_id,
+            marks.usage_seen,
+            marks.ledger_offset as i64,
+            marks.state_inode as i64,
+            sig,
+            super::time::now()
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 fn inode(path: &Path) -> Option<u64> {
@@ -276,6 +361,7 @@ fn read_ledger(path: &Path, offset: u64, out: &mut Read1) -> Result<()> {
     file.take(LEDGER_CHUNK)
         .read_to_end(&mut buf)
         .map_err(|e| CoreError::io(path, e))?;
+    out.ledger_more = start + (buf.len() as u64) < len;
     let complete = buf.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
     for line in buf[..complete].split(|b| *b == b'\n') {
         // A line nxr cannot parse (a plugin from another version, a torn write) is skipped.
@@ -287,27 +373,33 @@ fn read_ledger(path: &Path, offset: u64, out: &mut Read1) -> Result<()> {
     Ok(())
 }
 
-async fn load_marks(core: &Core, agent: &str) -> Result<Marks> {
-    let conn = core.db.conn().await?;
-    marks_in(&conn, agent).await
+/// `usage_marks` (aliased `m`) as [`marks_at`] reads it; an agent without a row (NULLs
+/// through a left join) has zeros, as [`Marks::default`].
+const MARK_COLUMNS: &str =
+    "m.message_id, m.usage_seen, m.ledger_offset, m.state_inode, m.files_sig";
+
+/// The marks in [`MARK_COLUMNS`] from column `at` on.
+fn marks_at(row: &libsql::Row, at: i32) -> Result<Marks> {
+    Ok(Marks {
+        message_id: db::int(row, at)?,
+        usage_seen: db::real(row, at + 1)?,
+        ledger_offset: db::int(row, at + 2)?.max(0) as u64,
+        state_inode: db::int(row, at + 3)?.max(0) as u64,
+        files_sig: db::text(row, at + 4)?,
+    })
 }
 
 async fn marks_in(conn: &libsql::Connection, agent: &str) -> Result<Marks> {
     let mut rows = conn
         .query(
-            "SELECT message_id, usage_seen, ledger_offset, state_inode FROM usage_marks WHERE agent = ?1",
+            &format!("SELECT {MARK_COLUMNS} FROM usage_marks m WHERE m.agent = ?1"),
             [agent],
         )
         .await?;
-    Ok(match rows.next().await? {
-        Some(row) => Marks {
-            message_id: db::int(&row, 0)?,
-            usage_seen: db::real(&row, 1)?,
-            ledger_offset: db::int(&row, 2)?.max(0) as u64,
-            state_inode: db::int(&row, 3)?.max(0) as u64,
-        },
-        None => Marks::default(),
-    })
+    match rows.next().await? {
+        Some(row) => marks_at(&row, 0),
+        None => Ok(Marks::default()),
+    }
 }
 
 /// The start of the UTC hour holding `at` (unix seconds).
@@ -491,17 +583,19 @@ async fn write(
     tx.execute("DELETE FROM usage_calls WHERE at < ?1", [keep_from])
         .await?;
     tx.execute(
-        "INSERT INTO usage_marks (agent, message_id, usage_seen, ledger_offset, state_inode, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO usage_marks (agent, message_id, usage_seen, ledger_offset, state_inode, files_sig, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (agent) DO UPDATE SET message_id = excluded.message_id,
            usage_seen = excluded.usage_seen, ledger_offset = excluded.ledger_offset,
-           state_inode = excluded.state_inode, updated_at = excluded.updated_at",
+           state_inode = excluded.state_inode, files_sig = excluded.files_sig,
+           updated_at = excluded.updated_at",
         libsql::params![
             agent,
             read.max_message_id,
             usage_seen,
             read.ledger_offset as i64,
             read.state_inode as i64,
+            read.files_sig.as_str(),
             super::time::now()
         ],
     )

@@ -10,21 +10,20 @@
 //! `cargo bench --bench budget` (it builds the release binary). `NXR_BENCH_RUNS` sets the
 //! number of timed `nxr budget` runs (default 30).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nxr::core::Core;
-use nxr::core::paths::{Endpoints, Paths};
+
+use common::Home;
 
 const AGENTS: i64 = 20;
 const MODELS: i64 = 10;
 const HOURS: i64 = 5_000;
 const MESSAGES: i64 = 100_000;
-
-fn nxr_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_nxr"))
-}
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
@@ -32,57 +31,6 @@ fn block_on<F: std::future::Future>(f: F) -> F::Output {
         .build()
         .expect("runtime")
         .block_on(f)
-}
-
-struct Home {
-    nxr: tempfile::TempDir,
-    hermes: tempfile::TempDir,
-    home: tempfile::TempDir,
-}
-
-impl Home {
-    fn new() -> Home {
-        let t = || tempfile::tempdir().expect("tempdir");
-        Home {
-            nxr: t(),
-            hermes: t(),
-            home: t(),
-        }
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(nxr_bin());
-        c.arg("--no-tui")
-            .args(args)
-            .env("NXR_HOME", self.nxr.path())
-            .env("HERMES_HOME", self.hermes.path())
-            .env("HOME", self.home.path())
-            .env("NXR_OPENROUTER_URL", "http://127.0.0.1:9/api/v1")
-            .env("NXR_OLLAMA_URL", "http://127.0.0.1:9")
-            .env_remove("OPENROUTER_API_KEY")
-            .env_remove("NXR_DB_URL")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c
-    }
-
-    async fn core(&self) -> Core {
-        Core::open(
-            Paths {
-                nxr_home: self.nxr.path().to_path_buf(),
-                hermes_home: self.hermes.path().to_path_buf(),
-            },
-            Endpoints {
-                openrouter: "http://127.0.0.1:9/api/v1".into(),
-                ollama: "http://127.0.0.1:9".into(),
-                db_url: None,
-                db_token: None,
-            },
-        )
-        .await
-        .expect("open")
-    }
 }
 
 fn now() -> i64 {
@@ -187,7 +135,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
     // Warm the page cache once.
-    let out = home.command(&["budget", "--json"]).output().expect("run");
+    let out = home.nxr(&["budget", "--json"]).output().expect("run");
     assert!(
         out.status.success(),
         "{}",
@@ -196,7 +144,7 @@ fn main() {
     let mut times = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let out = home.command(&["budget", "--json"]).output().expect("run");
+        let out = home.nxr(&["budget", "--json"]).output().expect("run");
         times.push(t.elapsed());
         assert!(out.status.success());
     }
@@ -255,7 +203,8 @@ fn main() {
     // 3. Gauge lag behind a call, with `nxr daemon` running.
     let conn = block_on(hermes_db(&profile.join("state.db")));
     let mut daemon = home
-        .command(&["daemon"])
+        .nxr(&["daemon"])
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("daemon");

@@ -625,3 +625,15 @@ async fn the_budget_tab_with_a_mornings_usage() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn from_70_percent_every_tab_warns_of_the_free_tier_under_its_tab_bar() {
+    let mut f = fixture("budget-warning", true).await;
+    screens::seed_usage(&mut f).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Hermes }]).await;
+    snap(
+        &mut f,
+        "the_hermes_tab_warns_that_the_free_tier_is_at_74_percent",
+    )
+    .await;
+}

@@ -841,6 +841,80 @@ pub fn csv(b: &Budget, table: &str) -> Result<String> {
     String::from_utf8(bytes).map_err(|e| CoreError::Db(format!("cannot write CSV: {e}")))
 }
 
+/// The one-line free-tier warning every screen shows from 70 % of today's limit, in the TUI's
+/// chrome and under the web mirror's navigation (both draw this text as it is: `text`, then
+/// `more` where there is room).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    /// The highest threshold reached: 70, 90, or 100 (also when a daily 429 closed the gate
+    /// before the count got there).
+    pub level: i64,
+    /// `Warning` at 70 %, `Error` from 90 % (the renderers draw it stronger).
+    pub meaning: super::view::Meaning,
+    /// What is used and what comes next, short enough for an 80-column terminal.
+    pub text: String,
+    /// Where to look: "Tab 4 for the budget".
+    pub more: String,
+    /// The budget's tab (its page on the web).
+    pub tab: super::view::Tab,
+}
+
+/// The warning for a budget, or `None` below 70 % with the gate open. The percent is rounded
+/// down, so the text never says 70 % before the 70 % threshold is crossed.
+pub fn warning(b: &Budget) -> Option<Warning> {
+    use super::view::{Meaning, Tab};
+    let limit = b.limit.max(1);
+    let level = if b.gate.open {
+        THRESHOLDS
+            .into_iter()
+            .rev()
+            .find(|t| b.used * 100 >= t * limit)?
+    } else {
+        100
+    };
+    let until = b
+        .gate
+        .opens_at
+        .as_deref()
+        .and_then(|t| t.get(11..16))
+        .unwrap_or("00:00");
+    let used = format!("Free tier: {}/{limit} requests today", b.used);
+    let text = match (b.gate.open, b.gate.reason.as_deref()) {
+        // A closed gate at the limit: "50/50" says 100 % already.
+        (false, _) if b.used >= limit => {
+            format!("{used} \u{2014} gate closed: work is held until {until} UTC")
+        }
+        (false, why) => format!(
+            "{used} \u{2014} gate closed: work is held until {until} UTC ({})",
+            why.unwrap_or("OpenRouter said the day's limit is reached")
+        ),
+        (true, _) => {
+            let percent = b.used * 100 / limit;
+            match b.hits_at.as_deref() {
+                Some(at) => {
+                    format!("{used} ({percent} %) \u{2014} will hit the limit at {at} UTC")
+                }
+                None => format!(
+                    "{used} ({percent} %) \u{2014} projected {} of {limit} by 24:00 UTC",
+                    b.projected
+                ),
+            }
+        }
+    };
+    let tab = Tab::Budget;
+    Some(Warning {
+        level,
+        meaning: if level >= 90 {
+            Meaning::Error
+        } else {
+            Meaning::Warning
+        },
+        text,
+        more: format!("Tab {} for the budget", tab.number()),
+        tab,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -995,5 +1069,70 @@ mod tests {
         assert!(!read_gate(dir.path(), NOON).open);
         assert!(read_gate(dir.path(), NOON + 86_400).open);
         assert!(read_gate(&dir.path().join("none"), NOON).open);
+    }
+    #[test]
+    fn no_warning_below_70_percent_and_one_from_70() {
+        assert_eq!(warning(&compute(&inputs(69, 0, 100), NOON)), None, "69 %");
+        // 69.9 % is still below: the percent is never rounded up into a warning.
+        assert_eq!(warning(&compute(&inputs(699, 0, 1000), NOON)), None);
+        let w = warning(&compute(&inputs(35, 0, 50), NOON)).expect("70 %");
+        assert_eq!(w.level, 70);
+        assert_eq!(w.meaning, crate::core::view::Meaning::Warning);
+        assert_eq!(
+            w.text,
+            "Free tier: 35/50 requests today (70 %) \u{2014} projected 35 of 50 by 24:00 UTC"
+        );
+        assert_eq!(w.more, "Tab 4 for the budget");
+    }
+
+    #[test]
+    fn the_warning_says_when_the_limit_will_be_hit() {
+        // 38 used, 10 in the last hour: 12 more reach 50 at 13:12.
+        let w = warning(&compute(&inputs(38, 10, 50), NOON)).expect("76 %");
+        assert_eq!(
+            w.text,
+            "Free tier: 38/50 requests today (76 %) \u{2014} will hit the limit at 13:12 UTC"
+        );
+    }
+
+    #[test]
+    fn at_90_percent_the_warning_is_stronger() {
+        let w = warning(&compute(&inputs(45, 10, 50), NOON)).expect("90 %");
+        assert_eq!(w.level, 90);
+        assert_eq!(w.meaning, crate::core::view::Meaning::Error);
+        assert!(
+            w.text.starts_with("Free tier: 45/50 requests today (90 %)"),
+            "{}",
+            w.text
+        );
+    }
+
+    #[test]
+    fn at_100_percent_the_warning_says_the_gate_holds_work_until_midnight() {
+        let w = warning(&compute(&inputs(50, 10, 50), NOON)).expect("100 %");
+        assert_eq!(w.level, 100);
+        assert_eq!(
+            w.text,
+            "Free tier: 50/50 requests today \u{2014} gate closed: work is held until 00:00 UTC"
+        );
+    }
+
+    #[test]
+    fn a_daily_429_shows_the_closed_gate_below_70_percent() {
+        let mut i = inputs(3, 0, 50);
+        i.daily_429 = Some((NOON - 60) * 1000);
+        let w = warning(&compute(&i, NOON)).expect("closed gate");
+        assert_eq!(w.level, 100);
+        assert!(
+            w.text.ends_with("gate closed: work is held until 00:00 UTC (OpenRouter answered 429 free-models-per-day at 11:59 UTC)"),
+            "{}",
+            w.text
+        );
+    }
+
+    #[test]
+    fn a_bigger_limit_takes_the_warning_away() {
+        assert!(warning(&compute(&inputs(40, 0, 50), NOON)).is_some());
+        assert_eq!(warning(&compute(&inputs(40, 0, 1000), NOON)), None);
     }
 }

@@ -5,11 +5,10 @@
 mod support;
 mod web_common;
 
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use support::telegram::FakeTelegram;
-use support::{TestEnv, fixture_path};
+use support::{Daemon, TestEnv, fixture_path};
 use web_common::Server;
 
 const TOKEN: &str = "123456:SECRET-token-never-shown";
@@ -49,40 +48,6 @@ fn telegram_env(tg: &FakeTelegram, channel: &str) -> TestEnv {
     )
     .expect("write .env");
     env
-}
-
-/// A running `nxr daemon`, killed when dropped; its output is kept for inspection.
-struct Daemon(Option<Child>);
-
-impl Daemon {
-    fn start(env: &TestEnv) -> Daemon {
-        let mut cmd = env.command(&["daemon"]);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        Daemon(Some(cmd.spawn().expect("nxr daemon")))
-    }
-
-    /// Stops it and returns everything it printed.
-    fn stop(mut self) -> String {
-        let Some(mut c) = self.0.take() else {
-            return String::new();
-        };
-        let _ = c.kill();
-        let out = c.wait_with_output().expect("daemon output");
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
 }
 
 #[test]

@@ -406,6 +406,53 @@ pub fn hermes(env: &TestEnv, args: &[&str]) -> Output {
     run(cmd, Duration::from_secs(120))
 }
 
+/// `hermes -p AGENT -z PROMPT`: one real agent call, sent to the fake OpenRouter through
+/// Hermes' own `OPENROUTER_BASE_URL`; it leaves real rows in the profile's `state.db`.
+pub fn hermes_oneshot(env: &TestEnv, server: &FakeOpenRouter, agent: &str, prompt: &str) -> Output {
+    let mut cmd = Command::new(hermes_path());
+    cmd.args(["-p", agent, "-z", prompt]);
+    env.apply(&mut cmd);
+    cmd.env("OPENROUTER_BASE_URL", server.base_url())
+        .env("OPENROUTER_API_KEY", "sk-or-v1-fake")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HERMES_INFERENCE_PROVIDER");
+    run(cmd, Duration::from_secs(180))
+}
+
+/// A running `nxr daemon`, killed when dropped; its output is kept for inspection.
+pub struct Daemon(Option<Child>);
+
+impl Daemon {
+    pub fn start(env: &TestEnv) -> Daemon {
+        let mut cmd = env.command(&["daemon"]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        Daemon(Some(cmd.spawn().expect("nxr daemon")))
+    }
+
+    /// Stops it and returns everything it printed.
+    pub fn stop(mut self) -> String {
+        let Some(mut c) = self.0.take() else {
+            return String::new();
+        };
+        let _ = c.kill();
+        let out = c.wait_with_output().expect("daemon output");
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
 /// `hermes -p PROFILE config get KEY`: the value it prints (asserting exit 0).
 pub fn hermes_config_get(env: &TestEnv, profile: &str, key: &str) -> String {
     let out = hermes(env, &["-p", profile, "config", "get", key]);

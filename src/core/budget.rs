@@ -739,6 +739,7 @@ pub async fn tick(rt: &super::runtime::Runtime) -> Result<()> {
     for w in &report.warnings {
         tracing::warn!("usage: {w}");
     }
+    mark_day(core, now_secs()).await?;
     Ok(())
 }
 
@@ -839,6 +840,22 @@ pub fn csv(b: &Budget, table: &str) -> Result<String> {
         .into_inner()
         .map_err(|e| CoreError::Db(format!("cannot write CSV: {e}")))?;
     String::from_utf8(bytes).map_err(|e| CoreError::Db(format!("cannot write CSV: {e}")))
+}
+
+/// The UTC day the budget ticks last saw (a setting).
+const DAY_SETTING: &str = "budget_day";
+
+/// Records a new UTC day once. Midnight resets the free-tier count without any new usage, so
+/// nothing else would change in the database; this write is the change every surface (a TUI,
+/// a web page, in any process) reloads on, and yesterday's gauge and warning go. True when
+/// the day was new.
+pub async fn mark_day(core: &Core, now: i64) -> Result<bool> {
+    let day = ts(now).strftime("%Y-%m-%d").to_string();
+    if core.setting(DAY_SETTING).await?.as_deref() == Some(day.as_str()) {
+        return Ok(false);
+    }
+    core.set_setting(DAY_SETTING, &day).await?;
+    Ok(true)
 }
 
 /// The one-line free-tier warning every screen shows from 70 % of today's limit, in the TUI's
@@ -1134,5 +1151,29 @@ mod tests {
     fn a_bigger_limit_takes_the_warning_away() {
         assert!(warning(&compute(&inputs(40, 0, 50), NOON)).is_some());
         assert_eq!(warning(&compute(&inputs(40, 0, 1000), NOON)), None);
+    }
+    #[tokio::test]
+    async fn a_new_utc_day_is_recorded_once_so_every_surface_reloads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = crate::core::paths::Paths {
+            nxr_home: dir.path().join("nxr"),
+            hermes_home: dir.path().join("hermes"),
+        };
+        let endpoints = crate::core::paths::Endpoints {
+            openrouter: "http://127.0.0.1:9/api/v1".into(),
+            ollama: "http://127.0.0.1:9".into(),
+            db_url: None,
+            db_token: None,
+        };
+        let core = Core::open(paths, endpoints).await.expect("open");
+        assert!(mark_day(&core, NOON).await.expect("first"));
+        let mark = core.change_mark().await.expect("mark");
+        assert!(!mark_day(&core, NOON + 3600).await.expect("same day"));
+        assert_eq!(core.change_mark().await.expect("mark"), mark, "no change");
+        assert!(mark_day(&core, NOON + 43_200).await.expect("next day"));
+        assert!(
+            core.change_mark().await.expect("mark") > mark,
+            "a change to reload on"
+        );
     }
 }

@@ -224,7 +224,7 @@ fn the_budget_page_follows_a_real_call_and_crossing_70_percent_warns_on_the_herm
         "the warning is under the navigation"
     );
     // It links to the budget.
-    b.click("#budget-warning");
+    b.click("#budget-warning a");
     b.wait_find("[data-used='7']");
     assert!(b.url().ends_with("/budget"), "{}", b.url());
 }

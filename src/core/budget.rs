@@ -846,16 +846,38 @@ pub fn csv(b: &Budget, table: &str) -> Result<String> {
 const DAY_SETTING: &str = "budget_day";
 
 /// Records a new UTC day once. Midnight resets the free-tier count without any new usage, so
-/// nothing else would change in the database; this write is the change every surface (a TUI,
-/// a web page, in any process) reloads on, and yesterday's gauge and warning go. True when
-/// the day was new.
+/// nothing else would change in the database; this change is what every surface (a TUI, a
+/// web page, in any process) reloads on, so yesterday's gauge and warning go. The first day
+/// a database records is no change (every surface read today's budget). One write
+/// transaction: several processes record a day once. True when the day was new.
 pub async fn mark_day(core: &Core, now: i64) -> Result<bool> {
     let day = ts(now).strftime("%Y-%m-%d").to_string();
     if core.setting(DAY_SETTING).await?.as_deref() == Some(day.as_str()) {
         return Ok(false);
     }
-    core.set_setting(DAY_SETTING, &day).await?;
-    Ok(true)
+    let (_conn, tx) = core.db.write().await?;
+    let mut rows = tx
+        .query("SELECT value FROM settings WHERE key = ?1", [DAY_SETTING])
+        .await?;
+    let seen = match rows.next().await? {
+        Some(row) => db::opt_text(&row, 0)?,
+        None => None,
+    };
+    drop(rows);
+    if seen.as_deref() == Some(day.as_str()) {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        libsql::params![DAY_SETTING, day.as_str(), super::time::now()],
+    )
+    .await?;
+    if seen.is_some() {
+        db::touch(&tx, "budget_day").await?;
+    }
+    tx.commit().await?;
+    Ok(seen.is_some())
 }
 
 /// The one-line free-tier warning every screen shows from 70 % of today's limit, in the TUI's
@@ -1087,6 +1109,7 @@ mod tests {
         assert!(read_gate(dir.path(), NOON + 86_400).open);
         assert!(read_gate(&dir.path().join("none"), NOON).open);
     }
+
     #[test]
     fn no_warning_below_70_percent_and_one_from_70() {
         assert_eq!(warning(&compute(&inputs(69, 0, 100), NOON)), None, "69 %");
@@ -1152,8 +1175,9 @@ mod tests {
         assert!(warning(&compute(&inputs(40, 0, 50), NOON)).is_some());
         assert_eq!(warning(&compute(&inputs(40, 0, 1000), NOON)), None);
     }
+
     #[tokio::test]
-    async fn a_new_utc_day_is_recorded_once_so_every_surface_reloads() {
+    async fn a_new_utc_day_is_one_change_so_every_surface_reloads() {
         let dir = tempfile::tempdir().expect("temp dir");
         let paths = crate::core::paths::Paths {
             nxr_home: dir.path().join("nxr"),
@@ -1166,8 +1190,13 @@ mod tests {
             db_token: None,
         };
         let core = Core::open(paths, endpoints).await.expect("open");
-        assert!(mark_day(&core, NOON).await.expect("first"));
         let mark = core.change_mark().await.expect("mark");
+        assert!(!mark_day(&core, NOON).await.expect("first"));
+        assert_eq!(
+            core.change_mark().await.expect("mark"),
+            mark,
+            "the first day recorded is no change"
+        );
         assert!(!mark_day(&core, NOON + 3600).await.expect("same day"));
         assert_eq!(core.change_mark().await.expect("mark"), mark, "no change");
         assert!(mark_day(&core, NOON + 43_200).await.expect("next day"));

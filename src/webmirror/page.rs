@@ -221,9 +221,9 @@ fn nav(screen: &Screen, ctx: &PageCtx, current: Option<Tab>) -> Markup {
 fn budget_warning(screen: &Screen) -> Markup {
     html! {
         @if let Some(w) = &screen.warning {
-            a id="budget-warning" href=(w.tab.path()) role="alert"
+            p id="budget-warning" role="status"
                 class={"budget-warning " (meaning_class(w.meaning)) " level-" (w.level)} {
-                (Text(&w.text)) " \u{b7} " (Text(&w.more))
+                a href=(w.tab.path()) { (Text(&w.text)) " \u{b7} " (Text(&w.more)) }
             }
         }
     }

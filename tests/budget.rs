@@ -13,21 +13,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use support::openrouter::CHAT;
-use support::{FakeOpenRouter, Fault, Output, TestEnv, VALID_KEY, hermes_path, run};
+use support::{
+    FakeOpenRouter, Fault, Output, TestEnv, VALID_KEY, hermes_oneshot, hermes_path, run,
+};
 
 fn hermes_env(env: &TestEnv, server: &FakeOpenRouter, cmd: &mut Command) {
     env.apply(cmd);
     cmd.env("OPENROUTER_BASE_URL", server.base_url())
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env_remove("HERMES_INFERENCE_PROVIDER");
-}
-
-fn hermes_oneshot(env: &TestEnv, server: &FakeOpenRouter, agent: &str, prompt: &str) -> Output {
-    let mut cmd = Command::new(hermes_path());
-    cmd.args(["-p", agent, "-z", prompt]);
-    hermes_env(env, server, &mut cmd);
-    cmd.env("OPENROUTER_API_KEY", "sk-or-v1-fake");
-    run(cmd, Duration::from_secs(180))
 }
 
 /// `n` real calls, two at a time; every one must succeed without a locked database.

@@ -625,3 +625,58 @@ async fn the_budget_tab_with_a_mornings_usage() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn from_70_percent_every_tab_warns_of_the_free_tier_under_its_tab_bar() {
+    let mut f = fixture("budget-warning", true).await;
+    screens::seed_usage(&mut f).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Hermes }]).await;
+    snap(
+        &mut f,
+        "the_hermes_tab_warns_that_the_free_tier_is_at_74_percent",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_warning_goes_when_the_utc_day_changes_without_any_database_change() {
+    let mut f = fixture("budget-midnight", true).await;
+    screens::seed_usage(&mut f).await;
+    assert!(f.session.view().warning.is_some(), "74 % at noon");
+    // Midnight: yesterday's count no longer warns, even before the next reload...
+    f.session.set_clock(clock("2026-05-05T00:00:01Z"));
+    assert_eq!(f.session.view().warning, None);
+    // ...and the next poll reads the new day's budget (nothing used yet).
+    assert!(f.session.poll().await, "the new day redraws");
+    assert_eq!(f.session.view().warning, None);
+    f.session.set_clock(clock("2026-05-04T12:00:00Z"));
+    f.session.apply(Intent::Refresh).await;
+    assert!(
+        f.session.view().warning.is_some(),
+        "the day's usage still warns"
+    );
+}
+
+#[tokio::test]
+async fn the_picker_gives_the_warning_line_one_of_its_rows() {
+    let rows = |s: &Screen| picker_of(s).rows.len();
+    let mut quiet = fixture("picker-quiet", true).await;
+    let mut busy = fixture("picker-warning", true).await;
+    screens::seed_usage(&mut busy).await;
+    for f in [&mut quiet, &mut busy] {
+        apply(
+            f,
+            [Intent::SwitchTab { tab: Tab::Models }, Intent::OpenPicker],
+        )
+        .await;
+    }
+    let q = screen(&mut quiet, 80, 24).await;
+    let b = screen(&mut busy, 80, 24).await;
+    assert!(q.warning.is_none() && b.warning.is_some());
+    assert_eq!(rows(&b), rows(&q) - 1);
+    // The selected model, the first, is still drawn under the warning and the tab bar.
+    let text = draw(&b, 80, 24, Theme::no_color()).backend().to_string();
+    let first = &picker_of(&b).rows[0].model;
+    assert!(text.contains(&first[..20.min(first.len())]), "{text}");
+    assert!(text.contains("Free tier: 37/50"), "{text}");
+}

@@ -9,23 +9,10 @@ mod support;
 mod web_common;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use support::openrouter::CHAT;
-use support::{FakeOpenRouter, Output, TestEnv, hermes_path, run};
-
-/// `hermes -p AGENT -z PROMPT` pointed at the fake OpenRouter.
-fn hermes_oneshot(env: &TestEnv, server: &FakeOpenRouter, agent: &str, prompt: &str) -> Output {
-    let mut cmd = Command::new(hermes_path());
-    cmd.args(["-p", agent, "-z", prompt]);
-    env.apply(&mut cmd);
-    cmd.env("OPENROUTER_BASE_URL", server.base_url())
-        .env("OPENROUTER_API_KEY", "sk-or-v1-fake")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env_remove("HERMES_INFERENCE_PROVIDER");
-    run(cmd, Duration::from_secs(120))
-}
+use support::{FakeOpenRouter, TestEnv, hermes_oneshot};
 
 fn create(env: &TestEnv, role: &str, name: &str) {
     env.nxr(&["agents", "create", "--role", role, "--name", name])

@@ -390,3 +390,14 @@ async fn the_budget_page_with_a_mornings_usage() {
         "the_budget_page_projects_the_day_and_lists_agents_and_rate_limits",
     );
 }
+
+#[tokio::test]
+async fn from_70_percent_every_page_warns_of_the_free_tier_under_its_navigation() {
+    let mut f = fixture("budget-warning", true).await;
+    screens::seed_usage(&mut f).await;
+    apply(&mut f, [Intent::SwitchTab { tab: Tab::Hermes }]).await;
+    snap(
+        &mut f,
+        "the_hermes_page_warns_that_the_free_tier_is_at_74_percent",
+    );
+}

@@ -757,6 +757,7 @@ pub async fn tick(rt: &super::runtime::Runtime) -> Result<()> {
     for w in &report.warnings {
         tracing::warn!("usage: {w}");
     }
+    mark_day(core, now_secs()).await?;
     Ok(())
 }
 
@@ -857,6 +858,118 @@ pub fn csv(b: &Budget, table: &str) -> Result<String> {
         .into_inner()
         .map_err(|e| CoreError::Db(format!("cannot write CSV: {e}")))?;
     String::from_utf8(bytes).map_err(|e| CoreError::Db(format!("cannot write CSV: {e}")))
+}
+
+/// The UTC day the budget ticks last saw (a setting).
+const DAY_SETTING: &str = "budget_day";
+
+/// Records a new UTC day once. Midnight resets the free-tier count without any new usage, so
+/// nothing else would change in the database; this change is what every surface (a TUI, a
+/// web page, in any process) reloads on, so yesterday's gauge and warning go. The first day
+/// a database records is no change (every surface read today's budget). One write
+/// transaction: several processes record a day once. True when the day was new.
+pub async fn mark_day(core: &Core, now: i64) -> Result<bool> {
+    let day = ts(now).strftime("%Y-%m-%d").to_string();
+    if core.setting(DAY_SETTING).await?.as_deref() == Some(day.as_str()) {
+        return Ok(false);
+    }
+    let (_conn, tx) = core.db.write().await?;
+    let mut rows = tx
+        .query("SELECT value FROM settings WHERE key = ?1", [DAY_SETTING])
+        .await?;
+    let seen = match rows.next().await? {
+        Some(row) => db::opt_text(&row, 0)?,
+        None => None,
+    };
+    drop(rows);
+    if seen.as_deref() == Some(day.as_str()) {
+        return Ok(false);
+    }
+    tx.execute(
+        "INSERT INTO settings (key, value, updated_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        libsql::params![DAY_SETTING, day.as_str(), super::time::now()],
+    )
+    .await?;
+    if seen.is_some() {
+        db::touch(&tx, "budget_day").await?;
+    }
+    tx.commit().await?;
+    Ok(seen.is_some())
+}
+
+/// The one-line free-tier warning every screen shows from 70 % of today's limit, in the TUI's
+/// chrome and under the web mirror's navigation (both draw this text as it is: `text`, then
+/// `more` where there is room).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Warning {
+    /// The highest threshold reached: 70, 90, or 100 (also when a daily 429 closed the gate
+    /// before the count got there).
+    pub level: i64,
+    /// `Warning` at 70 %, `Error` from 90 % (the renderers draw it stronger).
+    pub meaning: super::view::Meaning,
+    /// What is used and what comes next, short enough for an 80-column terminal.
+    pub text: String,
+    /// Where to look: "Tab 4 for the budget".
+    pub more: String,
+    /// The budget's tab (its page on the web).
+    pub tab: super::view::Tab,
+}
+
+/// The warning for a budget, or `None` below 70 % with the gate open. The percent is rounded
+/// down, so the text never says 70 % before the 70 % threshold is crossed.
+pub fn warning(b: &Budget) -> Option<Warning> {
+    use super::view::{Meaning, Tab};
+    let limit = b.limit.max(1);
+    let level = if b.gate.open {
+        THRESHOLDS
+            .into_iter()
+            .rev()
+            .find(|t| b.used * 100 >= t * limit)?
+    } else {
+        100
+    };
+    let until = b
+        .gate
+        .opens_at
+        .as_deref()
+        .and_then(|t| t.get(11..16))
+        .unwrap_or("00:00");
+    let used = format!("Free tier: {}/{limit} requests today", b.used);
+    let text = match (b.gate.open, b.gate.reason.as_deref()) {
+        // A closed gate at the limit: "50/50" says 100 % already.
+        (false, _) if b.used >= limit => {
+            format!("{used} \u{2014} gate closed: work is held until {until} UTC")
+        }
+        (false, why) => format!(
+            "{used} \u{2014} gate closed: work is held until {until} UTC ({})",
+            why.unwrap_or("OpenRouter said the day's limit is reached")
+        ),
+        (true, _) => {
+            let percent = b.used * 100 / limit;
+            match b.hits_at.as_deref() {
+                Some(at) => {
+                    format!("{used} ({percent} %) \u{2014} will hit the limit at {at} UTC")
+                }
+                None => format!(
+                    "{used} ({percent} %) \u{2014} projected {} of {limit} by 24:00 UTC",
+                    b.projected
+                ),
+            }
+        }
+    };
+    let tab = Tab::Budget;
+    Some(Warning {
+        level,
+        meaning: if level >= 90 {
+            Meaning::Error
+        } else {
+            Meaning::Warning
+        },
+        text,
+        more: format!("Tab {} for the budget", tab.number()),
+        tab,
+    })
 }
 
 #[cfg(test)]
@@ -1013,5 +1126,101 @@ mod tests {
         assert!(!read_gate(dir.path(), NOON).open);
         assert!(read_gate(dir.path(), NOON + 86_400).open);
         assert!(read_gate(&dir.path().join("none"), NOON).open);
+    }
+
+    #[test]
+    fn no_warning_below_70_percent_and_one_from_70() {
+        assert_eq!(warning(&compute(&inputs(69, 0, 100), NOON)), None, "69 %");
+        // 69.9 % is still below: the percent is never rounded up into a warning.
+        assert_eq!(warning(&compute(&inputs(699, 0, 1000), NOON)), None);
+        let w = warning(&compute(&inputs(35, 0, 50), NOON)).expect("70 %");
+        assert_eq!(w.level, 70);
+        assert_eq!(w.meaning, crate::core::view::Meaning::Warning);
+        assert_eq!(
+            w.text,
+            "Free tier: 35/50 requests today (70 %) \u{2014} projected 35 of 50 by 24:00 UTC"
+        );
+        assert_eq!(w.more, "Tab 4 for the budget");
+    }
+
+    #[test]
+    fn the_warning_says_when_the_limit_will_be_hit() {
+        // 38 used, 10 in the last hour: 12 more reach 50 at 13:12.
+        let w = warning(&compute(&inputs(38, 10, 50), NOON)).expect("76 %");
+        assert_eq!(
+            w.text,
+            "Free tier: 38/50 requests today (76 %) \u{2014} will hit the limit at 13:12 UTC"
+        );
+    }
+
+    #[test]
+    fn at_90_percent_the_warning_is_stronger() {
+        let w = warning(&compute(&inputs(45, 10, 50), NOON)).expect("90 %");
+        assert_eq!(w.level, 90);
+        assert_eq!(w.meaning, crate::core::view::Meaning::Error);
+        assert!(
+            w.text.starts_with("Free tier: 45/50 requests today (90 %)"),
+            "{}",
+            w.text
+        );
+    }
+
+    #[test]
+    fn at_100_percent_the_warning_says_the_gate_holds_work_until_midnight() {
+        let w = warning(&compute(&inputs(50, 10, 50), NOON)).expect("100 %");
+        assert_eq!(w.level, 100);
+        assert_eq!(
+            w.text,
+            "Free tier: 50/50 requests today \u{2014} gate closed: work is held until 00:00 UTC"
+        );
+    }
+
+    #[test]
+    fn a_daily_429_shows_the_closed_gate_below_70_percent() {
+        let mut i = inputs(3, 0, 50);
+        i.daily_429 = Some((NOON - 60) * 1000);
+        let w = warning(&compute(&i, NOON)).expect("closed gate");
+        assert_eq!(w.level, 100);
+        assert!(
+            w.text.ends_with("gate closed: work is held until 00:00 UTC (OpenRouter answered 429 free-models-per-day at 11:59 UTC)"),
+            "{}",
+            w.text
+        );
+    }
+
+    #[test]
+    fn a_bigger_limit_takes_the_warning_away() {
+        assert!(warning(&compute(&inputs(40, 0, 50), NOON)).is_some());
+        assert_eq!(warning(&compute(&inputs(40, 0, 1000), NOON)), None);
+    }
+
+    #[tokio::test]
+    async fn a_new_utc_day_is_one_change_so_every_surface_reloads() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let paths = crate::core::paths::Paths {
+            nxr_home: dir.path().join("nxr"),
+            hermes_home: dir.path().join("hermes"),
+        };
+        let endpoints = crate::core::paths::Endpoints {
+            openrouter: "http://127.0.0.1:9/api/v1".into(),
+            ollama: "http://127.0.0.1:9".into(),
+            db_url: None,
+            db_token: None,
+        };
+        let core = Core::open(paths, endpoints).await.expect("open");
+        let mark = core.change_mark().await.expect("mark");
+        assert!(!mark_day(&core, NOON).await.expect("first"));
+        assert_eq!(
+            core.change_mark().await.expect("mark"),
+            mark,
+            "the first day recorded is no change"
+        );
+        assert!(!mark_day(&core, NOON + 3600).await.expect("same day"));
+        assert_eq!(core.change_mark().await.expect("mark"), mark, "no change");
+        assert!(mark_day(&core, NOON + 43_200).await.expect("next day"));
+        assert!(
+            core.change_mark().await.expect("mark") > mark,
+            "a change to reload on"
+        );
     }
 }

@@ -83,6 +83,8 @@ pub struct Session {
     /// The Ollama card's check, running on the runtime, and when it last ended.
     ollama_check: Option<tokio::task::JoinHandle<Result<super::ollama::OllamaCard>>>,
     ollama_at: Option<std::time::Instant>,
+    /// The UTC day (its first second) the budget's inputs were read for.
+    budget_day: Option<i64>,
 }
 
 type SetupTask = tokio::task::JoinHandle<(Onboarding, Result<()>)>;
@@ -112,6 +114,7 @@ impl Session {
             probed_at: None,
             ollama_check: None,
             ollama_at: None,
+            budget_day: None,
         };
         s.refresh(true).await?;
         Ok(s)
@@ -183,7 +186,8 @@ impl Session {
         };
         let followed = self.follow_job().await;
         let probed = self.probe_gateways(false).await;
-        faded || changed || followed || probed
+        let rolled = self.roll_budget_day().await;
+        faded || changed || followed || probed || rolled
     }
 
     /// Re-reads every gateway's state (files, /proc and one tmux call: milliseconds) when
@@ -307,14 +311,37 @@ impl Session {
             self.data.plan = upgrade::plan(&self.core).await?;
             self.data.key_configured = secrets::openrouter_key(&self.core).is_some();
             self.data.hermes_version = super::hermes_version::recorded(&self.core).await?;
-            let now = self.now().as_second();
-            self.data.budget = Some(super::budget::inputs(&self.core, now).await?);
+            self.load_budget().await?;
             self.clamp();
             self.probe_gateways(true).await;
             changed = true;
         }
         changed |= self.load_slots(false);
         Ok(changed)
+    }
+
+    /// Reads the budget's inputs and remembers the UTC day they are for.
+    async fn load_budget(&mut self) -> Result<()> {
+        let now = self.now().as_second();
+        self.data.budget = Some(super::budget::inputs(&self.core, now).await?);
+        self.budget_day = Some(now - now.rem_euclid(86_400));
+        Ok(())
+    }
+
+    /// A new UTC day resets the free-tier count without any database change: read it again
+    /// (the warning goes, the gauge starts at zero).
+    async fn roll_budget_day(&mut self) -> bool {
+        let now = self.now().as_second();
+        if self
+            .budget_day
+            .is_none_or(|d| d == now - now.rem_euclid(86_400))
+        {
+            return false;
+        }
+        if let Err(e) = self.load_budget().await {
+            self.fail(e);
+        }
+        true
     }
 
     fn profile_of(&self, a: &Agent) -> Profile {
@@ -933,7 +960,8 @@ impl Session {
             let report = s.onboarding.report(&self.core);
             screens::setup::view(s, &report)
         });
-        let overlay = self.overlay_view();
+        let warning = self.budget_warning();
+        let overlay = self.overlay_view(u16::from(warning.is_some()));
         let contexts = self.contexts();
         Screen {
             tab: self.tab,
@@ -950,6 +978,7 @@ impl Session {
                 .collect(),
             status: self.status(),
             banner: self.banner.clone(),
+            warning,
             body,
             overlay,
             hints: keymap::bar(&contexts),
@@ -986,8 +1015,20 @@ impl Session {
         }
     }
 
-    fn overlay_view(&mut self) -> Option<Overlay> {
-        let rows = self.height.saturating_sub(PICKER_CHROME).max(3) as usize;
+    /// The free-tier warning from the budget as last read, at the screen's "now". Usage read
+    /// on an earlier UTC day warns of nothing: midnight resets the count.
+    fn budget_warning(&self) -> Option<super::budget::Warning> {
+        let now = self.now().as_second();
+        let inputs = self.data.budget.as_ref()?;
+        if self.budget_day != Some(now - now.rem_euclid(86_400)) {
+            return None;
+        }
+        super::budget::warning(&super::budget::compute(inputs, now))
+    }
+
+    /// `chrome`: rows the warning line takes from the picker's list.
+    fn overlay_view(&mut self, chrome: u16) -> Option<Overlay> {
+        let rows = self.height.saturating_sub(PICKER_CHROME + chrome).max(3) as usize;
         let help = matches!(self.overlay, Some(OverlayState::Help)).then(|| self.help_view());
         let now = self.now();
         let ctx = Self::ctx(&self.data, &self.core, now, &self.notify);

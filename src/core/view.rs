@@ -87,6 +87,10 @@ pub struct Screen {
     pub tabs: Vec<TabTitle>,
     pub status: Status,
     pub banner: Option<Banner>,
+    /// The free-tier warning, from 70 % of today's limit (absent below, so screens keep
+    /// their height).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warning: Option<super::budget::Warning>,
     pub body: Body,
     pub overlay: Option<Overlay>,
     /// The key bar: what can be done here, in the TUI as keys and on the web as buttons.

@@ -284,8 +284,17 @@ pub fn draw(f: &mut Frame, screen: &Screen, ui: &mut Ui) {
     }
     let banner_h = u16::from(screen.banner.is_some());
     ui.banner_shown = screen.banner.is_some();
-    let [tabs_area, banner_area, body, hints_area, status_area] = Layout::vertical([
+    let warning_h = u16::from(screen.warning.is_some() && screen.setup.is_none());
+    let [
+        tabs_area,
+        warning_area,
+        banner_area,
+        body,
+        hints_area,
+        status_area,
+    ] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(warning_h),
         Constraint::Length(banner_h),
         Constraint::Min(1),
         Constraint::Length(1),
@@ -311,6 +320,11 @@ pub fn draw(f: &mut Frame, screen: &Screen, ui: &mut Ui) {
         return;
     }
     draw_tab_bar(f, tabs_area, screen, ui);
+    if let Some(w) = &screen.warning {
+        widgets::banner::render_warning(f.buffer_mut(), warning_area, w, &ui.theme);
+        // A click on the warning opens the budget.
+        ui.hit(warning_area, Hit::Tab(w.tab));
+    }
     if let Some(b) = &screen.banner {
         widgets::banner::render(f.buffer_mut(), banner_area, b, &ui.theme);
     }

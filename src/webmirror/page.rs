@@ -171,6 +171,7 @@ pub fn write_shell(
     out.push_str("\">");
     nav(screen, ctx, current).render_to(out);
     out.push_str("<div id=\"live\">");
+    budget_warning(screen).render_to(out);
     status_line(screen).render_to(out);
     content(out);
     out.push_str("</div><script src=\"/static/live.js\" defer></script></body></html>");
@@ -209,6 +210,20 @@ fn nav(screen: &Screen, ctx: &PageCtx, current: Option<Tab>) -> Markup {
                         " " span.badge title="unread notifications" { (n) }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// The free-tier warning under the navigation, from 70 % of today's limit: the same text
+/// as the TUI's, a link to the budget. Inside `#live`, so the live refresh brings it and
+/// takes it away.
+fn budget_warning(screen: &Screen) -> Markup {
+    html! {
+        @if let Some(w) = &screen.warning {
+            p id="budget-warning" role="status"
+                class={"budget-warning " (meaning_class(w.meaning)) " level-" (w.level)} {
+                a href=(w.tab.path()) { (Text(&w.text)) " \u{b7} " (Text(&w.more)) }
             }
         }
     }

@@ -468,6 +468,19 @@ pub fn hermes(env: &TestEnv, args: &[&str]) -> Output {
     run(cmd, Duration::from_secs(120))
 }
 
+/// `hermes -p AGENT -z PROMPT`: one real agent call, sent to the fake OpenRouter through
+/// Hermes' own `OPENROUTER_BASE_URL`; it leaves real rows in the profile's `state.db`.
+pub fn hermes_oneshot(env: &TestEnv, server: &FakeOpenRouter, agent: &str, prompt: &str) -> Output {
+    let mut cmd = Command::new(hermes_path());
+    cmd.args(["-p", agent, "-z", prompt]);
+    env.apply(&mut cmd);
+    cmd.env("OPENROUTER_BASE_URL", server.base_url())
+        .env("OPENROUTER_API_KEY", "sk-or-v1-fake")
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env_remove("HERMES_INFERENCE_PROVIDER");
+    run(cmd, Duration::from_secs(180))
+}
+
 /// `hermes -p PROFILE config get KEY`: the value it prints (asserting exit 0).
 pub fn hermes_config_get(env: &TestEnv, profile: &str, key: &str) -> String {
     let out = hermes(env, &["-p", profile, "config", "get", key]);

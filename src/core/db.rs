@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "gateway",
         include_str!("../../migrations/0006_gateway.sql"),
     ),
+    (8, "holds", include_str!("../../migrations/0008_holds.sql")),
 ];
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

@@ -30,10 +30,11 @@ pub fn draw(f: &mut Frame, area: Rect, v: &BudgetView, ui: &mut Ui) {
     let [graph, log] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
     draw_graph(f, graph, b, ui);
-    if b.held_tasks.is_empty() {
+    let held_rows = (b.held_tasks.len() as u16).min(4) + 3;
+    // A short screen keeps the log; the gate line still counts the held tasks.
+    if b.held_tasks.is_empty() || log.height < held_rows + 5 {
         draw_log(f, log, b, ui);
     } else {
-        let held_rows = (b.held_tasks.len() as u16).min(4) + 3;
         let [held, log] =
             Layout::vertical([Constraint::Length(held_rows), Constraint::Min(3)]).areas(log);
         draw_held(f, held, b, ui);
@@ -143,7 +144,10 @@ fn draw_summary(f: &mut Frame, area: Rect, v: &BudgetView, ui: &mut Ui) {
     }
     if !b.held_tasks.is_empty() {
         gate.spans.push(Span::styled(
-            format!(" · {} kanban tasks held", b.held_tasks.len()),
+            match b.held_tasks.len() {
+                1 => " · 1 kanban task held".to_string(),
+                n => format!(" · {n} kanban tasks held"),
+            },
             t.warn(),
         ));
     }

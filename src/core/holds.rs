@@ -250,9 +250,14 @@ fn root_text(board: &Board) -> String {
 
 /// Claims the hold of `task`: a new open row, or an open row older than [`REHOLD_MS`]
 /// whose task is `ready` again. Returns the row id when this process is to run `schedule`.
-async fn claim_hold(core: &Core, board: &Board, task: &Task, gate: &Gate) -> Result<Option<i64>> {
-    let now = now_ms();
-    let (_conn, tx) = core.db.write().await?;
+async fn claim_hold(
+    db: &db::Db,
+    board: &Board,
+    task: &Task,
+    gate: &Gate,
+    now: i64,
+) -> Result<Option<i64>> {
+    let (_conn, tx) = db.write().await?;
     let mut rows = tx
         .query(
             "SELECT id, held_ms FROM kanban_holds
@@ -314,7 +319,7 @@ async fn hold_ready(
     let why = reason(gate);
     for board in boards {
         for task in ready_tasks(board).await? {
-            let Some(id) = claim_hold(core, board, &task, gate).await? else {
+            let Some(id) = claim_hold(&core.db, board, &task, gate, now_ms()).await? else {
                 continue;
             };
             match hermes_kanban(board, &["schedule", &task.id, &why]).await {
@@ -495,6 +500,54 @@ mod tests {
             day: "2026-12-02".into(),
             held: Vec::new(),
         }
+    }
+
+    #[tokio::test]
+    async fn one_open_hold_per_task_is_claimed_once_until_it_is_old_or_released() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let db = db::Db::open_local(&dir.path().join("hermes_tracking.db"))
+            .await
+            .expect("db");
+        let board = boards(dir.path()).remove(0);
+        let task = Task {
+            id: "t_1".into(),
+            title: "report".into(),
+            assignee: Some("pm".into()),
+        };
+        let closed = gate(false, Some("2026-12-03T00:00:00.000000Z"));
+        let t0 = 1_000_000;
+        let first = claim_hold(&db, &board, &task, &closed, t0)
+            .await
+            .expect("claim");
+        assert!(first.is_some(), "a ready task with no hold is claimed");
+        // Another process (or this one a tick later) sees the open hold: not its claim.
+        for dt in [0, 1_000, REHOLD_MS - 1] {
+            assert_eq!(
+                claim_hold(&db, &board, &task, &closed, t0 + dt)
+                    .await
+                    .expect("claim"),
+                None
+            );
+        }
+        // Found ready again once the hold is old: the same row, held again.
+        assert_eq!(
+            claim_hold(&db, &board, &task, &closed, t0 + REHOLD_MS)
+                .await
+                .expect("claim"),
+            first
+        );
+        let conn = db.conn().await.expect("conn");
+        conn.execute("UPDATE kanban_holds SET released_at = 'x'", ())
+            .await
+            .expect("release");
+        let again = claim_hold(&db, &board, &task, &closed, t0 + REHOLD_MS + 1)
+            .await
+            .expect("claim");
+        assert!(
+            again.is_some() && again != first,
+            "a released hold is history"
+        );
+        assert_eq!(open_holds(&conn).await.expect("holds").len(), 1);
     }
 
     #[test]

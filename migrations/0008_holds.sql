@@ -17,6 +17,10 @@ CREATE TABLE kanban_holds (
     held_at     TEXT    NOT NULL,
     -- unix milliseconds of the last `schedule` nxr ran for this hold
     held_ms     INTEGER NOT NULL,
+    -- When nxr first found the held task `ready` again (a person unblocked it, or the
+    -- `schedule` was lost with its process); cleared when it is seen not ready. Ready for
+    -- 30 s while the gate stays closed, it is held again.
+    ready_seen_ms INTEGER,
     released_at TEXT,
     -- unblocked | not held any more (a person moved it) | failed: <why>
     outcome     TEXT

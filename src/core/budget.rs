@@ -727,7 +727,8 @@ pub async fn refresh_key(core: &Core, force: bool) -> Result<bool> {
 }
 
 /// The periodic work: read new usage, announce thresholds, keep the gate file current,
-/// hold or release kanban tasks with the gate, and every five minutes `/key`'s counter. A failed `/key` read keeps the last one.
+/// hold or release kanban tasks with the gate, and every five minutes `/key`'s counter. A
+/// failed `/key` read keeps the last one.
 pub async fn tick(rt: &super::runtime::Runtime) -> Result<()> {
     static SYNCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let core = rt.core();

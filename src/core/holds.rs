@@ -35,7 +35,8 @@ pub const DEFAULT_BOARD: &str = "default";
 /// A `hermes kanban` call that takes longer than this has failed.
 const HERMES_TIMEOUT: Duration = Duration::from_secs(60);
 /// A held task found `ready` again (a person unblocked it, or a `schedule` was lost with
-/// its process) is held again once its hold is this old.
+/// its process) is held again once it has been seen ready this long: a person who moves a
+/// held task through `ready` to schedule it their own way is not overtaken.
 const REHOLD_MS: i64 = 30_000;
 /// Even with nothing changed, the boards are looked at again after this long.
 const RECHECK: Duration = Duration::from_secs(60);
@@ -248,8 +249,9 @@ fn root_text(board: &Board) -> String {
     board.root.display().to_string()
 }
 
-/// Claims the hold of `task`: a new open row, or an open row older than [`REHOLD_MS`]
-/// whose task is `ready` again. Returns the row id when this process is to run `schedule`.
+/// Claims the hold of `task`, a `ready` task: a new open row, or an open row whose task
+/// has been seen ready for [`REHOLD_MS`] (the first sighting is only marked). Returns the
+/// row id when this process is to run `schedule`.
 async fn claim_hold(
     db: &db::Db,
     board: &Board,
@@ -260,24 +262,32 @@ async fn claim_hold(
     let (_conn, tx) = db.write().await?;
     let mut rows = tx
         .query(
-            "SELECT id, held_ms FROM kanban_holds
+            "SELECT id, ready_seen_ms FROM kanban_holds
              WHERE root = ?1 AND board = ?2 AND task_id = ?3 AND released_at IS NULL",
             libsql::params![root_text(board), board.slug.as_str(), task.id.as_str()],
         )
         .await?;
     let open = match rows.next().await? {
-        Some(row) => Some((db::int(&row, 0)?, db::int(&row, 1)?)),
+        Some(row) => Some((db::int(&row, 0)?, db::opt_int(&row, 1)?)),
         None => None,
     };
     drop(rows);
     let id = match open {
-        Some((_, held)) if now - held < REHOLD_MS => None,
-        Some((id, held)) => {
+        Some((id, None)) => {
+            tx.execute(
+                "UPDATE kanban_holds SET ready_seen_ms = ?2 WHERE id = ?1 AND ready_seen_ms IS NULL",
+                libsql::params![id, now],
+            )
+            .await?;
+            None
+        }
+        Some((_, Some(seen))) if now - seen < REHOLD_MS => None,
+        Some((id, Some(seen))) => {
             let n = tx
                 .execute(
-                    "UPDATE kanban_holds SET held_ms = ?2, reason = ?4
-                     WHERE id = ?1 AND held_ms = ?3",
-                    libsql::params![id, now, held, reason(gate)],
+                    "UPDATE kanban_holds SET held_ms = ?2, ready_seen_ms = NULL, reason = ?4
+                     WHERE id = ?1 AND ready_seen_ms = ?3",
+                    libsql::params![id, now, seen, reason(gate)],
                 )
                 .await?;
             (n == 1).then_some(id)
@@ -318,7 +328,9 @@ async fn hold_ready(
 ) -> Result<()> {
     let why = reason(gate);
     for board in boards {
-        for task in ready_tasks(board).await? {
+        let ready = ready_tasks(board).await?;
+        clear_unready(&core.db, board, &ready).await?;
+        for task in ready {
             let Some(id) = claim_hold(&core.db, board, &task, gate, now_ms()).await? else {
                 continue;
             };
@@ -337,6 +349,41 @@ async fn hold_ready(
             }
         }
     }
+    Ok(())
+}
+
+/// Forgets the ready sightings of held tasks that are not ready any more (held again, or
+/// scheduled by a person): only a task that stays ready is held again.
+async fn clear_unready(db: &db::Db, board: &Board, ready: &[Task]) -> Result<()> {
+    let conn = db.conn().await?;
+    let mut rows = conn
+        .query(
+            "SELECT id, task_id FROM kanban_holds WHERE root = ?1 AND board = ?2
+               AND released_at IS NULL AND ready_seen_ms IS NOT NULL",
+            libsql::params![root_text(board), board.slug.as_str()],
+        )
+        .await?;
+    let mut stale = Vec::new();
+    while let Some(row) = rows.next().await? {
+        let task = db::text(&row, 1)?;
+        if !ready.iter().any(|t| t.id == task) {
+            stale.push(db::int(&row, 0)?);
+        }
+    }
+    drop(rows);
+    drop(conn);
+    if stale.is_empty() {
+        return Ok(());
+    }
+    let (_conn, tx) = db.write().await?;
+    for id in stale {
+        tx.execute(
+            "UPDATE kanban_holds SET ready_seen_ms = NULL WHERE id = ?1",
+            [id],
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(())
 }
 
@@ -503,7 +550,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_open_hold_per_task_is_claimed_once_until_it_is_old_or_released() {
+    async fn one_open_hold_per_task_is_claimed_once_and_again_only_if_its_task_stays_ready() {
         let dir = tempfile::tempdir().expect("tmp");
         let db = db::Db::open_local(&dir.path().join("hermes_tracking.db"))
             .await
@@ -520,7 +567,8 @@ mod tests {
             .await
             .expect("claim");
         assert!(first.is_some(), "a ready task with no hold is claimed");
-        // Another process (or this one a tick later) sees the open hold: not its claim.
+        // Another process (or this one a tick later) sees the open hold: not its claim. The
+        // first sighting of the task ready marks it; it is held again only if it stays ready.
         for dt in [0, 1_000, REHOLD_MS - 1] {
             assert_eq!(
                 claim_hold(&db, &board, &task, &closed, t0 + dt)
@@ -529,9 +577,34 @@ mod tests {
                 None
             );
         }
-        // Found ready again once the hold is old: the same row, held again.
         assert_eq!(
             claim_hold(&db, &board, &task, &closed, t0 + REHOLD_MS)
+                .await
+                .expect("claim"),
+            first,
+            "ready for 30 s: the same row, held again"
+        );
+        // Seen not ready in between (a person scheduled it their way): the sighting is
+        // forgotten, and the next one starts the 30 s again.
+        let t1 = t0 + 10 * REHOLD_MS;
+        assert_eq!(
+            claim_hold(&db, &board, &task, &closed, t1)
+                .await
+                .expect("claim"),
+            None
+        );
+        clear_unready(&db, &board, &[]).await.expect("clear");
+        assert_eq!(
+            claim_hold(&db, &board, &task, &closed, t1 + REHOLD_MS)
+                .await
+                .expect("claim"),
+            None
+        );
+        clear_unready(&db, &board, std::slice::from_ref(&task))
+            .await
+            .expect("still ready");
+        assert_eq!(
+            claim_hold(&db, &board, &task, &closed, t1 + 2 * REHOLD_MS)
                 .await
                 .expect("claim"),
             first
@@ -540,7 +613,7 @@ mod tests {
         conn.execute("UPDATE kanban_holds SET released_at = 'x'", ())
             .await
             .expect("release");
-        let again = claim_hold(&db, &board, &task, &closed, t0 + REHOLD_MS + 1)
+        let again = claim_hold(&db, &board, &task, &closed, t1 + 3 * REHOLD_MS)
             .await
             .expect("claim");
         assert!(

@@ -81,24 +81,33 @@ struct Board {
     db: PathBuf,
 }
 
+/// A board of a Hermes root by its slug, where Hermes keeps its database.
+fn board_at(root: &Path, slug: &str) -> Board {
+    let db = if slug == DEFAULT_BOARD {
+        root.join("kanban.db")
+    } else {
+        root.join("kanban")
+            .join("boards")
+            .join(slug)
+            .join("kanban.db")
+    };
+    Board {
+        root: root.to_path_buf(),
+        slug: slug.to_string(),
+        db,
+    }
+}
+
 /// The boards of a Hermes root: the default one and every named one that has a database.
 fn boards(root: &Path) -> Vec<Board> {
-    let mut out = vec![Board {
-        root: root.to_path_buf(),
-        slug: DEFAULT_BOARD.into(),
-        db: root.join("kanban.db"),
-    }];
+    let mut out = vec![board_at(root, DEFAULT_BOARD)];
     if let Ok(entries) = std::fs::read_dir(root.join("kanban").join("boards")) {
         let mut named: Vec<Board> = entries
             .flatten()
             .filter_map(|e| {
                 let slug = e.file_name().to_str()?.to_string();
-                let db = e.path().join("kanban.db");
-                (slug != DEFAULT_BOARD && db.is_file()).then(|| Board {
-                    root: root.to_path_buf(),
-                    slug,
-                    db,
-                })
+                let b = board_at(root, &slug);
+                (slug != DEFAULT_BOARD && b.db.is_file()).then_some(b)
             })
             .collect();
         named.sort_by(|a, b| a.slug.cmp(&b.slug));
@@ -399,23 +408,9 @@ async fn release_all(core: &Core, report: &mut SyncReport) -> Result<()> {
         .await?;
     let mut open = Vec::new();
     while let Some(row) = rows.next().await? {
-        let root = PathBuf::from(db::text(&row, 1)?);
-        let slug = db::text(&row, 2)?;
-        let file = if slug == DEFAULT_BOARD {
-            root.join("kanban.db")
-        } else {
-            root.join("kanban")
-                .join("boards")
-                .join(&slug)
-                .join("kanban.db")
-        };
         open.push((
             db::int(&row, 0)?,
-            Board {
-                root,
-                slug,
-                db: file,
-            },
+            board_at(Path::new(&db::text(&row, 1)?), &db::text(&row, 2)?),
             db::text(&row, 3)?,
             db::text(&row, 4)?,
         ));

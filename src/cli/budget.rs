@@ -117,6 +117,28 @@ fn print(out: &mut dyn Write, b: &Budget) -> std::io::Result<()> {
     for h in &b.gate.held {
         writeln!(out, "  held: {} until 00:00 UTC", clean(&h.reason))?;
     }
+    if !b.held_tasks.is_empty() {
+        writeln!(out, "held kanban tasks ({}):", b.held_tasks.len())?;
+        let mut t = Table::new(vec![
+            "TASK",
+            "TITLE",
+            "ASSIGNEE",
+            "BOARD",
+            "HELD SINCE",
+            "OPENS",
+        ]);
+        for h in &b.held_tasks {
+            t.row(vec![
+                clean(&h.task_id),
+                clean(&h.title),
+                clean(h.assignee.as_deref().unwrap_or("-")),
+                clean(&h.board),
+                h.held_at.clone(),
+                h.opens_at.clone().unwrap_or_else(|| "-".into()),
+            ]);
+        }
+        t.print(out)?;
+    }
     let mut t = Table::new(vec![
         "AGENT",
         "TODAY",

@@ -154,6 +154,9 @@ pub struct Budget {
     pub gate: Gate,
     /// Thresholds (70, 90, 100) already announced today.
     pub alerted: Vec<i64>,
+    /// Kanban tasks nxr holds while the gate is closed (see [`super::holds`]).
+    #[serde(default)]
+    pub held_tasks: Vec<super::holds::KanbanHold>,
 }
 
 /// Everything [`compute`] needs, read from the database.
@@ -177,6 +180,7 @@ pub struct Inputs {
     pub agents: Vec<AgentUsage>,
     pub rate_limits: Vec<RateLimitEvent>,
     pub alerted: Vec<i64>,
+    pub held_tasks: Vec<super::holds::KanbanHold>,
 }
 
 fn day_start(now: i64) -> i64 {
@@ -277,6 +281,7 @@ pub fn compute(i: &Inputs, now: i64) -> Budget {
         rate_limits: i.rate_limits.clone(),
         gate,
         alerted: i.alerted.clone(),
+        held_tasks: i.held_tasks.clone(),
     }
 }
 
@@ -559,6 +564,8 @@ pub async fn inputs(core: &Core, now: i64) -> Result<Inputs> {
     while let Some(row) = rows.next().await? {
         i.alerted.push(db::int(&row, 0)?);
     }
+    drop(rows);
+    i.held_tasks = super::holds::open_holds(&conn).await?;
     Ok(i)
 }
 
@@ -737,8 +744,9 @@ pub async fn refresh_key(core: &Core, force: bool) -> Result<bool> {
     Ok(true)
 }
 
-/// The periodic work: read new usage, announce thresholds, keep the gate file current, and
-/// every five minutes `/key`'s counter. A failed `/key` read keeps the last one.
+/// The periodic work: read new usage, announce thresholds, keep the gate file current,
+/// hold or release kanban tasks with the gate, and every five minutes `/key`'s counter. A
+/// failed `/key` read keeps the last one.
 pub async fn tick(rt: &super::runtime::Runtime) -> Result<()> {
     static SYNCED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let core = rt.core();
@@ -753,11 +761,21 @@ pub async fn tick(rt: &super::runtime::Runtime) -> Result<()> {
     if let Err(e) = refresh_key(core, false).await {
         tracing::warn!("budget: /key not read: {e}");
     }
-    let (_, report) = refresh(core).await?;
+    let (budget, report) = refresh(core).await?;
     for w in &report.warnings {
         tracing::warn!("usage: {w}");
     }
     mark_day(core, now_secs()).await?;
+    // Kanban holds follow the gate: held while it is closed, released when it opens.
+    let holds = super::holds::sync(core, &budget.gate).await?;
+    if holds != super::holds::SyncReport::default() {
+        tracing::info!(
+            held = ?holds.held,
+            released = ?holds.released,
+            failed = ?holds.failed,
+            "kanban holds"
+        );
+    }
     Ok(())
 }
 

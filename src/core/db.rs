@@ -34,6 +34,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "usage_daily",
         include_str!("../../migrations/0007_usage_daily.sql"),
     ),
+    (8, "holds", include_str!("../../migrations/0008_holds.sql")),
 ];
 
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(15);

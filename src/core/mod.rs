@@ -13,6 +13,7 @@ pub mod export;
 pub mod gateway;
 pub mod hermes;
 pub mod hermes_version;
+pub mod holds;
 pub mod keymap;
 pub mod ledger;
 pub mod models;

@@ -1,6 +1,6 @@
 //! Tab 4 Budget: the free-tier gauge (today and the last minute), the projection and the
-//! gate, the day's graph (a ratatui `Chart`), the per-agent table (today, 7 and 30 days)
-//! and the rate-limit log.
+//! gate, the day's graph (a ratatui `Chart`), the per-agent table (today, 7 and 30 days),
+//! the kanban tasks held while the gate is closed and the rate-limit log.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -30,7 +30,50 @@ pub fn draw(f: &mut Frame, area: Rect, v: &BudgetView, ui: &mut Ui) {
     let [graph, log] =
         Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(bottom);
     draw_graph(f, graph, b, ui);
-    draw_log(f, log, b, ui);
+    let held_rows = (b.held_tasks.len() as u16).min(4) + 3;
+    // A short screen keeps the log; the gate line still counts the held tasks.
+    if b.held_tasks.is_empty() || log.height < held_rows + 5 {
+        draw_log(f, log, b, ui);
+    } else {
+        let [held, log] =
+            Layout::vertical([Constraint::Length(held_rows), Constraint::Min(3)]).areas(log);
+        draw_held(f, held, b, ui);
+        draw_log(f, log, b, ui);
+    }
+}
+
+/// The kanban tasks nxr holds while the gate is closed, and when they open.
+fn draw_held(f: &mut Frame, area: Rect, b: &Budget, ui: &mut Ui) {
+    let inner = panel(f, area, "Held kanban tasks", ui);
+    let cols = [
+        Column::fixed("TASK", 10),
+        Column::fill("TITLE", 8).weight(2),
+        Column::fill("AGENT", 5),
+        Column::fixed("OPENS", 5).from_width(40),
+    ];
+    let hhmm = |s: &str| {
+        crate::core::time::parse(s)
+            .map(|t| t.strftime("%H:%M").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    let rows: Vec<Vec<Line>> = b
+        .held_tasks
+        .iter()
+        .map(|h| {
+            vec![
+                Line::from(h.task_id.clone()),
+                Line::from(h.title.clone()),
+                Line::from(h.assignee.clone().unwrap_or_else(|| "-".into())),
+                Line::from(
+                    h.opens_at
+                        .as_deref()
+                        .map(hhmm)
+                        .unwrap_or_else(|| "-".into()),
+                ),
+            ]
+        })
+        .collect();
+    table::render(f.buffer_mut(), inner, &cols, &rows, None, &ui.theme);
 }
 
 fn outlook_meaning(b: &Budget) -> Meaning {
@@ -98,6 +141,15 @@ fn draw_summary(f: &mut Frame, area: Rect, v: &BudgetView, ui: &mut Ui) {
     for h in &b.gate.held {
         gate.spans
             .push(Span::styled(format!(" · held: {}", h.reason), t.warn()));
+    }
+    if !b.held_tasks.is_empty() {
+        gate.spans.push(Span::styled(
+            match b.held_tasks.len() {
+                1 => " · 1 kanban task held".to_string(),
+                n => format!(" · {n} kanban tasks held"),
+            },
+            t.warn(),
+        ));
     }
     let mut lines = vec![
         Line::from(Span::styled(

@@ -82,6 +82,28 @@ pub fn render(v: &BudgetView, _ctx: &PageCtx) -> Markup {
                 }
             }
         }
+        @if !b.held_tasks.is_empty() {
+            section.held-tasks {
+                h2 { "Held kanban tasks" }
+                table.held-tasks {
+                    thead { tr {
+                        th { "task" } th { "title" } th { "assignee" } th { "board" } th { "held since" } th { "reason" }
+                    } }
+                    tbody {
+                        @for h in &b.held_tasks {
+                            tr data-held-task=(h.task_id) {
+                                td { (Text(&h.task_id)) }
+                                td { (Text(&h.title)) }
+                                td { (Text(h.assignee.as_deref().unwrap_or("-"))) }
+                                td { (Text(&h.board)) }
+                                td { (h.held_at) }
+                                td.m-warning { (Text(&h.reason)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
         section {
             h2 { "Rate-limit log" }
             @if b.rate_limits.is_empty() {

@@ -516,6 +516,21 @@ fn chat_completion(request: &[u8]) -> Vec<u8> {
             format!("data: {c}\n\n")
         };
     let mut out = String::new();
+    if let Some(call) = kanban_complete_call(&req) {
+        // A kanban worker finishes its task the way a model would: with the tool call.
+        out.push_str(&chunk(
+            serde_json::json!({"role": "assistant", "tool_calls": [call]}),
+            None,
+            None,
+        ));
+        out.push_str(&chunk(
+            serde_json::json!({}),
+            Some("tool_calls"),
+            Some(&usage),
+        ));
+        out.push_str("data: [DONE]\n\n");
+        return out.into_bytes();
+    }
     out.push_str(&chunk(
         serde_json::json!({"role": "assistant", "content": text}),
         None,
@@ -524,6 +539,25 @@ fn chat_completion(request: &[u8]) -> Vec<u8> {
     out.push_str(&chunk(serde_json::json!({}), Some("stop"), Some(&usage)));
     out.push_str("data: [DONE]\n\n");
     out.into_bytes()
+}
+
+/// For a Hermes kanban worker's first request (the `kanban_complete` tool is offered and
+/// no tool has answered yet): the call that completes its task.
+fn kanban_complete_call(req: &serde_json::Value) -> Option<serde_json::Value> {
+    let offered = req["tools"]
+        .as_array()?
+        .iter()
+        .any(|t| t.pointer("/function/name").and_then(|n| n.as_str()) == Some("kanban_complete"));
+    let answered = req["messages"]
+        .as_array()
+        .is_some_and(|m| m.iter().any(|m| m["role"] == "tool"));
+    (offered && !answered).then(|| {
+        serde_json::json!({
+            "index": 0, "id": "call_fake_complete", "type": "function",
+            "function": {"name": "kanban_complete",
+                         "arguments": "{\"summary\": \"done by the fake OpenRouter\"}"},
+        })
+    })
 }
 
 /// Ends a request's TCP connection abruptly, optionally after a partial response.

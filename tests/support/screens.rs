@@ -119,6 +119,13 @@ pub async fn seed_usage(f: &mut Fixture) {
         (d0 + 11 * 3600 + 1260) * 1000,
         (d0 - 86_400 + 9 * 3600 + 60) * 1000
     ));
+    // A kanban task nxr held (the renderers list what is recorded, whatever the gate).
+    sql.push_str(
+        "\nINSERT INTO kanban_holds (root, board, task_id, title, assignee, reason, opens_at, held_at, held_ms)
+         VALUES ('/hermes', 'default', 't_5eed0001', 'write the weekly report', 'pm',
+                 'free-tier daily limit reached; nxr opens the gate at 00:00 UTC',
+                 '2026-05-05T00:00:00.000000Z', '2026-05-04T11:40:00.000000Z', 0);",
+    );
     {
         let (_conn, tx) = f.session.core().db.write().await.expect("write");
         tx.execute_batch(&sql).await.expect("usage rows");

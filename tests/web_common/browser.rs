@@ -140,9 +140,22 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css` finds. The live refresh may swap the page's live part
+    /// between finding and clicking; WebDriver then answers "stale element reference" and
+    /// nothing was clicked, so the element is found again and clicked, as a person would.
     pub fn click(&self, css: &str) {
-        let e = self.wait_find(css);
-        self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let e = self.wait_find(css);
+            let r = self.call("POST", &format!("/element/{e}/click"), Some(json!({})));
+            match r["error"].as_str() {
+                Some("stale element reference") if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Some(err) => panic!("clicking {css} on {}: {err}: {r}", self.url()),
+                None => return,
+            }
+        }
     }
 
     pub fn type_into(&self, css: &str, text: &str) {

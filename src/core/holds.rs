@@ -150,8 +150,14 @@ struct Task {
     assignee: Option<String>,
 }
 
-/// The `ready` tasks of a board, read-only (no file is created when there is no board).
-async fn ready_tasks(board: &Board) -> Result<Vec<Task>> {
+/// One read-only query on a board's database, each row mapped by `f`; no rows when the board
+/// has no database yet (none is created).
+async fn read_board<T>(
+    board: &Board,
+    sql: &str,
+    params: impl libsql::params::IntoParams,
+    f: impl Fn(&libsql::Row) -> Result<T>,
+) -> Result<Vec<T>> {
     if !board.db.is_file() {
         return Ok(Vec::new());
     }
@@ -160,47 +166,43 @@ async fn ready_tasks(board: &Board) -> Result<Vec<Task>> {
     let conn = super::doctor::open_read_only(&board.db)
         .await
         .map_err(cannot)?;
-    let mut rows = conn
-        .query(
-            "SELECT id, title, assignee FROM tasks WHERE status = 'ready' ORDER BY created_at, id",
-            (),
-        )
-        .await
-        .map_err(cannot)?;
+    let mut rows = conn.query(sql, params).await.map_err(cannot)?;
     let mut out = Vec::new();
     while let Some(row) = rows.next().await.map_err(cannot)? {
-        out.push(Task {
-            id: db::text(&row, 0)?,
-            title: db::text(&row, 1)?,
-            assignee: db::opt_text(&row, 2)?,
-        });
+        out.push(f(&row)?);
     }
     Ok(out)
 }
 
+/// The `ready` tasks of a board.
+async fn ready_tasks(board: &Board) -> Result<Vec<Task>> {
+    read_board(
+        board,
+        "SELECT id, title, assignee FROM tasks WHERE status = 'ready' ORDER BY created_at, id",
+        (),
+        |row| {
+            Ok(Task {
+                id: db::text(row, 0)?,
+                title: db::text(row, 1)?,
+                assignee: db::opt_text(row, 2)?,
+            })
+        },
+    )
+    .await
+}
+
 /// A task's status and the summary of its newest run (where `schedule` puts its reason).
 async fn task_state(board: &Board, id: &str) -> Result<Option<(String, Option<String>)>> {
-    if !board.db.is_file() {
-        return Ok(None);
-    }
-    let cannot =
-        |e: libsql::Error| CoreError::Db(format!("cannot read {}: {e}", board.db.display()));
-    let conn = super::doctor::open_read_only(&board.db)
-        .await
-        .map_err(cannot)?;
-    let mut rows = conn
-        .query(
-            "SELECT t.status, (SELECT r.summary FROM task_runs r WHERE r.task_id = t.id
-                                ORDER BY r.id DESC LIMIT 1)
-             FROM tasks t WHERE t.id = ?1",
-            [id],
-        )
-        .await
-        .map_err(cannot)?;
-    Ok(match rows.next().await.map_err(cannot)? {
-        Some(row) => Some((db::text(&row, 0)?, db::opt_text(&row, 1)?)),
-        None => None,
-    })
+    let found = read_board(
+        board,
+        "SELECT t.status, (SELECT r.summary FROM task_runs r WHERE r.task_id = t.id
+                            ORDER BY r.id DESC LIMIT 1)
+         FROM tasks t WHERE t.id = ?1",
+        [id],
+        |row| Ok((db::text(row, 0)?, db::opt_text(row, 1)?)),
+    )
+    .await?;
+    Ok(found.into_iter().next())
 }
 
 /// Runs `hermes kanban [--board SLUG] ARGS...` on `root` (argv only, never a shell).

@@ -94,12 +94,7 @@ fn main() {
                 nxr_home: nxr.path().to_path_buf(),
                 hermes_home: hermes.path().to_path_buf(),
             },
-            Endpoints {
-                openrouter: "http://127.0.0.1:9/api/v1".into(),
-                ollama: "http://127.0.0.1:9".into(),
-                db_url: None,
-                db_token: None,
-            },
+            Endpoints::unreachable(),
         ))
         .expect("open");
     let file = std::fs::File::options()

@@ -154,12 +154,7 @@ async fn core_of(env: &TestEnv) -> Core {
             nxr_home: env.nxr_home.path().to_path_buf(),
             hermes_home: env.hermes_home.path().to_path_buf(),
         },
-        Endpoints {
-            openrouter: "http://127.0.0.1:9/api/v1".into(),
-            ollama: "http://127.0.0.1:9".into(),
-            db_url: None,
-            db_token: None,
-        },
+        Endpoints::unreachable(),
     )
     .await
     .expect("open")

@@ -332,12 +332,7 @@ async fn the_tab_6_keys_apply_the_selected_advice_and_flip_auto_upgrade() {
             nxr_home: env.nxr_home.path().to_path_buf(),
             hermes_home: env.hermes_home.path().to_path_buf(),
         },
-        nxr::core::paths::Endpoints {
-            openrouter: "http://127.0.0.1:9/api/v1".into(),
-            ollama: "http://127.0.0.1:9".into(),
-            db_url: None,
-            db_token: None,
-        },
+        nxr::core::paths::Endpoints::unreachable(),
     )
     .await
     .expect("open");

@@ -14,12 +14,7 @@ async fn core_on(nxr_home: &std::path::Path, hermes_home: &std::path::Path) -> C
         nxr_home: nxr_home.to_path_buf(),
         hermes_home: hermes_home.to_path_buf(),
     };
-    let endpoints = Endpoints {
-        openrouter: "http://127.0.0.1:9/api/v1".into(),
-        ollama: "http://127.0.0.1:9".into(),
-        db_url: None,
-        db_token: None,
-    };
+    let endpoints = Endpoints::unreachable();
     Core::open(paths, endpoints).await.expect("open")
 }
 

@@ -20,12 +20,7 @@ async fn homes() -> Homes {
         nxr_home: nxr.path().to_path_buf(),
         hermes_home: hermes.path().to_path_buf(),
     };
-    let endpoints = Endpoints {
-        openrouter: "http://127.0.0.1:9/api/v1".into(),
-        ollama: "http://127.0.0.1:9".into(),
-        db_url: None,
-        db_token: None,
-    };
+    let endpoints = Endpoints::unreachable();
     let core = Core::open(paths, endpoints).await.expect("open");
     Homes {
         _nxr: nxr,

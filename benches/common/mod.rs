@@ -38,16 +38,6 @@ pub fn hermes_bin() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The endpoints of an offline nxr, for a `Core` opened in process.
-pub fn endpoints() -> Endpoints {
-    Endpoints {
-        openrouter: DEAD_OPENROUTER.into(),
-        ollama: DEAD_OLLAMA.into(),
-        db_url: None,
-        db_token: None,
-    }
-}
-
 /// An nxr home, a Hermes root and a `$HOME`, each a temporary directory.
 pub struct Home {
     pub nxr: tempfile::TempDir,
@@ -74,7 +64,7 @@ impl Home {
 
     /// nxr's core on this home, in process.
     pub async fn core(&self) -> nxr::core::Core {
-        nxr::core::Core::open(self.paths(), endpoints())
+        nxr::core::Core::open(self.paths(), Endpoints::unreachable())
             .await
             .expect("open nxr's database")
     }

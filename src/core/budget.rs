@@ -1219,12 +1219,7 @@ mod tests {
             nxr_home: dir.path().join("nxr"),
             hermes_home: dir.path().join("hermes"),
         };
-        let endpoints = crate::core::paths::Endpoints {
-            openrouter: "http://127.0.0.1:9/api/v1".into(),
-            ollama: "http://127.0.0.1:9".into(),
-            db_url: None,
-            db_token: None,
-        };
+        let endpoints = crate::core::paths::Endpoints::unreachable();
         let core = Core::open(paths, endpoints).await.expect("open");
         let mark = core.change_mark().await.expect("mark");
         assert!(!mark_day(&core, NOON).await.expect("first"));

@@ -546,12 +546,7 @@ mod tests {
             nxr_home: dir.path().join("nxr"),
             hermes_home: dir.path().join("hermes"),
         };
-        let endpoints = Endpoints {
-            openrouter: "http://127.0.0.1:9/api/v1".into(),
-            ollama: "http://127.0.0.1:9".into(),
-            db_url: None,
-            db_token: None,
-        };
+        let endpoints = Endpoints::unreachable();
         let core = Core::open(paths, endpoints).await.expect("open");
         let parses = || core.catalogs.parses();
 

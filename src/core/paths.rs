@@ -59,6 +59,17 @@ pub struct Endpoints {
 }
 
 impl Endpoints {
+    /// Endpoints where every request fails at once (a closed port on loopback) and the
+    /// database is the local file: what tests and benches use when nxr must stay offline.
+    pub fn unreachable() -> Self {
+        Endpoints {
+            openrouter: "http://127.0.0.1:9/api/v1".into(),
+            ollama: "http://127.0.0.1:9".into(),
+            db_url: None,
+            db_token: None,
+        }
+    }
+
     pub fn from_env() -> Self {
         Endpoints {
             openrouter: env_string("NXR_OPENROUTER_URL")

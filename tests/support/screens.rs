@@ -38,12 +38,7 @@ pub async fn fixture(base: &str, name: &str, team: bool) -> Fixture {
     };
     std::fs::create_dir_all(&paths.nxr_home).expect("mkdir");
     std::fs::create_dir_all(&paths.hermes_home).expect("mkdir");
-    let endpoints = Endpoints {
-        openrouter: "http://127.0.0.1:9/api/v1".into(),
-        ollama: "http://127.0.0.1:9".into(),
-        db_url: None,
-        db_token: None,
-    };
+    let endpoints = Endpoints::unreachable();
     let core = Core::open(paths, endpoints).await.expect("open");
     if team {
         for (agent, role, category) in [
